@@ -1,0 +1,93 @@
+"""A job's events: Server-Sent Events, a JSON list, or a WebSocket.
+
+SSE replays every durable event after `Last-Event-ID` (or `?after=N`) and then follows
+live, with `: ping` heartbeats, and ends after the terminal event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from quart import Blueprint, Response, request, websocket
+
+from backend.api.common import int_arg, principal
+from backend.errors import GenFlowError, InvalidInput
+from backend.runtime.follow import follow
+from backend.services import services
+
+blueprint = Blueprint("events", __name__)
+
+
+def _after(raw: str | None, source: str) -> int:
+    if raw is None or raw == "":
+        return 0
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{source} must be a sequence number",
+                           [{"field": source, "message": "not a whole number"}]) from exc
+    if value < 0:
+        raise InvalidInput(f"{source} must be 0 or more", [{"field": source, "message": "negative"}])
+    return value
+
+
+def _wants_json() -> bool:
+    accept = request.accept_mimetypes
+    return accept.best_match(["text/event-stream", "application/json"]) == "application/json" and (
+        accept["application/json"] > accept["text/event-stream"]
+    )
+
+
+@blueprint.get("/api/jobs/<job_id>/events")
+async def job_events(job_id: str) -> Response | dict:
+    parts = services()
+    job = await parts.jobs.get(job_id, principal())
+    if _wants_json():
+        after = _after(request.args.get("after"), "after")
+        limit = int_arg("limit", 1000, low=1, high=5000)
+        events = await parts.store.events_after(job.id, after, limit)
+        return {"events": [e.to_json() for e in events], "last_seq": job.last_seq}
+    header = request.headers.get("Last-Event-ID")
+    after = _after(header, "Last-Event-ID") if header else _after(request.args.get("after"), "after")
+
+    async def stream() -> AsyncIterator[bytes]:
+        parts.metrics.followers.inc()
+        try:
+            yield b"retry: 2000\n\n"
+            async for event in follow(parts.store, parts.bus, job.id, after,
+                                      parts.settings.heartbeat_seconds):
+                yield b": ping\n\n" if event is None else event.encode_sse().encode()
+        finally:
+            parts.metrics.followers.dec()
+
+    response = Response(
+        stream(),
+        content_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+    response.timeout = None
+    return response
+
+
+@blueprint.websocket("/api/jobs/<job_id>/ws")
+async def job_events_ws(job_id: str) -> None:
+    parts = services()
+    try:
+        job = await parts.jobs.get(job_id, principal())
+        after = _after(websocket.args.get("after"), "after")
+    except GenFlowError as exc:
+        await websocket.accept()
+        await websocket.send(json.dumps(exc.to_json()))
+        await websocket.close(1008, exc.message[:120])
+        return
+    await websocket.accept()
+    parts.metrics.followers.inc()
+    try:
+        async for event in follow(parts.store, parts.bus, job.id, after,
+                                  parts.settings.heartbeat_seconds):
+            if event is not None:
+                await websocket.send(event.encode_json())
+        await websocket.close(1000)
+    finally:
+        parts.metrics.followers.dec()

@@ -1,0 +1,73 @@
+"""Jobs: create, list, get, decide a review, cancel."""
+
+from __future__ import annotations
+
+from quart import Blueprint, request
+
+from backend.api import schemas
+from backend.api.common import int_arg, json_body, principal
+from backend.domain import JobStatus
+from backend.errors import InvalidInput
+from backend.services import services
+
+blueprint = Blueprint("jobs", __name__)
+
+
+@blueprint.post("/api/jobs")
+async def create_job() -> tuple[dict, int, dict]:
+    caller = principal()
+    parts = services()
+    body = await json_body(schemas.CREATE_JOB)
+    parts.limiter.check(caller.sub)
+    job = await parts.jobs.create(body["flow"], body["input"], caller.sub)
+    return job.to_json(), 201, {"Location": f"/api/jobs/{job.id}"}
+
+
+@blueprint.get("/api/jobs")
+async def list_jobs() -> dict:
+    caller = principal()
+    status_arg = request.args.get("status") or None
+    try:
+        status = JobStatus(status_arg) if status_arg else None
+    except ValueError as exc:
+        raise InvalidInput(
+            f"unknown status {status_arg!r}",
+            [{"field": "status", "message": f"use one of: {', '.join(s.value for s in JobStatus)}"}],
+        ) from exc
+    limit = int_arg("limit", 20, low=1, high=100)
+    owner = request.args.get("owner") if caller.admin else caller.sub
+    jobs = await services().store.list_jobs(
+        owner=owner or None,
+        status=status,
+        flow=request.args.get("flow") or None,
+        limit=limit,
+        before=request.args.get("cursor") or None,
+    )
+    next_cursor = jobs[-1].id if len(jobs) == limit else None
+    return {"jobs": [job.to_json() for job in jobs], "next_cursor": next_cursor}
+
+
+@blueprint.get("/api/jobs/<job_id>")
+async def get_job(job_id: str) -> dict:
+    return (await services().jobs.get(job_id, principal())).to_json()
+
+
+@blueprint.post("/api/jobs/<job_id>/review")
+async def decide(job_id: str) -> dict:
+    caller = principal()
+    body = await json_body(schemas.DECISION)
+    job = await services().jobs.decide(
+        job_id,
+        caller,
+        review_id=body["review_id"],
+        decision=body["decision"],
+        comment=body.get("comment"),
+        via=body.get("via", "api"),
+        by=body.get("by") if caller.admin else None,
+    )
+    return job.to_json()
+
+
+@blueprint.post("/api/jobs/<job_id>/cancel")
+async def cancel(job_id: str) -> dict:
+    return (await services().jobs.cancel(job_id, principal())).to_json()

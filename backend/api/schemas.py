@@ -1,0 +1,31 @@
+"""JSON Schemas of the request bodies; used to validate requests and in the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.runtime.jobs import SURFACES
+
+CREATE_JOB: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "flow": {"type": "string", "minLength": 1, "maxLength": 100},
+        "input": {"type": "object"},
+    },
+    "required": ["flow", "input"],
+    "additionalProperties": False,
+}
+
+DECISION: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "review_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "decision": {"type": "string", "minLength": 1, "maxLength": 64},
+        "comment": {"type": ["string", "null"], "maxLength": 5000},
+        "via": {"type": "string", "enum": list(SURFACES)},
+        "by": {"type": "string", "minLength": 1, "maxLength": 200,
+               "description": "Who decided (admins only: the UI and bots speak for their users)"},
+    },
+    "required": ["review_id", "decision"],
+    "additionalProperties": False,
+}

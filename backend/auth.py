@@ -1,0 +1,116 @@
+"""Tokens (JWT, HS256), principals, and who may see what.
+
+On first start with no GENFLOW_SECRET the server generates a secret into the data
+directory and writes an admin token next to it (both mode 0600) for the UI, the bots
+and the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import jwt
+
+from backend.domain import utcnow
+from backend.errors import InvalidInput, NotFound, Unauthorized
+from backend.settings import Settings
+
+ALGORITHM = "HS256"
+ADMIN_TOKEN_TTL = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    admin: bool = False
+
+    def can_see(self, owner: str) -> bool:
+        return self.admin or owner == self.sub
+
+    def check_owns(self, owner: str, what: str) -> None:
+        """404, not 403: another principal's things do not exist for you."""
+        if not self.can_see(owner):
+            raise NotFound(f"{what} not found")
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def load_secret(settings: Settings) -> str:
+    """GENFLOW_SECRET, or the generated one in the data dir (created on first use)."""
+    if settings.secret:
+        return settings.secret
+    path = settings.data_dir / "secret"
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    _write_private(path, secret)
+    return secret
+
+
+def issue_token(secret: str, sub: str, *, admin: bool = False, ttl: timedelta) -> str:
+    if not sub or len(sub) > 200:
+        raise InvalidInput("sub must be 1-200 characters")
+    now = utcnow()
+    claims: dict[str, object] = {"sub": sub, "iat": now, "exp": now + ttl}
+    if admin:
+        claims["scope"] = "admin"
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("the token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("the token is not valid") from exc
+    scope = str(claims.get("scope", "")).split()
+    return Principal(sub=str(claims["sub"]), admin="admin" in scope)
+
+
+def ensure_admin_token(settings: Settings, secret: str) -> str:
+    """The admin token in the data dir, (re)written if missing or no longer valid."""
+    path = settings.admin_token_path
+    if path.exists():
+        token = path.read_text().strip()
+        try:
+            if verify_token(secret, token).admin:
+                return token
+        except Unauthorized:
+            pass
+    token = issue_token(secret, "admin", admin=True, ttl=ADMIN_TOKEN_TTL)
+    _write_private(path, token + "\n")
+    return token
+
+
+def bearer_token(authorization: str | None, query_token: str | None) -> str:
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("use 'Authorization: Bearer <token>'")
+        return value.strip()
+    if query_token:
+        return query_token
+    raise Unauthorized("a token is required: 'Authorization: Bearer <token>'")
+
+
+_TTL = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_ttl(text: str) -> timedelta:
+    match = _TTL.match(text.strip())
+    if not match:
+        raise InvalidInput(f"invalid ttl {text!r}: use a number and s, m, h, d or w (e.g. 30d)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

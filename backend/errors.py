@@ -1,0 +1,74 @@
+"""The errors GenFlow raises on purpose, each with its HTTP status and error code.
+
+    GenFlowError                 500 internal
+    ├── BadRequest               400 bad_request       (malformed JSON, wrong shape)
+    ├── Unauthorized             401 unauthorized      (no or invalid token)
+    ├── NotFound                 404 not_found         (unknown, or not yours)
+    ├── Conflict                 409 conflict          (state does not allow it)
+    ├── PayloadTooLarge          413 payload_too_large
+    ├── InvalidInput             422 invalid_input     (a field is wrong; details say which)
+    └── RateLimited              429 rate_limited      (retry_after seconds)
+
+The API turns any of these into `{"error": {"code", "message", "details"?}}`.
+Foreign exceptions (SQLAlchemy, OpenAI, jsonschema) are translated where they are caught,
+never passed through to a client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GenFlowError(Exception):
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class BadRequest(GenFlowError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(GenFlowError):
+    status = 401
+    code = "unauthorized"
+
+
+class NotFound(GenFlowError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(GenFlowError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(GenFlowError):
+    status = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(GenFlowError):
+    status = 422
+    code = "invalid_input"
+
+
+class RateLimited(GenFlowError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, {"retry_after": round(retry_after, 1)})
+        self.retry_after = retry_after

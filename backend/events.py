@@ -1,0 +1,81 @@
+"""Job events: the one source of every progress display.
+
+Durable events carry a contiguous per-job `seq` (assigned by the store when they are
+appended); `llm.delta` events are live-only and have `seq = None`. One `encode_*` per
+transport, so SSE and WebSocket always send the same object.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from backend.domain import isoformat, utcnow
+
+
+class EventType(StrEnum):
+    JOB_CREATED = "job.created"
+    JOB_STARTED = "job.started"
+    NODE_STARTED = "node.started"
+    NODE_PROGRESS = "node.progress"
+    LLM_DELTA = "llm.delta"
+    NODE_RETRY = "node.retry"
+    NODE_FINISHED = "node.finished"
+    ARTIFACT_CREATED = "artifact.created"
+    REVIEW_REQUESTED = "review.requested"
+    REVIEW_DECIDED = "review.decided"
+    JOB_COMPLETED = "job.completed"
+    JOB_FAILED = "job.failed"
+    JOB_CANCELLED = "job.cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_EVENTS
+
+    @property
+    def durable(self) -> bool:
+        return self is not EventType.LLM_DELTA
+
+
+TERMINAL_EVENTS = frozenset(
+    {EventType.JOB_COMPLETED, EventType.JOB_FAILED, EventType.JOB_CANCELLED}
+)
+
+
+@dataclass
+class NewEvent:
+    """An event about to be appended; the store gives it its seq and progress."""
+
+    type: EventType
+    data: dict[str, Any] = field(default_factory=dict)
+    ts: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Event:
+    job_id: str
+    type: EventType
+    data: dict[str, Any]
+    ts: datetime
+    progress: int
+    seq: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "job_id": self.job_id,
+            "type": self.type.value,
+            "ts": isoformat(self.ts),
+            "progress": self.progress,
+            "data": self.data,
+        }
+
+    def encode_json(self) -> str:
+        return json.dumps(self.to_json(), separators=(",", ":"), default=str)
+
+    def encode_sse(self) -> str:
+        head = f"id: {self.seq}\n" if self.seq is not None else ""
+        return f"{head}event: {self.type.value}\ndata: {self.encode_json()}\n\n"

@@ -1,0 +1,78 @@
+"""Live fan-out of job events to followers (SSE, WebSocket, the jobs' own watchers).
+
+The bus is only a doorbell: the database is the source of truth. A follower whose queue
+overflows is told it `LAGGED` and catches up from the store, so a slow client never
+slows the others and never grows memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Protocol
+
+from backend.events import Event
+
+LAGGED = object()  # put on a follower's queue when events had to be dropped
+
+
+class Subscription:
+    def __init__(self, bus: LocalBus, job_id: str, maxsize: int) -> None:
+        self.job_id = job_id
+        self._bus = bus
+        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=maxsize)
+
+    def offer(self, event: Event) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(LAGGED)
+
+    async def get(self, timeout: float) -> object | None:
+        """The next event, LAGGED, or None when `timeout` passes without one."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self)
+
+
+class EventBus(Protocol):
+    def publish(self, events: Iterable[Event]) -> None: ...
+
+    def subscribe(self, job_id: str) -> Subscription: ...
+
+
+class LocalBus:
+    """In-process fan-out (the embedded default)."""
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self.queue_size = queue_size
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+
+    def publish(self, events: Iterable[Event]) -> None:
+        for event in events:
+            for subscription in tuple(self._subscribers.get(event.job_id, ())):
+                subscription.offer(event)
+
+    def subscribe(self, job_id: str) -> Subscription:
+        subscription = Subscription(self, job_id, self.queue_size)
+        self._subscribers[job_id].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        followers = self._subscribers.get(subscription.job_id)
+        if followers is not None:
+            followers.discard(subscription)
+            if not followers:
+                del self._subscribers[subscription.job_id]
+
+    def follower_count(self, job_id: str | None = None) -> int:
+        if job_id is not None:
+            return len(self._subscribers.get(job_id, ()))
+        return sum(len(s) for s in self._subscribers.values())

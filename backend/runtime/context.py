@@ -1,0 +1,122 @@
+"""The runner's side of `flows.context.JobContext`: one per node execution.
+
+Progress and artifacts become durable events (through the job's EventWriter); streamed
+model text becomes live-only `llm.delta` events, coalesced to about ten per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from backend.domain import Artifact, utcnow
+from backend.events import Event, EventType, NewEvent
+from backend.ids import new_id
+from backend.metrics import Metrics
+from backend.runtime.bus import EventBus
+from backend.runtime.writer import EventWriter
+from backend.store.base import Store
+
+DELTA_INTERVAL = 0.1
+
+
+class NodeContext:
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        owner: str,
+        node: str,
+        store: Store,
+        bus: EventBus,
+        writer: EventWriter,
+        metrics: Metrics,
+        prices: dict[str, tuple[float, float]],
+    ) -> None:
+        self.job_id, self.owner, self.node = job_id, owner, node
+        self.store, self.bus, self.writer, self.metrics = store, bus, writer, metrics
+        self.prices = prices
+        self.tokens_in = self.tokens_out = 0
+        self.cost = 0.0
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._pending: list[str] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
+
+    # -- flows.context.JobContext ----------------------------------------------------
+
+    def report(self, message: str, fraction: float | None, data: dict[str, Any]) -> None:
+        payload = {**data, "node": self.node, "message": str(message), "fraction": fraction}
+        self.writer.append(NewEvent(EventType.NODE_PROGRESS, payload))
+
+    def stream(self, text: str) -> None:
+        if threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self.stream, text)
+            return
+        self._pending.append(text)
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_later(DELTA_INTERVAL, self.flush_deltas)
+
+    async def save_artifact(self, data: bytes, *, mime: str, kind: str, name: str) -> str:
+        artifact = Artifact(
+            id=new_id("art"),
+            job_id=self.job_id,
+            owner=self.owner,
+            kind=kind,
+            mime=mime,
+            name=name,
+            size=len(data),
+            created_at=utcnow(),
+            data=data,
+        )
+        await self.store.save_artifact(artifact)
+        self.writer.append(
+            NewEvent(
+                EventType.ARTIFACT_CREATED,
+                {"artifact_id": artifact.id, "kind": kind, "mime": mime, "url": artifact.url,
+                 "name": name, "node": self.node},
+            )
+        )
+        return artifact.id
+
+    def record_usage(self, model: str, tokens_in: int, tokens_out: int) -> None:
+        price_in, price_out = self.prices.get(model, (0.0, 0.0))
+        cost = (tokens_in * price_in + tokens_out * price_out) / 1_000_000
+        self.tokens_in += tokens_in
+        self.tokens_out += tokens_out
+        self.cost += cost
+        self.metrics.record_llm(model, tokens_in, tokens_out, cost)
+
+    async def decide(self, node: str, request: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("the runner handles review gates itself")  # never reached
+
+    # -- runner side -----------------------------------------------------------------
+
+    def flush_deltas(self) -> None:
+        self._flush_handle = None
+        if not self._pending:
+            return
+        text, self._pending = "".join(self._pending), []
+        self.bus.publish(
+            [
+                Event(
+                    job_id=self.job_id,
+                    type=EventType.LLM_DELTA,
+                    data={"node": self.node, "text": text},
+                    ts=utcnow(),
+                    progress=self.writer.progress or 0,
+                )
+            ]
+        )
+
+    def close(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self.flush_deltas()
+
+    def usage(self) -> dict[str, Any] | None:
+        if not (self.tokens_in or self.tokens_out):
+            return None
+        return {"tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
+                "cost_usd": round(self.cost, 6)}

@@ -1,0 +1,158 @@
+"""The jobs service: what the API (and any other surface) may do to jobs.
+
+Create (validated against the flow's input schema), decide a review (first valid
+decision wins; stale ids and decisions with no open review are refused), cancel, and
+re-enqueue interrupted jobs on start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+
+from backend.auth import Principal
+from backend.domain import Checkpoint, Job, JobStatus, utcnow
+from backend.errors import Conflict, InvalidInput, NotFound
+from backend.events import EventType, NewEvent
+from backend.ids import new_id
+from backend.metrics import Metrics
+from backend.runtime.bus import EventBus
+from backend.runtime.queue import LocalQueue
+from backend.settings import Settings
+from backend.store.base import Decision, JobUpdate, Store
+from flows.registry import FlowSpec
+
+SURFACES = ("api", "web", "slack", "cli")
+ACTIVE = {JobStatus.PENDING, JobStatus.RUNNING, JobStatus.WAITING_FOR_REVIEW}
+
+
+def schema_errors(value: Any, schema: dict[str, Any], prefix: str) -> list[dict[str, str]]:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    return [
+        {
+            "field": ".".join([prefix, *(str(p) for p in error.absolute_path)]),
+            "message": error.message,
+        }
+        for error in errors
+    ]
+
+
+def _long_strings(value: Any, limit: int, path: str) -> list[dict[str, str]]:
+    if isinstance(value, str):
+        return [{"field": path, "message": f"longer than {limit} characters"}] if len(value) > limit else []
+    if isinstance(value, dict):
+        return [e for k, v in value.items() for e in _long_strings(v, limit, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [e for i, v in enumerate(value) for e in _long_strings(v, limit, f"{path}.{i}")]
+    return []
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: EventBus,
+        queue: LocalQueue,
+        flows: Mapping[str, FlowSpec],
+        settings: Settings,
+        metrics: Metrics,
+    ) -> None:
+        self.store, self.bus, self.queue, self.flows = store, bus, queue, flows
+        self.settings, self.metrics = settings, metrics
+
+    async def create(self, flow: str, input_: dict[str, Any], owner: str) -> Job:
+        spec = self.flows.get(flow)
+        if spec is None:
+            raise InvalidInput(
+                f"unknown flow {flow!r}",
+                [{"field": "flow", "message": f"use one of: {', '.join(sorted(self.flows))}"}],
+            )
+        problems = _long_strings(input_, self.settings.max_input_chars, "input")
+        problems += schema_errors(input_, spec.input_schema, "input")
+        if problems:
+            raise InvalidInput(f"invalid input for flow {flow!r}", problems)
+        now = utcnow()
+        job = Job(
+            id=new_id("job"),
+            flow=flow,
+            status=JobStatus.PENDING,
+            input=input_,
+            owner=owner,
+            created_at=now,
+            updated_at=now,
+            checkpoint=Checkpoint(shared=dict(input_)),
+        )
+        job, events = await self.store.create_job(
+            job, [NewEvent(EventType.JOB_CREATED, {"flow": flow, "input": input_})]
+        )
+        self.bus.publish(events)
+        self.metrics.jobs_created.labels(flow).inc()
+        self.queue.enqueue(job.id)
+        return job
+
+    async def get(self, job_id: str, principal: Principal) -> Job:
+        job = await self.store.get_job(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id!r} not found")
+        principal.check_owns(job.owner, f"job {job_id!r}")
+        return job
+
+    async def decide(
+        self,
+        job_id: str,
+        principal: Principal,
+        *,
+        review_id: str,
+        decision: str,
+        comment: str | None,
+        via: str,
+        by: str | None = None,
+    ) -> Job:
+        await self.get(job_id, principal)
+        review = await self.store.get_review(review_id)
+        if review is not None and decision not in review.options:
+            raise InvalidInput(
+                f"{decision!r} is not an option of this review",
+                [{"field": "decision", "message": f"use one of: {', '.join(review.options)}"}],
+            )
+        who = by or principal.sub
+        job, events = await self.store.decide_review(
+            job_id,
+            Decision(review_id=review_id, decision=decision, comment=comment, by=who, via=via),
+            NewEvent(
+                EventType.REVIEW_DECIDED,
+                {"review_id": review_id, "decision": decision, "comment": comment,
+                 "by": who, "via": via},
+            ),
+        )
+        self.bus.publish(events)
+        self.queue.enqueue(job_id)
+        return job
+
+    async def cancel(self, job_id: str, principal: Principal) -> Job:
+        current = await self.get(job_id, principal)
+        saved = await self.store.update_job(
+            job_id,
+            JobUpdate(status=JobStatus.CANCELLED, review=None, current_node=None),
+            [NewEvent(EventType.JOB_CANCELLED, {"by": principal.sub})],
+            expect=ACTIVE,
+        )
+        if saved is None:
+            raise Conflict(
+                f"job already {current.status.value}; only active jobs can be cancelled",
+                {"status": (await self.get(job_id, principal)).status.value},
+            )
+        self.queue.cancel(job_id)
+        self.bus.publish(saved[1])
+        return saved[0]
+
+    async def recover(self) -> list[str]:
+        """Re-enqueue every job a previous process left pending or running."""
+        ids = await self.store.job_ids({JobStatus.PENDING, JobStatus.RUNNING})
+        for job_id in ids:
+            self.queue.enqueue(job_id)
+        return ids

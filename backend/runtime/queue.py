@@ -1,0 +1,65 @@
+"""The `local` job queue: each job runs as an asyncio task in this process.
+
+At most `max_concurrent` jobs run at once; the rest wait for a slot (as `pending`). A job
+enqueued while its previous task is still winding down (e.g. a decision arriving just as
+the gate parks) is run again right after, never twice at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+class LocalQueue:
+    def __init__(self, run: Callable[[str], Awaitable[None]], *, max_concurrent: int) -> None:
+        self._run = run
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._closed = False
+
+    def enqueue(self, job_id: str) -> None:
+        if self._closed:
+            return
+        task = self._tasks.get(job_id)
+        if task is not None and not task.done():
+            self._again.add(job_id)
+            return
+        task = asyncio.create_task(self._execute(job_id), name=f"job:{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _t, job_id=job_id: self._finished(job_id))
+
+    async def _execute(self, job_id: str) -> None:
+        async with self._slots:
+            try:
+                await self._run(job_id)
+            except Exception:
+                log.exception("job %s: runner error; it will be resumed on restart", job_id)
+
+    def _finished(self, job_id: str) -> None:
+        self._tasks.pop(job_id, None)
+        if job_id in self._again:
+            self._again.discard(job_id)
+            self.enqueue(job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        self._again.discard(job_id)
+        task = self._tasks.get(job_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
+    def active(self) -> int:
+        return sum(1 for task in self._tasks.values() if not task.done())
+
+    async def close(self) -> None:
+        self._closed = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,36 @@
+"""The parts one app instance is made of, built by `create_app` and handed to the routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quart import current_app
+
+from backend.metrics import Metrics
+from backend.ratelimit import RateLimiter
+from backend.runtime.bus import LocalBus
+from backend.runtime.jobs import JobService
+from backend.runtime.queue import LocalQueue
+from backend.runtime.runner import Runner
+from backend.settings import Settings
+from backend.store.base import Store
+from flows.registry import FlowSpec
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    bus: LocalBus
+    queue: LocalQueue
+    runner: Runner
+    jobs: JobService
+    flows: dict[str, FlowSpec]
+    metrics: Metrics
+    limiter: RateLimiter
+    secret: str = ""
+    admin_token: str = ""
+
+
+def services() -> Services:
+    return current_app.extensions["genflow"]

@@ -1,0 +1,120 @@
+"""All configuration, read once from GENFLOW_* environment variables.
+
+`Settings` is a frozen dataclass so that `create_app(settings)` receives everything it
+needs explicitly; nothing else in the backend reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+# USD per 1M tokens (input, output); used to estimate the cost of every LLM call.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+    "smollm2-135m": (0.0, 0.0),
+}
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path.home() / ".genflow")
+    database_url: str | None = None
+    queue: str = "local"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ui_port: int = 7860
+    secret: str | None = None
+    llm: str = "local"
+    model: str | None = None
+    llm_script: str | None = None  # GENFLOW_LLM_SCRIPT, for GENFLOW_LLM=scripted (tests)
+    image_backend: str = "local"
+    image_model: str = "gpt-image-1"
+    llm_timeout: float = 120.0
+    api_url: str = "http://127.0.0.1:8000"
+    api_token: str | None = None
+    max_body_bytes: int = 1_000_000
+    max_input_chars: int = 20_000
+    max_events_per_job: int = 10_000
+    max_concurrent_jobs: int = 32
+    batch_concurrency: int = 4
+    rate_limit_per_minute: float = 60.0
+    rate_limit_burst: int = 20
+    heartbeat_seconds: float = 15.0
+    prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        has_openai = bool(_env("OPENAI_API_KEY") or _env("OPENAI_BASE_URL"))
+        llm = _env("GENFLOW_LLM", "openai" if has_openai else "local")
+        default_model = "gpt-4o-mini" if llm == "openai" else None
+        port = _int("GENFLOW_PORT", 8000)
+        host = _env("GENFLOW_HOST", "127.0.0.1") or "127.0.0.1"
+        settings = cls(
+            data_dir=Path(_env("GENFLOW_DATA_DIR", str(Path.home() / ".genflow")) or "")
+            .expanduser(),
+            database_url=_env("GENFLOW_DATABASE_URL"),
+            queue=_env("GENFLOW_QUEUE", "local") or "local",
+            host=host,
+            port=port,
+            ui_port=_int("GENFLOW_UI_PORT", 7860),
+            secret=_env("GENFLOW_SECRET"),
+            llm=llm or "local",
+            model=_env("GENFLOW_MODEL", default_model),
+            llm_script=_env("GENFLOW_LLM_SCRIPT"),
+            image_backend=_env(
+                "GENFLOW_IMAGES", "openai" if _env("OPENAI_API_KEY") else "local"
+            ) or "local",
+            image_model=_env("GENFLOW_IMAGE_MODEL", "gpt-image-1") or "gpt-image-1",
+            llm_timeout=_float("GENFLOW_LLM_TIMEOUT", 120.0),
+            api_url=_env("GENFLOW_API_URL", f"http://{host}:{port}") or "",
+            api_token=_env("GENFLOW_API_TOKEN"),
+            max_body_bytes=_int("GENFLOW_MAX_BODY_BYTES", 1_000_000),
+            max_input_chars=_int("GENFLOW_MAX_INPUT_CHARS", 20_000),
+            max_events_per_job=_int("GENFLOW_MAX_EVENTS_PER_JOB", 10_000),
+            max_concurrent_jobs=_int("GENFLOW_MAX_CONCURRENT_JOBS", 32),
+            batch_concurrency=_int("GENFLOW_BATCH_CONCURRENCY", 4),
+            rate_limit_per_minute=_float("GENFLOW_RATE_LIMIT_PER_MINUTE", 60.0),
+            rate_limit_burst=_int("GENFLOW_RATE_LIMIT_BURST", 20),
+            heartbeat_seconds=_float("GENFLOW_HEARTBEAT_SECONDS", 15.0),
+        )
+        return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'genflow.db'}"
+
+    @property
+    def admin_token_path(self) -> Path:
+        return self.data_dir / "admin.token"

@@ -1,0 +1,102 @@
+"""SQLAlchemy table definitions (portable: SQLite and PostgreSQL).
+
+The Alembic migrations in migrations/versions describe the same schema; a test checks
+that a migrated database matches these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("flow", String(100), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("input", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("current_node", String(200)),
+    Column("result", JSON),
+    Column("error", JSON),
+    Column("session_id", String(64)),
+    Column("workflow_id", String(64)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("shared", JSON, nullable=False),
+    Column("next_node", String(200)),
+    Column("runtime", JSON, nullable=False),
+    Column("review_id", String(40)),
+    Index("ix_jobs_owner_id", "owner", "id"),
+    Index("ix_jobs_status", "status"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("job_id", String(40), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("type", String(40), nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("progress", Integer, nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("job_id", String(40), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("node", String(200), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decision", String(64)),
+    Column("comment", Text),
+    Column("decided_by", String(200)),
+    Column("decided_via", String(20)),
+    Column("decided_at", DateTime(timezone=True)),
+    Index("ix_reviews_job", "job_id"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("job_id", String(40), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("mime", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_artifacts_job", "job_id"),
+)
+
+batch_items = Table(
+    "batch_items",
+    metadata,
+    Column("job_id", String(40), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(240), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("result", JSON),
+)

