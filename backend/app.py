@@ -32,9 +32,17 @@ from flows.registry import FlowSpec, default_flows
 
 log = logging.getLogger(__name__)
 
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-              409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-              422: "invalid_input", 429: "rate_limited"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+}
 
 
 def create_app(
@@ -60,11 +68,16 @@ def create_app(
         bus=bus,
         flows=flow_specs,
         llm_backend=llm_backend
-        or llm.make_backend(settings.llm, model=settings.model, timeout=settings.llm_timeout,
-                            script=settings.llm_script),
+        or llm.make_backend(
+            settings.llm,
+            model=settings.model,
+            timeout=settings.llm_timeout,
+            script=settings.llm_script,
+        ),
         image_backend=image_backend
-        or images.make_backend(settings.image_backend, model=settings.image_model,
-                               timeout=settings.llm_timeout),
+        or images.make_backend(
+            settings.image_backend, model=settings.image_model, timeout=settings.llm_timeout
+        ),
         settings=settings,
         metrics=metrics,
     )
@@ -75,8 +88,9 @@ def create_app(
         bus=bus,
         queue=queue,
         runner=runner,
-        jobs=JobService(store=store, bus=bus, queue=queue, flows=flow_specs, settings=settings,
-                        metrics=metrics),
+        jobs=JobService(
+            store=store, bus=bus, queue=queue, flows=flow_specs, settings=settings, metrics=metrics
+        ),
         flows=flow_specs,
         metrics=metrics,
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
@@ -116,8 +130,11 @@ def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = N
 def _register_error_handlers(app: Quart) -> None:
     @app.errorhandler(GenFlowError)
     async def genflow_error(exc: GenFlowError) -> Response:
-        headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if isinstance(
-            exc, RateLimited) else None
+        headers = (
+            {"Retry-After": str(max(1, round(exc.retry_after)))}
+            if isinstance(exc, RateLimited)
+            else None
+        )
         return _error(exc.status, exc.to_json(), headers)
 
     @app.errorhandler(HTTPException)

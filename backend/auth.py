@@ -70,7 +70,9 @@ def issue_token(secret: str, sub: str, *, admin: bool = False, ttl: timedelta) -
 
 def verify_token(secret: str, token: str) -> Principal:
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+        )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("the token has expired") from exc
     except jwt.PyJWTError as exc:

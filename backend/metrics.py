@@ -15,7 +15,9 @@ class Metrics:
             "genflow_jobs_created", "Jobs created", ["flow"], registry=self.registry
         )
         self.node_seconds = Histogram(
-            "genflow_node_duration_seconds", "Node run time", ["flow", "node"],
+            "genflow_node_duration_seconds",
+            "Node run time",
+            ["flow", "node"],
             registry=self.registry,
         )
         self.llm_tokens = Counter(

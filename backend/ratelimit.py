@@ -12,7 +12,7 @@ from backend.errors import RateLimited
 
 
 class RateLimiter:
-    def __init__(self, per_minute: float, burst: int, clock=time.monotonic) -> None:  # noqa: ANN001
+    def __init__(self, per_minute: float, burst: int, clock=time.monotonic) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(max(1, burst))
         self.clock = clock

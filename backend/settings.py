@@ -80,8 +80,9 @@ class Settings:
         port = _int("GENFLOW_PORT", 8000)
         host = _env("GENFLOW_HOST", "127.0.0.1") or "127.0.0.1"
         settings = cls(
-            data_dir=Path(_env("GENFLOW_DATA_DIR", str(Path.home() / ".genflow")) or "")
-            .expanduser(),
+            data_dir=Path(
+                _env("GENFLOW_DATA_DIR", str(Path.home() / ".genflow")) or ""
+            ).expanduser(),
             database_url=_env("GENFLOW_DATABASE_URL"),
             queue=_env("GENFLOW_QUEUE", "local") or "local",
             host=host,
@@ -91,9 +92,8 @@ class Settings:
             llm=llm or "local",
             model=_env("GENFLOW_MODEL", default_model),
             llm_script=_env("GENFLOW_LLM_SCRIPT"),
-            image_backend=_env(
-                "GENFLOW_IMAGES", "openai" if _env("OPENAI_API_KEY") else "local"
-            ) or "local",
+            image_backend=_env("GENFLOW_IMAGES", "openai" if _env("OPENAI_API_KEY") else "local")
+            or "local",
             image_model=_env("GENFLOW_IMAGE_MODEL", "gpt-image-1") or "gpt-image-1",
             llm_timeout=_float("GENFLOW_LLM_TIMEOUT", 120.0),
             api_url=_env("GENFLOW_API_URL", f"http://{host}:{port}") or "",

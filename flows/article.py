@@ -38,10 +38,17 @@ OUTLINE_SCHEMA: dict[str, Any] = {
 INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "topic": {"type": "string", "minLength": 1, "maxLength": 500,
-                  "description": "What the article is about"},
-        "review": {"type": "boolean", "default": False,
-                   "description": "Ask a person to approve the article (or request a revision)"},
+        "topic": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 500,
+            "description": "What the article is about",
+        },
+        "review": {
+            "type": "boolean",
+            "default": False,
+            "description": "Ask a person to approve the article (or request a revision)",
+        },
     },
     "required": ["topic"],
     "additionalProperties": False,
@@ -84,7 +91,9 @@ class GenerateOutline(AsyncNode):
         shared["title"] = outline["title"]
         shared["outline"] = outline["sections"]
         titles = ", ".join(s["title"] for s in outline["sections"])
-        context.report(f"Outline ready: {titles}", 1.0, sections=[s["title"] for s in outline["sections"]])
+        context.report(
+            f"Outline ready: {titles}", 1.0, sections=[s["title"] for s in outline["sections"]]
+        )
         return "default"
 
     def summarize(self, shared: ArticleShared) -> str:
@@ -109,8 +118,10 @@ class WriteContent(AsyncParallelBatchNode):
             f"of an article about {item['topic']}. Cover:\n{points}",
             stream=False,
         )
-        context.report(f"Wrote section {item['index'] + 1} of {item['total']}: {item['title']}",
-                       section=item["title"])
+        context.report(
+            f"Wrote section {item['index'] + 1} of {item['total']}: {item['title']}",
+            section=item["title"],
+        )
         return text.strip()
 
     async def post_async(
@@ -158,8 +169,11 @@ class ArticleReview(HumanReview):
     prompt = "Approve the article, or ask for a revision (say what to change)"
 
     def payload(self, shared: ArticleShared) -> dict[str, Any]:
-        return {"title": shared["title"], "markdown": shared["article"],
-                "artifact_id": shared["article_artifact"]}
+        return {
+            "title": shared["title"],
+            "markdown": shared["article"],
+            "artifact_id": shared["article_artifact"],
+        }
 
     def apply_decision(self, shared: ArticleShared, decision: dict[str, Any]) -> None:
         super().apply_decision(shared, decision)
@@ -173,9 +187,7 @@ class ReviseArticle(AsyncNode):
     async def exec_async(self, inputs: tuple[str, str]) -> str:
         article, feedback = inputs
         context.report("Revising the article", feedback=feedback)
-        return await complete(
-            f"Revise this article. Reviewer's request: {feedback}\n\n{article}"
-        )
+        return await complete(f"Revise this article. Reviewer's request: {feedback}\n\n{article}")
 
     async def post_async(self, shared: ArticleShared, inputs: Any, revised: str) -> str:
         body = revised.split("\n", 1)[1] if revised.lstrip().startswith("# ") else revised

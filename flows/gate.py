@@ -45,7 +45,11 @@ class HumanReview(AsyncNode):
         )
 
     async def prep_async(self, shared: dict[str, Any]) -> dict[str, Any]:
-        return {"prompt": self.prompt, "options": list(self.options), "payload": self.payload(shared)}
+        return {
+            "prompt": self.prompt,
+            "options": list(self.options),
+            "payload": self.payload(shared),
+        }
 
     async def exec_async(self, request: dict[str, Any]) -> dict[str, Any]:
         name = getattr(self, "name", type(self).__name__)

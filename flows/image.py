@@ -15,8 +15,12 @@ from flows.gate import HumanReview
 INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "prompt": {"type": "string", "minLength": 1, "maxLength": 4000,
-                   "description": "What the picture should show"},
+        "prompt": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 4000,
+            "description": "What the picture should show",
+        },
         "size": {"type": "string", "enum": list(images.SIZES), "default": "1024x1024"},
     },
     "required": ["prompt"],

@@ -17,8 +17,12 @@ from flows.llm import complete
 INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "task": {"type": "string", "minLength": 1, "maxLength": 5000,
-                 "description": "What the model should do"},
+        "task": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 5000,
+            "description": "What the model should do",
+        },
     },
     "required": ["task"],
     "additionalProperties": False,

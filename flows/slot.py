@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class ProviderSlot(Generic[T]):  # noqa: UP046 (Python 3.11)
+class ProviderSlot(Generic[T]):
     def __init__(self, name: str, make_default: Callable[[], T]) -> None:
         self._var: ContextVar[T | None] = ContextVar(name, default=None)
         self._make_default = make_default

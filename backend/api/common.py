@@ -49,8 +49,12 @@ def int_arg(name: str, default: int, *, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise InvalidInput(f"{name} must be a whole number", [{"field": name, "message": "not a number"}]) from exc
+        raise InvalidInput(
+            f"{name} must be a whole number", [{"field": name, "message": "not a number"}]
+        ) from exc
     if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}",
-                           [{"field": name, "message": f"between {low} and {high}"}])
+        raise InvalidInput(
+            f"{name} must be between {low} and {high}",
+            [{"field": name, "message": f"between {low} and {high}"}],
+        )
     return value

@@ -25,10 +25,14 @@ def _after(raw: str | None, source: str) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise InvalidInput(f"{source} must be a sequence number",
-                           [{"field": source, "message": "not a whole number"}]) from exc
+        raise InvalidInput(
+            f"{source} must be a sequence number",
+            [{"field": source, "message": "not a whole number"}],
+        ) from exc
     if value < 0:
-        raise InvalidInput(f"{source} must be 0 or more", [{"field": source, "message": "negative"}])
+        raise InvalidInput(
+            f"{source} must be 0 or more", [{"field": source, "message": "negative"}]
+        )
     return value
 
 
@@ -49,14 +53,17 @@ async def job_events(job_id: str) -> Response | dict:
         events = await parts.store.events_after(job.id, after, limit)
         return {"events": [e.to_json() for e in events], "last_seq": job.last_seq}
     header = request.headers.get("Last-Event-ID")
-    after = _after(header, "Last-Event-ID") if header else _after(request.args.get("after"), "after")
+    after = (
+        _after(header, "Last-Event-ID") if header else _after(request.args.get("after"), "after")
+    )
 
     async def stream() -> AsyncIterator[bytes]:
         parts.metrics.followers.inc()
         try:
             yield b"retry: 2000\n\n"
-            async for event in follow(parts.store, parts.bus, job.id, after,
-                                      parts.settings.heartbeat_seconds):
+            async for event in follow(
+                parts.store, parts.bus, job.id, after, parts.settings.heartbeat_seconds
+            ):
                 yield b": ping\n\n" if event is None else event.encode_sse().encode()
         finally:
             parts.metrics.followers.dec()
@@ -84,8 +91,9 @@ async def job_events_ws(job_id: str) -> None:
     await websocket.accept()
     parts.metrics.followers.inc()
     try:
-        async for event in follow(parts.store, parts.bus, job.id, after,
-                                  parts.settings.heartbeat_seconds):
+        async for event in follow(
+            parts.store, parts.bus, job.id, after, parts.settings.heartbeat_seconds
+        ):
             if event is not None:
                 await websocket.send(event.encode_json())
         await websocket.close(1000)

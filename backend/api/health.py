@@ -19,8 +19,11 @@ async def health() -> tuple[dict, int]:
         store_ok, store_error = False, type(exc).__name__
     body = {
         "status": "ok" if store_ok else "degraded",
-        "store": {"ok": store_ok, "backend": "sqlite" if parts.store.is_sqlite else "postgresql",
-                  "error": store_error},
+        "store": {
+            "ok": store_ok,
+            "backend": "sqlite" if parts.store.is_sqlite else "postgresql",
+            "error": store_error,
+        },
         "queue": {"backend": parts.settings.queue, "active_jobs": parts.queue.active()},
         "llm": parts.runner.llm_backend.name,
         "images": parts.runner.image_backend.name,

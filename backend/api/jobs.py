@@ -32,7 +32,12 @@ async def list_jobs() -> dict:
     except ValueError as exc:
         raise InvalidInput(
             f"unknown status {status_arg!r}",
-            [{"field": "status", "message": f"use one of: {', '.join(s.value for s in JobStatus)}"}],
+            [
+                {
+                    "field": "status",
+                    "message": f"use one of: {', '.join(s.value for s in JobStatus)}",
+                }
+            ],
         ) from exc
     limit = int_arg("limit", 20, low=1, high=100)
     owner = request.args.get("owner") if caller.admin else caller.sub

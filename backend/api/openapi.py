@@ -17,22 +17,28 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 def _responses(ok: str, *statuses: int) -> dict[str, Any]:
     out: dict[str, Any] = {ok: {"description": "OK"}}
     for status in statuses:
-        out[str(status)] = {"description": "error",
-                            "content": {"application/json": {"schema": ERROR}}}
+        out[str(status)] = {
+            "description": "error",
+            "content": {"application/json": {"schema": ERROR}},
+        }
     return out
 
 
-def _job_path(summary: str, *statuses: int, body: dict[str, Any] | None = None,
-              method: str = "get") -> dict[str, Any]:
+def _job_path(
+    summary: str, *statuses: int, body: dict[str, Any] | None = None, method: str = "get"
+) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
-        "parameters": [{"name": "job_id", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
+        "parameters": [
+            {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
         "responses": _responses("200", 401, 404, *statuses),
     }
     if body is not None:
-        operation["requestBody"] = {"required": True,
-                                    "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
     return {method: operation}
 
 
@@ -40,16 +46,30 @@ def document() -> dict[str, Any]:
     flows = services().flows
     return {
         "openapi": "3.1.0",
-        "info": {"title": "GenFlow API", "version": "0.1.0",
-                 "description": "Durable LLM workflows with live progress and human review."},
+        "info": {
+            "title": "GenFlow API",
+            "version": "0.1.0",
+            "description": "Durable LLM workflows with live progress and human review.",
+        },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
             "schemas": {
-                "Error": {"type": "object", "properties": {"error": {
-                    "type": "object", "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                                   "details": {}}}}},
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "details": {},
+                            },
+                        }
+                    },
+                },
                 "CreateJob": schemas.CREATE_JOB,
                 "Decision": schemas.DECISION,
                 **{f"Input_{name}": spec.input_schema for name, spec in flows.items()},
@@ -57,39 +77,78 @@ def document() -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/api/health": {"get": {"summary": "Liveness, store and queue status",
-                                    "security": [], "responses": _responses("200", 503)}},
-            "/api/flows": {"get": {"summary": "Registered flows",
-                                   "responses": _responses("200", 401)}},
+            "/api/health": {
+                "get": {
+                    "summary": "Liveness, store and queue status",
+                    "security": [],
+                    "responses": _responses("200", 503),
+                }
+            },
+            "/api/flows": {
+                "get": {"summary": "Registered flows", "responses": _responses("200", 401)}
+            },
             "/api/jobs": {
-                "post": {"summary": "Create and start a job",
-                         "requestBody": {"required": True, "content": {"application/json": {
-                             "schema": {"$ref": "#/components/schemas/CreateJob"}}}},
-                         "responses": _responses("201", 400, 401, 413, 422, 429)},
-                "get": {"summary": "The caller's jobs, newest first",
-                        "parameters": [
-                            {"name": "status", "in": "query", "schema": {"type": "string"}},
-                            {"name": "flow", "in": "query", "schema": {"type": "string"}},
-                            {"name": "limit", "in": "query",
-                             "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                            {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                        ],
-                        "responses": _responses("200", 401, 422)},
+                "post": {
+                    "summary": "Create and start a job",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/CreateJob"}
+                            }
+                        },
+                    },
+                    "responses": _responses("201", 400, 401, 413, 422, 429),
+                },
+                "get": {
+                    "summary": "The caller's jobs, newest first",
+                    "parameters": [
+                        {"name": "status", "in": "query", "schema": {"type": "string"}},
+                        {"name": "flow", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": _responses("200", 401, 422),
+                },
             },
             "/api/jobs/{job_id}": _job_path("A job"),
             "/api/jobs/{job_id}/events": _job_path(
-                "Events: SSE (Accept: text/event-stream) or a JSON list", 422),
+                "Events: SSE (Accept: text/event-stream) or a JSON list", 422
+            ),
             "/api/jobs/{job_id}/review": _job_path(
-                "Decide the open review", 400, 409, 422,
-                body={"$ref": "#/components/schemas/Decision"}, method="post"),
+                "Decide the open review",
+                400,
+                409,
+                422,
+                body={"$ref": "#/components/schemas/Decision"},
+                method="post",
+            ),
             "/api/jobs/{job_id}/cancel": _job_path("Cancel a job", 409, method="post"),
-            "/api/artifacts/{artifact_id}": {"get": {
-                "summary": "An artifact's bytes (or ?meta=1 for its metadata)",
-                "parameters": [{"name": "artifact_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "responses": _responses("200", 401, 404)}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
-                                 "responses": _responses("200")}},
+            "/api/artifacts/{artifact_id}": {
+                "get": {
+                    "summary": "An artifact's bytes (or ?meta=1 for its metadata)",
+                    "parameters": [
+                        {
+                            "name": "artifact_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": _responses("200", 401, 404),
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "security": [],
+                    "responses": _responses("200"),
+                }
+            },
         },
     }
 

@@ -31,10 +31,10 @@ class Subscription:
                 self.queue.get_nowait()
             self.queue.put_nowait(LAGGED)
 
-    async def get(self, timeout: float) -> object | None:
-        """The next event, LAGGED, or None when `timeout` passes without one."""
+    async def get(self, wait: float) -> object | None:
+        """The next event, LAGGED, or None when `wait` seconds pass without one."""
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
+            return await asyncio.wait_for(self.queue.get(), wait)
         except TimeoutError:
             return None
 

@@ -74,8 +74,14 @@ class NodeContext:
         self.writer.append(
             NewEvent(
                 EventType.ARTIFACT_CREATED,
-                {"artifact_id": artifact.id, "kind": kind, "mime": mime, "url": artifact.url,
-                 "name": name, "node": self.node},
+                {
+                    "artifact_id": artifact.id,
+                    "kind": kind,
+                    "mime": mime,
+                    "url": artifact.url,
+                    "name": name,
+                    "node": self.node,
+                },
             )
         )
         return artifact.id
@@ -118,5 +124,8 @@ class NodeContext:
     def usage(self) -> dict[str, Any] | None:
         if not (self.tokens_in or self.tokens_out):
             return None
-        return {"tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
-                "cost_usd": round(self.cost, 6)}
+        return {
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost_usd": round(self.cost, 6),
+        }

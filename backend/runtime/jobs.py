@@ -42,7 +42,11 @@ def schema_errors(value: Any, schema: dict[str, Any], prefix: str) -> list[dict[
 
 def _long_strings(value: Any, limit: int, path: str) -> list[dict[str, str]]:
     if isinstance(value, str):
-        return [{"field": path, "message": f"longer than {limit} characters"}] if len(value) > limit else []
+        return (
+            [{"field": path, "message": f"longer than {limit} characters"}]
+            if len(value) > limit
+            else []
+        )
     if isinstance(value, dict):
         return [e for k, v in value.items() for e in _long_strings(v, limit, f"{path}.{k}")]
     if isinstance(value, list):
@@ -125,8 +129,13 @@ class JobService:
             Decision(review_id=review_id, decision=decision, comment=comment, by=who, via=via),
             NewEvent(
                 EventType.REVIEW_DECIDED,
-                {"review_id": review_id, "decision": decision, "comment": comment,
-                 "by": who, "via": via},
+                {
+                    "review_id": review_id,
+                    "decision": decision,
+                    "comment": comment,
+                    "by": who,
+                    "via": via,
+                },
             ),
         )
         self.bus.publish(events)

@@ -45,7 +45,9 @@ class _Stopped(Exception):
 
 
 class _BatchItems:
-    def __init__(self, runner: Runner, job_id: str, key: str, writer: EventWriter, span: tuple[int, int]):
+    def __init__(
+        self, runner: Runner, job_id: str, key: str, writer: EventWriter, span: tuple[int, int]
+    ):
         self.runner, self.job_id, self.key, self.writer = runner, job_id, key, writer
         self.span = span
 
@@ -88,8 +90,11 @@ class Runner:
             expect={JobStatus.PENDING, JobStatus.RUNNING},
         )
         writer = EventWriter(
-            self.store, self.bus, job.id,
-            last_seq=claimed.last_seq, max_events=self.settings.max_events_per_job,
+            self.store,
+            self.bus,
+            job.id,
+            last_seq=claimed.last_seq,
+            max_events=self.settings.max_events_per_job,
         )
         try:
             with llm.backend.use(self.llm_backend), images.backend.use(self.image_backend):
@@ -136,7 +141,8 @@ class Runner:
                 with context.bind(node_context):
                     try:
                         action = await execute_node(
-                            node, shared,
+                            node,
+                            shared,
                             on_retry=self._retry_reporter(name, writer),
                             batch=batch,
                             concurrency=self.settings.batch_concurrency,
@@ -150,8 +156,12 @@ class Runner:
             duration = time.monotonic() - started
             self.metrics.node_seconds.labels(job.flow, name).observe(duration)
             summary = node.summarize(shared) if hasattr(node, "summarize") else None
-            data = {"node": name, "duration_ms": round(duration * 1000), "summary": summary,
-                    "action": action}
+            data = {
+                "node": name,
+                "duration_ms": round(duration * 1000),
+                "summary": summary,
+                "action": action,
+            }
             if usage := node_context.usage():
                 data["usage"] = usage
             await writer.flush()
@@ -209,7 +219,9 @@ class Runner:
                 checkpoint=Checkpoint(_json(shared), name, runtime),
             ),
             [
-                NewEvent(EventType.NODE_STARTED, {"node": name, "attempt": runtime["visits"][name]}),
+                NewEvent(
+                    EventType.NODE_STARTED, {"node": name, "attempt": runtime["visits"][name]}
+                ),
                 NewEvent(EventType.REVIEW_REQUESTED, review.to_json()),
             ],
         )
@@ -240,14 +252,23 @@ class Runner:
 
     def _context(self, job: Job, node: str, writer: EventWriter) -> NodeContext:
         return NodeContext(
-            job_id=job.id, owner=job.owner, node=node, store=self.store, bus=self.bus,
-            writer=writer, metrics=self.metrics, prices=self.settings.prices,
+            job_id=job.id,
+            owner=job.owner,
+            node=node,
+            store=self.store,
+            bus=self.bus,
+            writer=writer,
+            metrics=self.metrics,
+            prices=self.settings.prices,
         )
 
-    def _retry_reporter(self, name: str, writer: EventWriter):  # noqa: ANN202
+    def _retry_reporter(self, name: str, writer: EventWriter):
         async def on_retry(attempt: int, exc: BaseException, item: int | None) -> None:
-            data: dict[str, Any] = {"node": name, "attempt": attempt,
-                                    "error": f"{type(exc).__name__}: {exc}"}
+            data: dict[str, Any] = {
+                "node": name,
+                "attempt": attempt,
+                "error": f"{type(exc).__name__}: {exc}",
+            }
             if item is not None:
                 data["item"] = item
             writer.append(NewEvent(EventType.NODE_RETRY, data))

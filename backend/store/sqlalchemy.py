@@ -177,12 +177,16 @@ class SQLStore:
         async with self._write() as conn:
             row = await self._job_row(conn, job_id, lock=True)
             review_row = (
-                await conn.execute(
-                    select(t.reviews).where(
-                        t.reviews.c.id == decision.review_id, t.reviews.c.job_id == job_id
+                (
+                    await conn.execute(
+                        select(t.reviews).where(
+                            t.reviews.c.id == decision.review_id, t.reviews.c.job_id == job_id
+                        )
                     )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
             if row is None or review_row is None:
                 raise Conflict(
                     f"review {decision.review_id!r} is not a review of this job",
@@ -198,7 +202,10 @@ class SQLStore:
                         "via": review_row["decided_via"],
                     },
                 )
-            if row["status"] != JobStatus.WAITING_FOR_REVIEW or row["review_id"] != decision.review_id:
+            if (
+                row["status"] != JobStatus.WAITING_FOR_REVIEW
+                or row["review_id"] != decision.review_id
+            ):
                 raise Conflict(
                     "no review is open for this job",
                     {"status": row["status"], "open_review_id": row["review_id"]},
@@ -240,8 +247,10 @@ class SQLStore:
     async def get_review(self, review_id: str) -> Review | None:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(t.reviews).where(t.reviews.c.id == review_id))
-            ).mappings().first()
+                (await conn.execute(select(t.reviews).where(t.reviews.c.id == review_id)))
+                .mappings()
+                .first()
+            )
         return _to_review(row) if row else None
 
     async def job_ids(self, statuses: Collection[JobStatus]) -> list[str]:
@@ -329,8 +338,10 @@ class SQLStore:
         columns = [c for c in t.artifacts.c if with_data or c.name != "data"]
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(*columns).where(t.artifacts.c.id == artifact_id))
-            ).mappings().first()
+                (await conn.execute(select(*columns).where(t.artifacts.c.id == artifact_id)))
+                .mappings()
+                .first()
+            )
         if row is None:
             return None
         return Artifact(
@@ -393,8 +404,14 @@ class SQLStore:
                 review = await self.get_review(row["review_id"])
             else:
                 review_row = (
-                    await conn.execute(select(t.reviews).where(t.reviews.c.id == row["review_id"]))
-                ).mappings().first()
+                    (
+                        await conn.execute(
+                            select(t.reviews).where(t.reviews.c.id == row["review_id"])
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
                 review = _to_review(review_row) if review_row else None
         return Job(
             id=row["id"],

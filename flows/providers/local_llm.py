@@ -87,9 +87,7 @@ class LocalLLM:
                 text = result["choices"][0]["message"]["content"] or ""
             else:
                 parts: list[str] = []
-                for chunk in model.create_chat_completion(
-                    messages=messages, stream=True, **kwargs
-                ):
+                for chunk in model.create_chat_completion(messages=messages, stream=True, **kwargs):
                     piece = chunk["choices"][0]["delta"].get("content")
                     if piece:
                         parts.append(piece)

@@ -34,7 +34,11 @@ def render(prompt: str, size: str, attempt: int) -> bytes:
             fill=tuple(int(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True)),
         )
     for i in range(6):  # a few shapes so attempts differ visibly
-        x, y, r = digest[6 + i] * width // 256, digest[12 + i] * height // 256, 10 + digest[18 + i] // 3
+        x, y, r = (
+            digest[6 + i] * width // 256,
+            digest[12 + i] * height // 256,
+            10 + digest[18 + i] // 3,
+        )
         draw.ellipse([x - r, y - r, x + r, y + r], outline=(255, 255, 255), width=3)
     font = ImageFont.load_default(size=max(12, width // 24))
     caption = f"PLACEHOLDER (attempt {attempt})\n" + "\n".join(textwrap.wrap(prompt, 28)[:6])

@@ -41,8 +41,9 @@ def upgrade() -> None:
     op.create_index("ix_jobs_status", "jobs", ["status"])
     op.create_table(
         "events",
-        sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "job_id", sa.String(40), sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("seq", sa.Integer, primary_key=True),
         sa.Column("type", sa.String(40), nullable=False),
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
@@ -52,8 +53,9 @@ def upgrade() -> None:
     op.create_table(
         "reviews",
         sa.Column("id", sa.String(40), primary_key=True),
-        sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "job_id", sa.String(40), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("node", sa.String(200), nullable=False),
         sa.Column("prompt", sa.Text, nullable=False),
         sa.Column("options", sa.JSON, nullable=False),
@@ -69,8 +71,9 @@ def upgrade() -> None:
     op.create_table(
         "artifacts",
         sa.Column("id", sa.String(40), primary_key=True),
-        sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "job_id", sa.String(40), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("owner", sa.String(200), nullable=False),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("mime", sa.String(100), nullable=False),
@@ -82,8 +85,9 @@ def upgrade() -> None:
     op.create_index("ix_artifacts_job", "artifacts", ["job_id"])
     op.create_table(
         "batch_items",
-        sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "job_id", sa.String(40), sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("key", sa.String(240), primary_key=True),
         sa.Column("idx", sa.Integer, primary_key=True),
         sa.Column("result", sa.JSON),

@@ -1,0 +1,166 @@
+"""`genflow`: a thin command line that gathers options and calls what the tests call.
+
+genflow up                      API (+ later the UI and Slack bot) with embedded defaults
+genflow serve                   the API server alone
+genflow run FLOW key=value...   start a job and follow it in the terminal
+genflow token create --sub NAME [--admin] [--ttl 30d]
+genflow migrate                 apply database migrations
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from typing import Any
+
+from backend.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="genflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    for name, text in (
+        ("up", "run GenFlow on this machine with the embedded defaults"),
+        ("serve", "run the API server"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--host", help="bind address (GENFLOW_HOST)")
+        sub.add_argument("--port", type=int, help="port (GENFLOW_PORT)")
+
+    run = commands.add_parser("run", help="start a job and follow it")
+    run.add_argument("flow")
+    run.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="key=value",
+        help="input fields; values are JSON when they parse as JSON, else text",
+    )
+    run.add_argument("--no-wait", action="store_true", help="print the job id and return")
+
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="issue a token")
+    create.add_argument("--sub", required=True, help="who the token is for, e.g. alice")
+    create.add_argument("--admin", action="store_true", help="may see every principal's jobs")
+    create.add_argument("--ttl", default="30d", help="lifetime: 3600s, 90m, 12h, 30d, 2w")
+
+    commands.add_parser("migrate", help="apply database migrations")
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        if args.command in ("up", "serve"):
+            return _serve(settings, args, announce=args.command == "up")
+        if args.command == "run":
+            return asyncio.run(_run(settings, args))
+        if args.command == "token":
+            return _token(settings, args)
+        if args.command == "migrate":
+            from backend.store.migrate import upgrade
+
+            upgrade(settings.resolved_database_url)
+            print(f"database is up to date: {settings.resolved_database_url}")
+            return 0
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> int:
+    from dataclasses import replace
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from backend.app import create_app
+
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    app = create_app(settings)
+    config = Config()
+    config.bind = [f"{settings.host}:{settings.port}"]
+    config.accesslog = None
+    config.graceful_timeout = 3
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if announce:
+
+            @app.before_serving
+            async def say_hello() -> None:
+                services = app.extensions["genflow"]
+                url = f"http://{settings.host}:{settings.port}"
+                print(
+                    f"GenFlow is up.\n  API:    {url}/api  (docs: {url}/api/docs)\n"
+                    f"  LLM:    {services.runner.llm_backend.name}\n"
+                    f"  Data:   {settings.data_dir}\n"
+                    f"  Admin token ({settings.admin_token_path}):\n    {services.admin_token}\n"
+                    f'  Try:    genflow run article topic="The history of coffee"',
+                    flush=True,
+                )
+
+        await serve(app, config, shutdown_trigger=stop.wait)
+
+    asyncio.run(go())
+    return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.auth import issue_token, load_secret, parse_ttl
+    from backend.errors import InvalidInput
+
+    try:
+        ttl = parse_ttl(args.ttl)
+        token = issue_token(load_secret(settings), args.sub, admin=args.admin, ttl=ttl)
+    except InvalidInput as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"token for {args.sub}{' (admin)' if args.admin else ''}, valid {args.ttl}: {token}")
+    return 0
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, Any]:
+    """key=value pairs; `true`/`false` and JSON objects or arrays are parsed, the rest is text."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: expected key=value, got {pair!r}")
+        if raw in ("true", "false"):
+            values[key] = raw == "true"
+        elif raw.strip().startswith(("{", "[")):
+            try:
+                values[key] = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise SystemExit(f"error: {key} is not valid JSON: {exc}") from exc
+        else:
+            values[key] = raw
+    return values
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.cli_follow import follow_job
+    from backend.client import APIError, GenFlowClient, default_token
+
+    token = settings.api_token or default_token(settings.data_dir)
+    async with GenFlowClient(settings.api_url, token) as client:
+        try:
+            job = await client.create_job(args.flow, parse_inputs(args.inputs))
+        except APIError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            for detail in exc.details if isinstance(exc.details, list) else []:
+                print(f"  {detail.get('field')}: {detail.get('message')}", file=sys.stderr)
+            return 1
+        print(f"job {job['id']} ({args.flow}) started", file=sys.stderr)
+        if args.no_wait:
+            print(job["id"])
+            return 0
+        return await follow_job(client, job["id"])

@@ -1,0 +1,193 @@
+"""Async Python client of the GenFlow HTTP API (httpx + SSE).
+
+The one way `ui/`, `bots/`, the CLI and the end-to-end tests talk to a GenFlow server.
+`follow()` reads a job's Server-Sent Events and reconnects with `Last-Event-ID` when the
+connection drops, so a caller sees every durable event exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TERMINAL = ("job.completed", "job.failed", "job.cancelled")
+
+
+class APIError(Exception):
+    """The server answered with an error (`status`, `code`, `message`, `details`)."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+class Unreachable(APIError):
+    """The server could not be reached at all."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(0, "unreachable", f"cannot reach GenFlow at {url}: {reason}")
+
+
+def default_token(data_dir: Path) -> str | None:
+    path = data_dir / "admin.token"
+    return path.read_text().strip() if path.exists() else None
+
+
+class GenFlowClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    async def __aenter__(self) -> GenFlowClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise Unreachable(self.base_url, str(exc) or type(exc).__name__) from exc
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    # -- resources -------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        return (await self._request("GET", "/api/health")).json()
+
+    async def flows(self) -> list[dict[str, Any]]:
+        return (await self._request("GET", "/api/flows")).json()["flows"]
+
+    async def create_job(self, flow: str, input_: dict[str, Any]) -> dict[str, Any]:
+        return (
+            await self._request("POST", "/api/jobs", json={"flow": flow, "input": input_})
+        ).json()
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        return (await self._request("GET", f"/api/jobs/{job_id}")).json()
+
+    async def jobs(
+        self,
+        *,
+        status: str | None = None,
+        flow: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        params = {
+            k: v
+            for k, v in {"status": status, "flow": flow, "limit": limit, "cursor": cursor}.items()
+            if v is not None
+        }
+        return (await self._request("GET", "/api/jobs", params=params)).json()
+
+    async def decide(
+        self,
+        job_id: str,
+        review_id: str,
+        decision: str,
+        *,
+        comment: str | None = None,
+        via: str = "api",
+        by: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"review_id": review_id, "decision": decision, "via": via}
+        if comment:
+            body["comment"] = comment
+        if by:
+            body["by"] = by
+        return (await self._request("POST", f"/api/jobs/{job_id}/review", json=body)).json()
+
+    async def cancel(self, job_id: str) -> dict[str, Any]:
+        return (await self._request("POST", f"/api/jobs/{job_id}/cancel")).json()
+
+    async def events(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
+        response = await self._request(
+            "GET",
+            f"/api/jobs/{job_id}/events",
+            params={"after": after},
+            headers={"Accept": "application/json"},
+        )
+        return response.json()["events"]
+
+    async def artifact(self, artifact_id: str) -> tuple[bytes, str]:
+        response = await self._request("GET", f"/api/artifacts/{artifact_id}")
+        return response.content, response.headers.get("content-type", "")
+
+    # -- live events -----------------------------------------------------------------
+
+    async def follow(
+        self, job_id: str, after: int = 0, *, reconnect_delay: float = 1.0
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every event of the job after `after`, live, until the terminal event."""
+        last = after
+        while True:
+            try:
+                async with contextlib.aclosing(self._stream(job_id, last)) as events:
+                    async for event in events:
+                        if event.get("seq") is not None:
+                            last = event["seq"]
+                        yield event
+                        if event["type"] in TERMINAL:
+                            return
+                job = await self.job(job_id)  # the stream ended without a terminal event
+                if (
+                    job["status"] in ("completed", "failed", "cancelled")
+                    and last >= job["last_seq"]
+                ):
+                    return
+            except (httpx.TransportError, Unreachable):
+                pass
+            await asyncio.sleep(reconnect_delay)
+
+    async def _stream(self, job_id: str, after: int) -> AsyncIterator[dict[str, Any]]:
+        headers = {"Accept": "text/event-stream", "Last-Event-ID": str(after)}
+        async with self._http.stream(
+            "GET",
+            f"/api/jobs/{job_id}/events",
+            headers=headers,
+            timeout=httpx.Timeout(30.0, read=None),
+        ) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise _error(response)
+            data: list[str] = []
+            async for line in response.aiter_lines():
+                if line == "":
+                    if data:
+                        yield json.loads("\n".join(data))
+                        data = []
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+
+
+def _error(response: httpx.Response) -> APIError:
+    try:
+        error = response.json()["error"]
+        return APIError(response.status_code, error["code"], error["message"], error.get("details"))
+    except (ValueError, KeyError, TypeError):
+        return APIError(
+            response.status_code, "http_error", response.text[:200] or response.reason_phrase
+        )
