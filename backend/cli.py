@@ -164,3 +164,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             print(job["id"])
             return 0
         return await follow_job(client, job["id"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

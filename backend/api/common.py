@@ -31,15 +31,41 @@ async def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     if not raw.strip():
         raise BadRequest("a JSON body is required")
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, big ints
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    if _depth_exceeds(body, MAX_JSON_DEPTH):
+        raise BadRequest(f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
+    try:  # "\ud800" parses to a lone surrogate, which no database can store
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise BadRequest("the body contains invalid unicode (a lone surrogate)") from exc
     problems = schema_errors(body, schema, "body")
     if problems:
         raise InvalidInput("invalid request body", problems)
     return body
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether objects/arrays nest deeper than `limit` (iterative: no recursion to blow)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def int_arg(name: str, default: int, *, low: int, high: int) -> int:

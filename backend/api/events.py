@@ -18,6 +18,8 @@ from backend.services import services
 
 blueprint = Blueprint("events", __name__)
 
+MAX_SEQ = 2**63 - 1
+
 
 def _after(raw: str | None, source: str) -> int:
     if raw is None or raw == "":
@@ -32,6 +34,10 @@ def _after(raw: str | None, source: str) -> int:
     if value < 0:
         raise InvalidInput(
             f"{source} must be 0 or more", [{"field": source, "message": "negative"}]
+        )
+    if value > MAX_SEQ:  # a bigger int overflows the database's 64-bit integer
+        raise InvalidInput(
+            f"{source} must be at most {MAX_SEQ}", [{"field": source, "message": "too large"}]
         )
     return value
 

@@ -1,0 +1,281 @@
+"""The durable runner: threads, retries, batches, checkpoints, cancel, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from pocketflow import AsyncFlow, AsyncNode, AsyncParallelBatchNode, Node
+
+from flows import context
+from flows.providers.scripted_llm import Reply, ScriptedLLM
+from flows.registry import FlowSpec
+from tests.harness import running_app
+
+ANY_INPUT: dict[str, Any] = {"type": "object"}
+
+
+def spec(name: str, build: Any) -> dict[str, FlowSpec]:
+    return {name: FlowSpec(name=name, title=name, description="test flow",
+                           input_schema=ANY_INPUT, build=lambda _input: build())}
+
+
+class Finish(AsyncNode):
+    async def post_async(self, shared: dict, prep_res: Any, exec_res: Any) -> str:
+        shared["result"] = {k: v for k, v in shared.items() if k != "result"}
+        return "default"
+
+
+async def test_a_blocking_sync_node_does_not_freeze_the_server(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    class Blocking(Node):
+        def exec(self, prep_res: Any) -> str:
+            context.report("blocking in a thread")
+            if not release.wait(timeout=20):  # a plain blocking call, as in many cookbooks
+                raise TimeoutError("never released")
+            return "released"
+
+        def post(self, shared: dict, prep_res: Any, exec_res: str) -> str:
+            shared["value"] = exec_res
+            return "default"
+
+    def build() -> AsyncFlow:
+        blocking = Blocking()
+        blocking >> Finish()
+        return AsyncFlow(start=blocking)
+
+    async with running_app(tmp_path, flows=spec("blocking", build)) as h:
+        job = await h.create("blocking", {})
+        while not any(e["type"] == "node.progress" for e in await h.events(job["id"])):
+            await asyncio.sleep(0.01)  # the API answers while the node blocks its thread
+        health = await h.client.get("/api/health")
+        assert health.status_code == 200
+        assert (await h.job(job["id"]))["status"] == "running"
+        release.set()
+        done = await h.wait_for(job["id"])
+    assert done["result"] == {"value": "released"}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.calls: list[tuple[int, int]] = []  # (item, cur_retry)
+
+
+async def test_parallel_batch_respects_its_limit_and_retries_items_separately(
+    tmp_path: Path,
+) -> None:
+    seen = Recorder()
+
+    class Fan(AsyncParallelBatchNode):
+        max_concurrency = 3
+
+        async def prep_async(self, shared: dict) -> list[int]:
+            return list(range(8))
+
+        async def exec_async(self, item: int) -> int:
+            seen.calls.append((item, self.cur_retry))
+            seen.running += 1
+            seen.most = max(seen.most, seen.running)
+            try:
+                await asyncio.sleep(0.02)
+                if self.cur_retry == 0:
+                    raise RuntimeError(f"first try of {item} fails")
+                return item * 10
+            finally:
+                seen.running -= 1
+
+        async def post_async(self, shared: dict, items: list, results: list) -> str:
+            shared["values"] = results
+            return "default"
+
+    def build() -> AsyncFlow:
+        fan = Fan(max_retries=2)
+        fan >> Finish()
+        return AsyncFlow(start=fan)
+
+    async with running_app(tmp_path, flows=spec("fan", build)) as h:
+        job = await h.create("fan", {})
+        done = await h.wait_for(job["id"])
+        events = await h.events(job["id"])
+    assert done["result"] == {"values": [i * 10 for i in range(8)]}
+    assert seen.most == 3
+    assert sorted(seen.calls) == sorted([(i, 0) for i in range(8)] + [(i, 1) for i in range(8)])
+    retried = sorted(e["data"]["item"] for e in events if e["type"] == "node.retry")
+    assert retried == list(range(8))
+
+
+async def test_a_crash_mid_batch_reruns_only_unfinished_items(tmp_path: Path) -> None:
+    ran: list[int] = []
+    gate = asyncio.Event()
+
+    class Fan(AsyncParallelBatchNode):
+        max_concurrency = 1
+
+        async def prep_async(self, shared: dict) -> list[int]:
+            return [0, 1, 2, 3]
+
+        async def exec_async(self, item: int) -> int:
+            if item == 2:
+                await gate.wait()  # the "crash" happens while item 2 runs
+            ran.append(item)
+            return item + 100
+
+        async def post_async(self, shared: dict, items: list, results: list) -> str:
+            shared["values"] = results
+            return "default"
+
+    def build() -> AsyncFlow:
+        fan = Fan()
+        fan >> Finish()
+        return AsyncFlow(start=fan)
+
+    flows = spec("fan", build)
+    async with running_app(tmp_path, flows=flows) as h:
+        job = await h.create("fan", {})
+        while ran != [0, 1]:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # let item 1's checkpoint land
+    # the app stopped with the job running (as after a crash); a new one resumes it
+    gate.set()
+    ran.clear()
+    async with running_app(tmp_path, flows=flows) as h:
+        done = await h.wait_for(job["id"])
+        events = await h.events(job["id"])
+    assert done["result"] == {"values": [100, 101, 102, 103]}
+    assert ran == [2, 3]
+    started = [e["data"]["attempt"] for e in events if e["type"] == "job.started"]
+    assert started == [1, 2]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_cancel_stops_the_in_flight_model_call(tmp_path: Path) -> None:
+    llm = ScriptedLLM([Reply("too late", match="Task:", delay=30)])
+    async with running_app(tmp_path, llm) as h:
+        job = await h.create("review", {"task": "slow"})
+        while not llm.calls:
+            await asyncio.sleep(0.01)
+        response = await h.client.post(f"/api/jobs/{job['id']}/cancel", headers=h.headers())
+        assert response.status_code == 200
+        assert (await response.get_json())["status"] == "cancelled"
+        await asyncio.sleep(0.1)
+        assert h.services.queue.active() == 0  # the task is gone, not sleeping on
+        events = await h.events(job["id"])
+        assert events[-1]["type"] == "job.cancelled"
+        assert events[-1]["data"] == {"by": "alice"}
+        assert (await h.job(job["id"]))["status"] == "cancelled"
+
+
+async def test_exec_fallback_keeps_pocketflow_meaning(tmp_path: Path) -> None:
+    class Flaky(AsyncNode):
+        async def exec_async(self, prep_res: Any) -> str:
+            raise RuntimeError("always")
+
+        async def exec_fallback_async(self, prep_res: Any, exc: Exception) -> str:
+            return f"fallback after: {exc}"
+
+        async def post_async(self, shared: dict, prep_res: Any, exec_res: str) -> str:
+            shared["value"] = exec_res
+            return "default"
+
+    def build() -> AsyncFlow:
+        flaky = Flaky(max_retries=3)
+        flaky >> Finish()
+        return AsyncFlow(start=flaky)
+
+    async with running_app(tmp_path, flows=spec("flaky", build)) as h:
+        job = await h.create("flaky", {})
+        done = await h.wait_for(job["id"])
+        events = await h.events(job["id"])
+    assert done["result"] == {"value": "fallback after: always"}
+    assert [e["data"]["attempt"] for e in events if e["type"] == "node.retry"] == [1, 2]
+
+
+async def test_a_non_json_shared_store_fails_clearly(tmp_path: Path) -> None:
+    class Bad(AsyncNode):
+        async def post_async(self, shared: dict, prep_res: Any, exec_res: Any) -> str:
+            shared["when"] = object()
+            return "default"
+
+    async with running_app(tmp_path, flows=spec("bad", lambda: AsyncFlow(start=Bad()))) as h:
+        job = await h.create("bad", {})
+        done = await h.wait_for(job["id"])
+    assert done["status"] == "failed"
+    assert done["error"]["type"] == "SharedNotJSON"
+    assert "JSON values only" in done["error"]["message"]
+
+
+async def test_a_job_whose_flow_changed_fails_with_a_clear_error(tmp_path: Path) -> None:
+    llm = ScriptedLLM([Reply("answer", match="Task:")])
+    async with running_app(tmp_path, llm) as h:
+        job = await h.create("review", {"task": "t"})
+        await h.wait_for(job["id"], "waiting_for_review")
+
+    class Other(AsyncNode):
+        pass
+
+    async with running_app(tmp_path, llm, flows=spec("review", lambda: AsyncFlow(start=Other()))) as h:
+        response = await h.decide(job["id"], "approve")
+        assert response.status_code == 200
+        done = await h.wait_for(job["id"])
+    assert done["status"] == "failed"
+    assert done["error"]["type"] == "FlowChanged"
+    assert "TaskReview" in done["error"]["message"]
+
+
+async def test_model_text_streams_live_and_is_not_stored(tmp_path: Path) -> None:
+    llm = ScriptedLLM([Reply("one two three four", match="Task:", delay=0.2)])
+    async with running_app(tmp_path, llm) as h:
+        job = await h.create("review", {"task": "t"})
+        subscription = h.services.bus.subscribe(job["id"])
+        deltas: list[dict] = []
+        while True:
+            item = await subscription.get(5)
+            assert item is not None, "no events"
+            if item.type == "llm.delta":
+                deltas.append(item.to_json())
+            if item.type == "review.requested":
+                break
+        subscription.close()
+        stored = await h.events(job["id"])
+    assert "".join(d["data"]["text"] for d in deltas).split() == ["one", "two", "three", "four"]
+    assert all(d["seq"] is None and d["data"]["node"] == "Process" for d in deltas)
+    assert not any(e["type"] == "llm.delta" for e in stored)
+
+
+async def test_one_flow_object_serves_many_concurrent_jobs(tmp_path: Path) -> None:
+    llm = ScriptedLLM([Reply("answer", match="Task:", delay=0.05)])
+    async with running_app(tmp_path, llm) as h:
+        jobs = [await h.create("review", {"task": f"task {i}"}) for i in range(6)]
+        for job in jobs:
+            await h.decide(job["id"], "approve")
+        results = [await h.wait_for(job["id"]) for job in jobs]
+    assert all(r["status"] == "completed" for r in results)
+    assert {r["input"]["task"] for r in results} == {f"task {i}" for i in range(6)}
+
+
+async def test_progress_lines_beyond_the_event_limit_are_dropped_not_the_result(
+    tmp_path: Path,
+) -> None:
+    class Chatty(AsyncNode):
+        async def exec_async(self, prep_res: Any) -> None:
+            for i in range(50):
+                context.report(f"line {i}")
+
+    def build() -> AsyncFlow:
+        chatty = Chatty()
+        chatty >> Finish()
+        return AsyncFlow(start=chatty)
+
+    async with running_app(tmp_path, flows=spec("chatty", build), max_events_per_job=20) as h:
+        job = await h.create("chatty", {})
+        done = await h.wait_for(job["id"])
+        events = await h.events(job["id"])
+    assert done["status"] == "completed"
+    assert sum(e["type"] == "node.progress" for e in events) < 50
+    assert events[-1]["type"] == "job.completed"
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))

@@ -1,0 +1,131 @@
+"""An in-process GenFlow app for tests: scripted LLM, temp data dir, Quart's test client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from quart import Quart
+from quart.typing import TestClientProtocol
+
+from backend.app import create_app
+from backend.auth import issue_token
+from backend.services import Services
+from backend.settings import Settings
+from flows.images import ImageBackend
+from flows.llm import LLMBackend
+from flows.providers.placeholder_images import PlaceholderImages
+from flows.providers.scripted_llm import Reply, ScriptedLLM
+from flows.registry import FlowSpec
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+OUTLINE = {
+    "title": "Coffee, a history",
+    "sections": [
+        {"title": "Origins", "points": ["Ethiopia", "Yemen"]},
+        {"title": "Coffeehouses", "points": ["Istanbul", "London"]},
+        {"title": "Today", "points": ["espresso"]},
+    ],
+}
+
+
+def article_llm(**extra: Any) -> ScriptedLLM:
+    """A scripted model that can write a whole article."""
+    return ScriptedLLM(
+        [
+            Reply(OUTLINE, match="Write an outline"),
+            Reply("A paragraph about this section.", match="Write one paragraph"),
+            Reply("A friendly article.", match="Rewrite this article draft"),
+            Reply("A revised article.", match="Revise this article"),
+            Reply("An answer to the task.", match="Task:"),
+        ]
+    )
+
+
+@dataclass
+class Harness:
+    app: Quart
+    client: TestClientProtocol
+    settings: Settings
+
+    @property
+    def services(self) -> Services:
+        return self.app.extensions["genflow"]
+
+    def headers(self, sub: str = "alice", *, admin: bool = False) -> dict[str, str]:
+        token = issue_token(self.services.secret, sub, admin=admin, ttl=timedelta(hours=1))
+        return {"Authorization": f"Bearer {token}"}
+
+    async def create(self, flow: str, input_: dict[str, Any], sub: str = "alice") -> dict[str, Any]:
+        response = await self.client.post(
+            "/api/jobs", json={"flow": flow, "input": input_}, headers=self.headers(sub)
+        )
+        assert response.status_code == 201, await response.get_data(as_text=True)
+        return await response.get_json()
+
+    async def job(self, job_id: str, sub: str = "alice") -> dict[str, Any]:
+        response = await self.client.get(f"/api/jobs/{job_id}", headers=self.headers(sub))
+        assert response.status_code == 200
+        return await response.get_json()
+
+    async def wait_for(
+        self, job_id: str, *statuses: str, sub: str = "alice", timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Poll until the job reaches one of `statuses` (default: any terminal status)."""
+        wanted = statuses or TERMINAL
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            job = await self.job(job_id, sub)
+            if job["status"] in wanted:
+                return job
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"job stayed {job['status']}, wanted {wanted}: {job}")
+            await asyncio.sleep(0.02)
+
+    async def events(self, job_id: str, sub: str = "alice") -> list[dict[str, Any]]:
+        response = await self.client.get(
+            f"/api/jobs/{job_id}/events",
+            headers={**self.headers(sub), "Accept": "application/json"},
+        )
+        assert response.status_code == 200
+        return (await response.get_json())["events"]
+
+    async def decide(
+        self, job_id: str, decision: str, comment: str | None = None, sub: str = "alice",
+        review_id: str | None = None,
+    ) -> Any:
+        if review_id is None:
+            job = await self.wait_for(job_id, "waiting_for_review", sub=sub)
+            review_id = job["review"]["id"]
+        body: dict[str, Any] = {"review_id": review_id, "decision": decision}
+        if comment is not None:
+            body["comment"] = comment
+        return await self.client.post(
+            f"/api/jobs/{job_id}/review", json=body, headers=self.headers(sub)
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_app(
+    data_dir: Path,
+    llm: LLMBackend | None = None,
+    *,
+    images: ImageBackend | None = None,
+    flows: dict[str, FlowSpec] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[Harness]:
+    settings = replace(Settings(data_dir=data_dir, heartbeat_seconds=0.5), **overrides)
+    app = create_app(
+        settings,
+        llm_backend=llm or article_llm(),
+        image_backend=images or PlaceholderImages(),
+        flow_specs=flows,
+    )
+    async with app.test_app() as test_app:
+        yield Harness(app=app, client=test_app.test_client(), settings=settings)
