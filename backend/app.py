@@ -53,6 +53,8 @@ def create_app(
     image_backend: ImageBackend | None = None,
     flow_specs: dict[str, FlowSpec] | None = None,
 ) -> Quart:
+    if settings.queue != "local":
+        raise ValueError(f"GENFLOW_QUEUE={settings.queue!r} is not available yet; use 'local'")
     app = Quart("genflow")
     app.config.update(
         RESPONSE_TIMEOUT=None,  # SSE streams live as long as the job
