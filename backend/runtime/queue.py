@@ -2,7 +2,9 @@
 
 At most `max_concurrent` jobs run at once; the rest wait for a slot (as `pending`). A job
 enqueued while its previous task is still winding down (e.g. a decision arriving just as
-the gate parks) is run again right after, never twice at the same time.
+the gate parks) is run again right after, never twice at the same time. When the runner
+itself breaks (say the database was briefly unreachable), the job is retried a few times
+with a delay rather than left `running` until the next restart.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
+RUNNER_RETRIES = 3
+RUNNER_RETRY_DELAY = 5.0
 
 
 class LocalQueue:
@@ -20,6 +24,7 @@ class LocalQueue:
         self._slots = asyncio.Semaphore(max_concurrent)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self._failures: dict[str, int] = {}
         self._closed = False
 
     def enqueue(self, job_id: str) -> None:
@@ -37,8 +42,15 @@ class LocalQueue:
         async with self._slots:
             try:
                 await self._run(job_id)
+                self._failures.pop(job_id, None)
             except Exception:
-                log.exception("job %s: runner error; it will be resumed on restart", job_id)
+                failures = self._failures[job_id] = self._failures.get(job_id, 0) + 1
+                if failures > RUNNER_RETRIES:
+                    log.exception("job %s: runner error; it resumes on the next start", job_id)
+                    self._failures.pop(job_id, None)
+                    return
+                log.exception("job %s: runner error; retrying in %.0f s", job_id, RUNNER_RETRY_DELAY)
+                asyncio.get_running_loop().call_later(RUNNER_RETRY_DELAY, self.enqueue, job_id)
 
     def _finished(self, job_id: str) -> None:
         self._tasks.pop(job_id, None)

@@ -118,8 +118,8 @@ class GenFlowServer:
                     raise AssertionError(f"server not ready in {timeout}s:\n{self.log_tail()}")
                 time.sleep(0.05)
 
-    async def wait_ready_async(self, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_ready_async(self, within: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + within
         async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as http:
             while True:
                 self._check_alive()
@@ -127,7 +127,7 @@ class GenFlowServer:
                     if (await http.get("/api/health")).status_code == 200:
                         return
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"server not ready in {timeout}s:\n{self.log_tail()}")
+                    raise AssertionError(f"server not ready in {within}s:\n{self.log_tail()}")
                 await asyncio.sleep(0.05)
 
     def start(self) -> GenFlowServer:

@@ -86,9 +86,9 @@ async def get_job(http: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
 
 
 async def wait_status(
-    http: httpx.AsyncClient, job_id: str, *statuses: str, timeout: float = 20.0
+    http: httpx.AsyncClient, job_id: str, *statuses: str, within: float = 20.0
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         job = await get_job(http, job_id)
         if job["status"] in statuses:
@@ -98,9 +98,7 @@ async def wait_status(
 
 
 async def stored_events(http: httpx.AsyncClient, job_id: str) -> list[dict[str, Any]]:
-    response = await http.get(
-        f"/api/jobs/{job_id}/events", headers={"Accept": "application/json"}
-    )
+    response = await http.get(f"/api/jobs/{job_id}/events", headers={"Accept": "application/json"})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
     return response.json()["events"]
@@ -199,6 +197,16 @@ async def test_reconnect_with_last_event_id_and_after(server: GenFlowServer) -> 
             assert replay.durable == stored[k:], how
             assert replay.blocks[0].lines == ["retry: 2000"]
 
+        # a browser's EventSource cannot set headers: the token goes in the query string
+        async with httpx.AsyncClient(base_url=server.base_url) as browser:
+            replay = await asyncio.wait_for(
+                read_sse(browser, job_id, params={"after": k, "access_token": server.token}),
+                STREAM_TIMEOUT,
+            )
+            assert replay.durable == stored[k:]
+            anonymous = await asyncio.wait_for(read_sse(browser, job_id), 5.0)
+            assert anonymous.status == 401
+
         # resuming after the last event: an empty stream that ends at once (no hang)
         done = await asyncio.wait_for(
             read_sse(http, job_id, headers={"Last-Event-ID": str(n)}), 5.0
@@ -246,8 +254,7 @@ async def test_sigkill_while_running_resumes_from_checkpoint(crashable: GenFlowS
         try:
             deadline = time.monotonic() + 15
             while not any(
-                e["type"] == "node.progress" and e["data"].get("section") == "Origins"
-                for e in seen
+                e["type"] == "node.progress" and e["data"].get("section") == "Origins" for e in seen
             ):
                 assert not follower.done(), "the follower ended before the crash point"
                 assert time.monotonic() < deadline, f"no section written: {seen}"
@@ -310,7 +317,8 @@ async def test_sigkill_while_waiting_for_review(crashable: GenFlowServer) -> Non
     crashable.kill()
     await crashable.start_async()
 
-    async with crashable.client() as http, GenFlowClient(crashable.base_url, crashable.token) as api:
+    api = GenFlowClient(crashable.base_url, crashable.token)
+    async with crashable.client() as http, api:
         job = await get_job(http, job_id)
         assert job["status"] == "waiting_for_review"
         assert job["review"]["id"] == review_id
@@ -322,9 +330,7 @@ async def test_sigkill_while_waiting_for_review(crashable: GenFlowServer) -> Non
             f"/api/jobs/{job_id}/review", json={"review_id": review_id, "decision": "approve"}
         )
         assert response.status_code == 200, response.text
-        events = await asyncio.wait_for(
-            _collect(api.follow(job_id)), STREAM_TIMEOUT
-        )
+        events = await asyncio.wait_for(_collect(api.follow(job_id)), STREAM_TIMEOUT)
         job = await get_job(http, job_id)
         stored = await stored_events(http, job_id)
 
@@ -378,7 +384,8 @@ async def test_second_decision_gets_409_with_the_winner(server: GenFlowServer) -
             assert job["review"]["id"] != review_id
             stale = await http.post(url, json={"review_id": review_id, "decision": "approve"})
             assert stale.status_code == 409
-            ok = await http.post(url, json={"review_id": job["review"]["id"], "decision": "approve"})
+            second = {"review_id": job["review"]["id"], "decision": "approve"}
+            ok = await http.post(url, json=second)
             assert ok.status_code == 200, ok.text
         job = await wait_status(http, job_id, "completed", "failed", "cancelled")
         assert job["status"] == "completed"

@@ -192,8 +192,12 @@ def last_user_message(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
-def minimal_instance(schema: dict[str, Any], root: dict[str, Any] | None = None,
-                     label: str = "Value", index: int | None = None) -> Any:
+def minimal_instance(
+    schema: dict[str, Any],
+    root: dict[str, Any] | None = None,
+    label: str = "Value",
+    index: int | None = None,
+) -> Any:
     """A small, deterministic value valid for `schema` (e.g. `{"title": "Section 1"}`)."""
     root = root if root is not None else schema
     if "$ref" in schema:  # local refs only: "#/$defs/Name"
@@ -215,16 +219,19 @@ def minimal_instance(schema: dict[str, Any], root: dict[str, Any] | None = None,
         props = schema.get("properties", {})
         return {
             name: minimal_instance(
-                props.get(name, {}), root,
-                label if name in ("title", "name") and index else name.capitalize(), index,
+                props.get(name, {}),
+                root,
+                label if name in ("title", "name") and index else name.capitalize(),
+                index,
             )
             for name in schema.get("required", [])
         }
     if kind == "array":
         count = max(schema.get("minItems", 0), min(1, schema.get("maxItems", 1)))
         item_label = label[:-1] if label.endswith("s") else label
-        return [minimal_instance(schema.get("items", {}), root, item_label, i + 1)
-                for i in range(count)]
+        return [
+            minimal_instance(schema.get("items", {}), root, item_label, i + 1) for i in range(count)
+        ]
     if kind in ("integer", "number"):
         low = schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1)
         low = min(low, schema.get("maximum", low))
@@ -262,8 +269,11 @@ def _error(status: int, message: str, retry_after_ms: int) -> Response:
 def _usage(body: dict[str, Any], answer: str) -> dict[str, int]:
     prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
     completion = len(answer.split())
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def build_app(fake: FakeOpenAI) -> Quart:
@@ -291,15 +301,22 @@ def build_app(fake: FakeOpenAI) -> Quart:
     async def chat() -> Response:
         body = await request.get_json()
         answer = fake.answer(body)
-        base = {"id": f"chatcmpl-fake-{next(fake._ids)}", "created": int(time.time()),
-                "model": body.get("model", "fake"), "system_fingerprint": "fake"}
+        base = {
+            "id": f"chatcmpl-fake-{next(fake._ids)}",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "system_fingerprint": "fake",
+        }
         usage = _usage(body, answer)
         if not body.get("stream"):
             message = {"role": "assistant", "content": answer, "refusal": None}
             choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
-            return Response(json.dumps({**base, "object": "chat.completion",
-                                        "choices": [choice], "usage": usage}),
-                            mimetype="application/json")
+            return Response(
+                json.dumps(
+                    {**base, "object": "chat.completion", "choices": [choice], "usage": usage}
+                ),
+                mimetype="application/json",
+            )
         with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -318,8 +335,9 @@ def build_app(fake: FakeOpenAI) -> Quart:
                 yield f"data: {json.dumps(final)}\n\n"
             yield "data: [DONE]\n\n"
 
-        return Response(events(), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache"})
+        return Response(
+            events(), mimetype="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
     @app.post("/v1/images/generations")
     async def images() -> Response:
@@ -327,13 +345,16 @@ def build_app(fake: FakeOpenAI) -> Quart:
         picture = base64.b64encode(png_bytes(body["prompt"], body.get("size") or "auto"))
         item = {"b64_json": picture.decode(), "revised_prompt": body["prompt"]}
         data = [item] * int(body.get("n") or 1)
-        return Response(json.dumps({"created": int(time.time()), "data": data}),
-                        mimetype="application/json")
+        return Response(
+            json.dumps({"created": int(time.time()), "data": data}), mimetype="application/json"
+        )
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": "fake", "object": "model", "created": 0,
-                                            "owned_by": "genflow-tests"}]}
+        return {
+            "object": "list",
+            "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "genflow-tests"}],
+        }
 
     @app.post("/_fake/control")
     async def control() -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import jsonschema
 import openai
 import pytest
@@ -188,9 +191,7 @@ async def test_wrong_api_key_is_reported_clearly(server: FakeOpenAI) -> None:
     sdk = openai.AsyncOpenAI(base_url=server.base_url, api_key="a-wrong-key", max_retries=0)
     try:
         with pytest.raises(LLMError, match="check OPENAI_API_KEY"):
-            await OpenAILLM(model=MODEL, client=sdk).generate(
-                [{"role": "user", "content": "hi"}]
-            )
+            await OpenAILLM(model=MODEL, client=sdk).generate([{"role": "user", "content": "hi"}])
     finally:
         await sdk.close()
     assert server.requests[0].headers["authorization"] == "Bearer a-wrong-key"
@@ -201,9 +202,7 @@ async def test_a_stalled_server_times_out_with_llm_error(server: FakeOpenAI) -> 
     sdk = server.client(max_retries=1, timeout=0.3)
     try:
         with pytest.raises(LLMError, match="timed out"):
-            await OpenAILLM(model=MODEL, client=sdk).generate(
-                [{"role": "user", "content": "hi"}]
-            )
+            await OpenAILLM(model=MODEL, client=sdk).generate([{"role": "user", "content": "hi"}])
     finally:
         await sdk.close()
     assert len(server.requests) == 2
@@ -274,3 +273,34 @@ async def test_article_flow_completes_over_the_openai_backend(
     ]
     assert style["stream"] is True
     assert all(body["model"] == MODEL for body in server.chats())
+
+
+async def test_the_fake_server_runs_as_a_subprocess() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.fakes.openai_server",
+        "--port",
+        "0",
+        cwd=Path(__file__).parents[2],
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(await asyncio.wait_for(process.stdout.readline(), 10.0))
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base) as http:
+            rules = {"rules": [{"answer": "scripted", "match": "hi"}], "fail": [[503, 1]]}
+            assert (await http.post("/_fake/control", json=rules)).status_code == 200
+        sdk = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key="test", max_retries=2)
+        answer = await OpenAILLM(model=MODEL, client=sdk).generate(
+            [{"role": "user", "content": "hi"}]
+        )
+        await sdk.close()
+        assert answer.text == "scripted"
+        async with httpx.AsyncClient(base_url=base) as http:
+            recorded = (await http.get("/_fake/requests")).json()["requests"]
+        assert [r["body"]["model"] for r in recorded] == [MODEL, MODEL]  # 503, then retry
+    finally:
+        process.terminate()
+        assert await process.wait() == 0

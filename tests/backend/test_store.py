@@ -1,0 +1,129 @@
+"""The Store contract: one suite, run against every backend (SQLite now)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from backend.domain import Checkpoint, Job, JobStatus, Review, utcnow
+from backend.errors import Conflict
+from backend.events import EventType, NewEvent
+from backend.ids import new_id
+from backend.store.base import Decision, JobUpdate
+from backend.store.migrate import sync_url
+from backend.store.sqlalchemy import SQLStore
+from backend.store.tables import metadata
+
+
+@pytest.fixture(params=["sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SQLStore]:
+    store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    await store.initialize()
+    yield store
+    await store.close()
+
+
+def new_job(owner: str = "alice") -> Job:
+    now = utcnow()
+    return Job(id=new_id("job"), flow="review", status=JobStatus.PENDING, input={"task": "t"},
+               owner=owner, created_at=now, updated_at=now, checkpoint=Checkpoint(shared={"a": 1}))
+
+
+def created() -> list[NewEvent]:
+    return [NewEvent(EventType.JOB_CREATED, {"flow": "review"})]
+
+
+async def test_the_migrated_schema_matches_the_tables(store: SQLStore) -> None:
+    engine = create_engine(sync_url(store.url))
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), metadata)
+    engine.dispose()
+    assert diff == []
+
+
+async def test_create_and_read_back(store: SQLStore) -> None:
+    job, events = await store.create_job(new_job(), created())
+    assert [e.seq for e in events] == [1]
+    again = await store.get_job(job.id)
+    assert again is not None
+    assert again.checkpoint.shared == {"a": 1}
+    assert again.last_seq == 1 and again.status is JobStatus.PENDING
+
+
+async def test_updates_are_conditional_on_status(store: SQLStore) -> None:
+    job, _ = await store.create_job(new_job(), created())
+    refused = await store.update_job(job.id, JobUpdate(progress=50),
+                                     [NewEvent(EventType.NODE_PROGRESS, {})],
+                                     expect={JobStatus.RUNNING})
+    assert refused is None
+    assert [e.seq for e in await store.events_after(job.id)] == [1]
+    saved = await store.update_job(job.id, JobUpdate(status=JobStatus.RUNNING, start_attempt=True),
+                                   [NewEvent(EventType.JOB_STARTED, {"attempt": 1})],
+                                   expect={JobStatus.PENDING})
+    assert saved is not None
+    assert saved[0].attempts == 1 and saved[1][0].seq == 2
+
+
+async def test_concurrent_appends_keep_seq_contiguous(store: SQLStore) -> None:
+    job, _ = await store.create_job(new_job(), created())
+    await asyncio.gather(*(
+        store.update_job(job.id, JobUpdate(), [NewEvent(EventType.NODE_PROGRESS, {"i": i})] * 2)
+        for i in range(20)
+    ))
+    events = await store.events_after(job.id)
+    assert [e.seq for e in events] == list(range(1, 42))
+
+
+async def test_the_first_decision_wins(store: SQLStore) -> None:
+    job, _ = await store.create_job(new_job(), created())
+    review = Review(id=new_id("rev"), node="Gate", prompt="ok?", options=["approve", "reject"],
+                    payload={}, requested_at=utcnow())
+    await store.update_job(job.id, JobUpdate(status=JobStatus.WAITING_FOR_REVIEW, review=review))
+
+    async def decide(decision: str) -> str:
+        try:
+            await store.decide_review(
+                job.id, Decision(review.id, decision, None, decision, "api"),
+                NewEvent(EventType.REVIEW_DECIDED, {"decision": decision}))
+            return decision
+        except Conflict:
+            return "refused"
+
+    outcomes = await asyncio.gather(*(decide(d) for d in ["approve", "reject"] * 5))
+    assert outcomes.count("refused") == 9
+    winner = next(o for o in outcomes if o != "refused")
+    stored = await store.get_job(job.id)
+    assert stored is not None and stored.status is JobStatus.RUNNING and stored.review is None
+    assert stored.checkpoint.runtime["decision"]["decision"] == winner
+    decided = [e for e in await store.events_after(job.id) if e.type is EventType.REVIEW_DECIDED]
+    assert len(decided) == 1
+
+
+async def test_list_is_newest_first_and_pages_by_cursor(store: SQLStore) -> None:
+    ids = [(await store.create_job(new_job(), created()))[0].id for _ in range(5)]
+    await store.create_job(new_job(owner="bob"), created())
+    first = await store.list_jobs(owner="alice", limit=3)
+    rest = await store.list_jobs(owner="alice", limit=3, before=first[-1].id)
+    assert [j.id for j in first + rest] == ids[::-1]
+
+
+async def test_batch_items_and_artifacts_round_trip(store: SQLStore) -> None:
+    from backend.domain import Artifact
+
+    job, _ = await store.create_job(new_job(), created())
+    await store.save_batch_item(job.id, "Fan#1", 0, {"fp": "x", "result": 1})
+    await store.save_batch_item(job.id, "Fan#1", 0, {"fp": "x", "result": 2})
+    assert await store.batch_items(job.id, "Fan#1") == {0: {"fp": "x", "result": 2}}
+    artifact = Artifact(id=new_id("art"), job_id=job.id, owner="alice", kind="image",
+                        mime="image/png", name="a.png", size=3, created_at=utcnow(), data=b"abc")
+    await store.save_artifact(artifact)
+    meta = await store.get_artifact(artifact.id, with_data=False)
+    full = await store.get_artifact(artifact.id)
+    assert meta is not None and meta.data is None and meta.size == 3
+    assert full is not None and full.data == b"abc"
