@@ -97,7 +97,11 @@ class Harness:
         return (await response.get_json())["events"]
 
     async def decide(
-        self, job_id: str, decision: str, comment: str | None = None, sub: str = "alice",
+        self,
+        job_id: str,
+        decision: str,
+        comment: str | None = None,
+        sub: str = "alice",
         review_id: str | None = None,
     ) -> Any:
         if review_id is None:

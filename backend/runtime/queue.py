@@ -49,7 +49,9 @@ class LocalQueue:
                     log.exception("job %s: runner error; it resumes on the next start", job_id)
                     self._failures.pop(job_id, None)
                     return
-                log.exception("job %s: runner error; retrying in %.0f s", job_id, RUNNER_RETRY_DELAY)
+                log.exception(
+                    "job %s: runner error; retrying in %.0f s", job_id, RUNNER_RETRY_DELAY
+                )
                 asyncio.get_running_loop().call_later(RUNNER_RETRY_DELAY, self.enqueue, job_id)
 
     def _finished(self, job_id: str) -> None:

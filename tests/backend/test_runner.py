@@ -18,8 +18,15 @@ ANY_INPUT: dict[str, Any] = {"type": "object"}
 
 
 def spec(name: str, build: Any) -> dict[str, FlowSpec]:
-    return {name: FlowSpec(name=name, title=name, description="test flow",
-                           input_schema=ANY_INPUT, build=lambda _input: build())}
+    return {
+        name: FlowSpec(
+            name=name,
+            title=name,
+            description="test flow",
+            input_schema=ANY_INPUT,
+            build=lambda _input: build(),
+        )
+    }
 
 
 class Finish(AsyncNode):
@@ -218,7 +225,9 @@ async def test_a_job_whose_flow_changed_fails_with_a_clear_error(tmp_path: Path)
     class Other(AsyncNode):
         pass
 
-    async with running_app(tmp_path, llm, flows=spec("review", lambda: AsyncFlow(start=Other()))) as h:
+    async with running_app(
+        tmp_path, llm, flows=spec("review", lambda: AsyncFlow(start=Other()))
+    ) as h:
         response = await h.decide(job["id"], "approve")
         assert response.status_code == 200
         done = await h.wait_for(job["id"])

@@ -31,8 +31,16 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 def new_job(owner: str = "alice") -> Job:
     now = utcnow()
-    return Job(id=new_id("job"), flow="review", status=JobStatus.PENDING, input={"task": "t"},
-               owner=owner, created_at=now, updated_at=now, checkpoint=Checkpoint(shared={"a": 1}))
+    return Job(
+        id=new_id("job"),
+        flow="review",
+        status=JobStatus.PENDING,
+        input={"task": "t"},
+        owner=owner,
+        created_at=now,
+        updated_at=now,
+        checkpoint=Checkpoint(shared={"a": 1}),
+    )
 
 
 def created() -> list[NewEvent]:
@@ -58,39 +66,55 @@ async def test_create_and_read_back(store: SQLStore) -> None:
 
 async def test_updates_are_conditional_on_status(store: SQLStore) -> None:
     job, _ = await store.create_job(new_job(), created())
-    refused = await store.update_job(job.id, JobUpdate(progress=50),
-                                     [NewEvent(EventType.NODE_PROGRESS, {})],
-                                     expect={JobStatus.RUNNING})
+    refused = await store.update_job(
+        job.id,
+        JobUpdate(progress=50),
+        [NewEvent(EventType.NODE_PROGRESS, {})],
+        expect={JobStatus.RUNNING},
+    )
     assert refused is None
     assert [e.seq for e in await store.events_after(job.id)] == [1]
-    saved = await store.update_job(job.id, JobUpdate(status=JobStatus.RUNNING, start_attempt=True),
-                                   [NewEvent(EventType.JOB_STARTED, {"attempt": 1})],
-                                   expect={JobStatus.PENDING})
+    saved = await store.update_job(
+        job.id,
+        JobUpdate(status=JobStatus.RUNNING, start_attempt=True),
+        [NewEvent(EventType.JOB_STARTED, {"attempt": 1})],
+        expect={JobStatus.PENDING},
+    )
     assert saved is not None
     assert saved[0].attempts == 1 and saved[1][0].seq == 2
 
 
 async def test_concurrent_appends_keep_seq_contiguous(store: SQLStore) -> None:
     job, _ = await store.create_job(new_job(), created())
-    await asyncio.gather(*(
-        store.update_job(job.id, JobUpdate(), [NewEvent(EventType.NODE_PROGRESS, {"i": i})] * 2)
-        for i in range(20)
-    ))
+    await asyncio.gather(
+        *(
+            store.update_job(job.id, JobUpdate(), [NewEvent(EventType.NODE_PROGRESS, {"i": i})] * 2)
+            for i in range(20)
+        )
+    )
     events = await store.events_after(job.id)
     assert [e.seq for e in events] == list(range(1, 42))
 
 
 async def test_the_first_decision_wins(store: SQLStore) -> None:
     job, _ = await store.create_job(new_job(), created())
-    review = Review(id=new_id("rev"), node="Gate", prompt="ok?", options=["approve", "reject"],
-                    payload={}, requested_at=utcnow())
+    review = Review(
+        id=new_id("rev"),
+        node="Gate",
+        prompt="ok?",
+        options=["approve", "reject"],
+        payload={},
+        requested_at=utcnow(),
+    )
     await store.update_job(job.id, JobUpdate(status=JobStatus.WAITING_FOR_REVIEW, review=review))
 
     async def decide(decision: str) -> str:
         try:
             await store.decide_review(
-                job.id, Decision(review.id, decision, None, decision, "api"),
-                NewEvent(EventType.REVIEW_DECIDED, {"decision": decision}))
+                job.id,
+                Decision(review.id, decision, None, decision, "api"),
+                NewEvent(EventType.REVIEW_DECIDED, {"decision": decision}),
+            )
             return decision
         except Conflict:
             return "refused"
@@ -120,8 +144,17 @@ async def test_batch_items_and_artifacts_round_trip(store: SQLStore) -> None:
     await store.save_batch_item(job.id, "Fan#1", 0, {"fp": "x", "result": 1})
     await store.save_batch_item(job.id, "Fan#1", 0, {"fp": "x", "result": 2})
     assert await store.batch_items(job.id, "Fan#1") == {0: {"fp": "x", "result": 2}}
-    artifact = Artifact(id=new_id("art"), job_id=job.id, owner="alice", kind="image",
-                        mime="image/png", name="a.png", size=3, created_at=utcnow(), data=b"abc")
+    artifact = Artifact(
+        id=new_id("art"),
+        job_id=job.id,
+        owner="alice",
+        kind="image",
+        mime="image/png",
+        name="a.png",
+        size=3,
+        created_at=utcnow(),
+        data=b"abc",
+    )
     await store.save_artifact(artifact)
     meta = await store.get_artifact(artifact.id, with_data=False)
     full = await store.get_artifact(artifact.id)

@@ -22,5 +22,7 @@ async def test_the_local_model_writes_an_article(tmp_path: Path) -> None:
     assert len(outline["data"]["sections"]) == 3  # the JSON-schema grammar held the model to 3
     markdown = done["result"]["markdown"]
     assert markdown.startswith("# ") and len(markdown.split()) > 50
-    usage = [e["data"]["usage"] for e in events if e["type"] == "node.finished" and "usage" in e["data"]]
+    usage = [
+        e["data"]["usage"] for e in events if e["type"] == "node.finished" and "usage" in e["data"]
+    ]
     assert usage and all(u["tokens_in"] > 0 and u["tokens_out"] > 0 for u in usage)

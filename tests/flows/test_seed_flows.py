@@ -54,7 +54,9 @@ async def test_article_with_review_revises_with_the_comment(tmp_path: Path) -> N
         assert (await h.decide(job["id"], "revise", "shorter please")).status_code == 200
         again = await h.wait_for(job["id"], "waiting_for_review")
         assert again["review"]["id"] != waiting["review"]["id"]
-        assert again["review"]["payload"]["markdown"] == "# Coffee, a history\n\nA revised article.\n"
+        assert (
+            again["review"]["payload"]["markdown"] == "# Coffee, a history\n\nA revised article.\n"
+        )
         assert (await h.decide(job["id"], "approve")).status_code == 200
         done = await h.wait_for(job["id"])
     assert done["result"]["markdown"].endswith("A revised article.\n")
@@ -90,19 +92,27 @@ async def test_image_regenerate_keeps_every_attempt(harness: Harness) -> None:
     done = await harness.wait_for(job["id"])
     attempts = done["result"]["attempts"]
     assert len(attempts) == 2
-    assert done["result"]["artifact_id"] == attempts[1] == second["review"]["payload"]["artifact_id"]
+    assert (
+        done["result"]["artifact_id"] == attempts[1] == second["review"]["payload"]["artifact_id"]
+    )
     assert first["review"]["payload"]["artifact_id"] == attempts[0]
     pictures = []
     for artifact_id in attempts:
-        response = await harness.client.get(f"/api/artifacts/{artifact_id}", headers=harness.headers())
+        response = await harness.client.get(
+            f"/api/artifacts/{artifact_id}", headers=harness.headers()
+        )
         assert response.headers["content-type"] == "image/png"
         pictures.append(await response.get_data())
     assert pictures[0] != pictures[1] and all(p.startswith(b"\x89PNG") for p in pictures)
 
 
 async def test_a_node_retries_then_succeeds_with_retry_events(tmp_path: Path) -> None:
-    llm = ScriptedLLM([Reply(LLMError("server said 503"), match="Task:", times=1),
-                       Reply("fine now", match="Task:")])
+    llm = ScriptedLLM(
+        [
+            Reply(LLMError("server said 503"), match="Task:", times=1),
+            Reply("fine now", match="Task:"),
+        ]
+    )
     async with running_app(tmp_path, llm) as h:
         job = await h.create("review", {"task": "t"})
         waiting = await h.wait_for(job["id"], "waiting_for_review", timeout=15)
@@ -140,8 +150,10 @@ async def test_review_gates_take_decisions_from_a_detached_context() -> None:
     decisions = [{"decision": "reject", "comment": "again"}, {"decision": "approve"}]
     from flows import images
 
-    with backend.use(article_llm()), images.backend.use(PlaceholderImages()), context.bind(
-        context.DetachedContext(decisions=decisions)
+    with (
+        backend.use(article_llm()),
+        images.backend.use(PlaceholderImages()),
+        context.bind(context.DetachedContext(decisions=decisions)),
     ):
         flow: AsyncFlow = review.build()
         await flow.run_async(shared)
