@@ -146,7 +146,9 @@ def _register_error_handlers(app: Quart) -> None:
         if status == 413:
             message = "the request body is too large"
         code = HTTP_CODES.get(status, "http_error")
-        return _error(status, {"error": {"code": code, "message": message}})
+        valid_methods = getattr(exc, "valid_methods", None)  # 405 must say what is allowed
+        headers = {"Allow": ", ".join(valid_methods)} if valid_methods else None
+        return _error(status, {"error": {"code": code, "message": message}}, headers)
 
     @app.errorhandler(Exception)
     async def unexpected(exc: Exception) -> Response:

@@ -21,6 +21,14 @@ from backend.store.base import Store
 DELTA_INTERVAL = 0.1
 
 
+def price_of(prices: dict[str, tuple[float, float]], model: str) -> tuple[float, float]:
+    """Exact name first, then the longest known prefix ("gpt-4o-mini-2024-07-18")."""
+    if model in prices:
+        return prices[model]
+    known = [name for name in prices if model.startswith(name)]
+    return prices[max(known, key=len)] if known else (0.0, 0.0)
+
+
 class NodeContext:
     def __init__(
         self,
@@ -87,7 +95,7 @@ class NodeContext:
         return artifact.id
 
     def record_usage(self, model: str, tokens_in: int, tokens_out: int) -> None:
-        price_in, price_out = self.prices.get(model, (0.0, 0.0))
+        price_in, price_out = price_of(self.prices, model)
         cost = (tokens_in * price_in + tokens_out * price_out) / 1_000_000
         self.tokens_in += tokens_in
         self.tokens_out += tokens_out

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import os
 from typing import Any
 
 import openai
 
 from flows.images import ImageError
-from flows.providers.openai_llm import MAX_RETRIES, translate
+from flows.providers.openai_llm import make_client, translate
 
 
 class OpenAIImages:
@@ -17,11 +16,7 @@ class OpenAIImages:
 
     def __init__(self, *, model: str, timeout: float = 120.0, client: Any = None) -> None:
         self.model = model
-        self.client = client or openai.AsyncOpenAI(
-            api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
-            timeout=timeout,
-            max_retries=MAX_RETRIES,
-        )
+        self.client = client or make_client(timeout)
 
     async def generate(self, prompt: str, *, size: str, attempt: int) -> tuple[bytes, str]:
         extra: dict[str, Any] = {}

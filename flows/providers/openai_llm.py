@@ -32,16 +32,21 @@ def translate(exc: openai.OpenAIError) -> LLMError:
     return LLMError(f"model call failed: {exc}")
 
 
+def make_client(timeout: float) -> openai.AsyncOpenAI:
+    """The SDK client both backends use; OPENAI_BASE_URL is read by the SDK itself."""
+    return openai.AsyncOpenAI(
+        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+        timeout=timeout,
+        max_retries=MAX_RETRIES,
+    )
+
+
 class OpenAILLM:
     name = "openai"
 
     def __init__(self, *, model: str, timeout: float = 120.0, client: Any = None) -> None:
         self.model = model
-        self.client = client or openai.AsyncOpenAI(
-            api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
-            timeout=timeout,
-            max_retries=MAX_RETRIES,
-        )
+        self.client = client or make_client(timeout)
 
     async def generate(
         self,

@@ -91,9 +91,9 @@ class FakeOpenAI:
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     port: int = 0
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _closing: asyncio.Event | None = None
-    _task: asyncio.Task[None] | None = None
+    _ids: itertools.count[int] = field(default_factory=itertools.count, init=False, repr=False)
+    _closing: asyncio.Event | None = field(default=None, init=False, repr=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     # -- test controls -------------------------------------------------------------
 
@@ -269,11 +269,9 @@ def _error(status: int, message: str, retry_after_ms: int) -> Response:
 def _usage(body: dict[str, Any], answer: str) -> dict[str, int]:
     prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
     completion = len(answer.split())
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
+    return dict(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
 
 
 def build_app(fake: FakeOpenAI) -> Quart:
@@ -298,7 +296,7 @@ def build_app(fake: FakeOpenAI) -> Quart:
         return None
 
     @app.post("/v1/chat/completions")
-    async def chat() -> Response:
+    async def chat() -> Response | dict[str, Any]:
         body = await request.get_json()
         answer = fake.answer(body)
         base = {
@@ -311,12 +309,7 @@ def build_app(fake: FakeOpenAI) -> Quart:
         if not body.get("stream"):
             message = {"role": "assistant", "content": answer, "refusal": None}
             choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
-            return Response(
-                json.dumps(
-                    {**base, "object": "chat.completion", "choices": [choice], "usage": usage}
-                ),
-                mimetype="application/json",
-            )
+            return {**base, "object": "chat.completion", "choices": [choice], "usage": usage}
         with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -326,7 +319,7 @@ def build_app(fake: FakeOpenAI) -> Quart:
 
         async def events() -> Any:
             yield chunk({"role": "assistant", "content": ""})
-            for piece in re.findall(r"\s*\S+", answer) or [answer]:
+            for piece in re.findall(r"\s*\S+|\s+$", answer) or [answer]:
                 await fake._wait(fake.chunk_delay)
                 yield chunk({"content": piece})
             yield chunk({}, "stop")
@@ -340,21 +333,12 @@ def build_app(fake: FakeOpenAI) -> Quart:
         )
 
     @app.post("/v1/images/generations")
-    async def images() -> Response:
+    async def images() -> dict[str, Any]:
         body = await request.get_json()
         picture = base64.b64encode(png_bytes(body["prompt"], body.get("size") or "auto"))
         item = {"b64_json": picture.decode(), "revised_prompt": body["prompt"]}
         data = [item] * int(body.get("n") or 1)
-        return Response(
-            json.dumps({"created": int(time.time()), "data": data}), mimetype="application/json"
-        )
-
-    @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
-        return {
-            "object": "list",
-            "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "genflow-tests"}],
-        }
+        return {"created": int(time.time()), "data": data}
 
     @app.post("/_fake/control")
     async def control() -> dict[str, Any]:

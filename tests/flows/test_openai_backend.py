@@ -208,6 +208,21 @@ async def test_a_stalled_server_times_out_with_llm_error(server: FakeOpenAI) -> 
     assert len(server.requests) == 2
 
 
+async def test_default_client_reads_openai_base_url_and_key(
+    server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "from-env")
+    backend = llm.make_backend("openai", model="my-local-model", timeout=5.0)
+    assert isinstance(backend, OpenAILLM)
+    try:
+        answer = await backend.generate([{"role": "user", "content": "hi"}])
+    finally:
+        await backend.client.close()
+    assert (answer.text, answer.model) == ("Echo: hi", "my-local-model")
+    assert server.requests[0].headers["authorization"] == "Bearer from-env"
+
+
 @pytest.mark.parametrize(
     ("model", "response_format"), [("gpt-image-1", None), ("dall-e-3", "b64_json")]
 )
