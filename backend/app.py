@@ -64,6 +64,7 @@ def create_app(
     store = store or SQLStore(settings.resolved_database_url)
     bus = LocalBus()
     metrics = Metrics()
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     flow_specs = flow_specs if flow_specs is not None else default_flows()
     runner = Runner(
         store=store,
@@ -91,11 +92,17 @@ def create_app(
         queue=queue,
         runner=runner,
         jobs=JobService(
-            store=store, bus=bus, queue=queue, flows=flow_specs, settings=settings, metrics=metrics
+            store=store,
+            bus=bus,
+            queue=queue,
+            flows=flow_specs,
+            settings=settings,
+            metrics=metrics,
+            limiter=limiter,
         ),
         flows=flow_specs,
         metrics=metrics,
-        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        limiter=limiter,
     )
     app.extensions["genflow"] = parts
 

@@ -13,7 +13,7 @@ blueprint = Blueprint("artifacts", __name__)
 
 @blueprint.get("/api/artifacts/<artifact_id>")
 async def get_artifact(artifact_id: str) -> Response | dict:
-    caller = principal()
+    caller = principal(query_token=True)
     meta = request.args.get("meta") in ("1", "true")
     artifact = await services().store.get_artifact(artifact_id, with_data=not meta)
     if artifact is None:

@@ -13,10 +13,15 @@ from backend.runtime.jobs import schema_errors
 from backend.services import services
 
 
-def principal() -> Principal:
-    """The caller, from `Authorization: Bearer` or (for SSE/WebSocket) `?access_token=`."""
+def principal(*, query_token: bool = False) -> Principal:
+    """The caller, from `Authorization: Bearer`, or `?access_token=` where `query_token`.
+
+    Only the routes a browser cannot send headers to (EventSource, WebSocket, <img>) take
+    the query form: tokens in URLs end up in logs, so nowhere else.
+    """
     source = websocket if has_websocket_context() else request
-    token = bearer_token(source.headers.get("Authorization"), source.args.get("access_token"))
+    from_query = source.args.get("access_token") if query_token else None
+    token = bearer_token(source.headers.get("Authorization"), from_query)
     return verify_token(services().secret, token)
 
 

@@ -52,7 +52,7 @@ def _wants_json() -> bool:
 @blueprint.get("/api/jobs/<job_id>/events")
 async def job_events(job_id: str) -> Response | dict:
     parts = services()
-    job = await parts.jobs.get(job_id, principal())
+    job = await parts.jobs.get(job_id, principal(query_token=True))
     if _wants_json():
         after = _after(request.args.get("after"), "after")
         limit = int_arg("limit", 1000, low=1, high=5000)
@@ -87,7 +87,7 @@ async def job_events(job_id: str) -> Response | dict:
 async def job_events_ws(job_id: str) -> None:
     parts = services()
     try:
-        job = await parts.jobs.get(job_id, principal())
+        job = await parts.jobs.get(job_id, principal(query_token=True))
         after = _after(websocket.args.get("after"), "after")
     except GenFlowError as exc:
         await websocket.accept()

@@ -18,6 +18,7 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.events import EventType, NewEvent
 from backend.ids import new_id
 from backend.metrics import Metrics
+from backend.ratelimit import RateLimiter
 from backend.runtime.bus import EventBus
 from backend.runtime.queue import LocalQueue
 from backend.settings import Settings
@@ -64,9 +65,10 @@ class JobService:
         flows: Mapping[str, FlowSpec],
         settings: Settings,
         metrics: Metrics,
+        limiter: RateLimiter,
     ) -> None:
         self.store, self.bus, self.queue, self.flows = store, bus, queue, flows
-        self.settings, self.metrics = settings, metrics
+        self.settings, self.metrics, self.limiter = settings, metrics, limiter
 
     async def create(self, flow: str, input_: dict[str, Any], owner: str) -> Job:
         spec = self.flows.get(flow)
@@ -79,6 +81,7 @@ class JobService:
         problems += schema_errors(input_, spec.input_schema, "input")
         if problems:
             raise InvalidInput(f"invalid input for flow {flow!r}", problems)
+        self.limiter.check(owner)  # only jobs that would start count against the limit
         now = utcnow()
         job = Job(
             id=new_id("job"),
@@ -116,10 +119,9 @@ class JobService:
         via: str,
         by: str | None = None,
     ) -> Job:
-        await self.get(job_id, principal)
-        review = await self.store.get_review(review_id)
-        if review is not None and decision not in review.options:
-            raise InvalidInput(
+        review = (await self.get(job_id, principal)).review
+        if review is not None and review.id == review_id and decision not in review.options:
+            raise InvalidInput(  # stale or foreign review ids get the store's 409 instead
                 f"{decision!r} is not an option of this review",
                 [{"field": "decision", "message": f"use one of: {', '.join(review.options)}"}],
             )

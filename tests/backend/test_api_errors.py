@@ -718,3 +718,24 @@ async def test_job_list_filters_by_status_and_flow(harness: Harness) -> None:
     assert await ids("flow=no-such-flow") == []
     assert await ids("status=completed&limit=1") == [articles[1]]
     assert await ids(f"status=completed&limit=1&cursor={articles[1]}") == [articles[0]]
+
+
+async def test_access_token_in_the_query_is_refused_where_headers_work(harness: Harness) -> None:
+    """Tokens in URLs end up in logs: only SSE, WebSocket and artifacts accept them."""
+    token = harness.headers()["Authorization"].split(" ", 1)[1]
+    response = await harness.client.get(f"/api/jobs?access_token={token}")
+    assert response.status_code == 401
+
+
+async def test_a_refused_input_does_not_use_up_the_rate_limit(tmp_path: Path) -> None:
+    async with running_app(tmp_path, rate_limit_burst=1, rate_limit_per_minute=0.01) as h:
+        for _ in range(3):
+            response = await h.client.post(
+                "/api/jobs", json={"flow": "article", "input": {}}, headers=h.headers()
+            )
+            assert response.status_code == 422
+        await h.create("article", {"topic": "counted"})
+        response = await h.client.post(
+            "/api/jobs", json={"flow": "article", "input": {"topic": "x"}}, headers=h.headers()
+        )
+        assert response.status_code == 429
