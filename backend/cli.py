@@ -107,7 +107,11 @@ def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> i
                     flush=True,
                 )
 
-        await serve(app, config, shutdown_trigger=stop.wait)
+        async def shutdown() -> None:
+            await stop.wait()
+            app.extensions["genflow"].bus.close()  # end SSE/WebSocket streams promptly
+
+        await serve(app, config, shutdown_trigger=shutdown)
 
     asyncio.run(go())
     return 0

@@ -15,6 +15,7 @@ from typing import Protocol
 from backend.events import Event
 
 LAGGED = object()  # put on a follower's queue when events had to be dropped
+CLOSED = object()  # the server is shutting down: end the stream, the client reconnects
 
 
 class Subscription:
@@ -23,13 +24,13 @@ class Subscription:
         self._bus = bus
         self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=maxsize)
 
-    def offer(self, event: Event) -> None:
+    def offer(self, event: object) -> None:
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             while not self.queue.empty():
                 self.queue.get_nowait()
-            self.queue.put_nowait(LAGGED)
+            self.queue.put_nowait(CLOSED if event is CLOSED else LAGGED)
 
     async def get(self, wait: float) -> object | None:
         """The next event, LAGGED, or None when `wait` seconds pass without one."""
@@ -47,6 +48,8 @@ class EventBus(Protocol):
 
     def subscribe(self, job_id: str) -> Subscription: ...
 
+    def close(self) -> None: ...
+
 
 class LocalBus:
     """In-process fan-out (the embedded default)."""
@@ -54,6 +57,7 @@ class LocalBus:
     def __init__(self, queue_size: int = 1000) -> None:
         self.queue_size = queue_size
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self._closed = False
 
     def publish(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -63,7 +67,16 @@ class LocalBus:
     def subscribe(self, job_id: str) -> Subscription:
         subscription = Subscription(self, job_id, self.queue_size)
         self._subscribers[job_id].add(subscription)
+        if self._closed:
+            subscription.offer(CLOSED)
         return subscription
+
+    def close(self) -> None:
+        """End every follower's stream (on shutdown, so it does not wait for them)."""
+        self._closed = True
+        for followers in self._subscribers.values():
+            for subscription in followers:
+                subscription.offer(CLOSED)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         followers = self._subscribers.get(subscription.job_id)

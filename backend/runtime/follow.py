@@ -2,7 +2,8 @@
 
 Subscribes BEFORE replaying, so nothing published in between is missed; skips what was
 already sent and fills any gap in `seq` from the store, so there is no gap and no
-duplicate. Ends after the terminal event. Yields None as a heartbeat tick.
+duplicate. Ends after the terminal event, or when the server shuts down (clients
+reconnect with Last-Event-ID). Yields None as a heartbeat tick.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from backend.events import Event
-from backend.runtime.bus import LAGGED, EventBus
+from backend.runtime.bus import CLOSED, LAGGED, EventBus
 from backend.store.base import Store
 
 PAGE = 500
@@ -39,6 +40,8 @@ async def follow(
                 if item is None:
                     yield None
                     continue
+                if item is CLOSED:
+                    return
                 if item is LAGGED:
                     break
                 assert isinstance(item, Event)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+
+import pytest
+from quart.testing.connections import WebsocketDisconnectError
 
 from tests.harness import Harness
 
@@ -27,3 +31,17 @@ async def test_websocket_without_a_valid_token_is_refused(harness: Harness) -> N
     async with harness.client.websocket(f"/api/jobs/{job['id']}/ws?access_token=nope") as ws:
         frame = json.loads(await ws.receive())
     assert frame["error"]["code"] == "unauthorized"
+
+
+async def test_closing_the_bus_ends_open_streams(harness: Harness) -> None:
+    """On shutdown followers are released at once (they reconnect with Last-Event-ID)."""
+    job = await harness.create("review", {"task": "t"})
+    await harness.wait_for(job["id"], "waiting_for_review")
+    token = harness.headers()["Authorization"].split()[1]
+    async with harness.client.websocket(f"/api/jobs/{job['id']}/ws?access_token={token}") as ws:
+        frames = [json.loads(await ws.receive()) for _ in range(3)]
+        harness.services.bus.close()
+        while frames[-1]["type"] != "review.requested":
+            frames.append(json.loads(await ws.receive()))
+        with pytest.raises(WebsocketDisconnectError):  # closed, not left hanging
+            await asyncio.wait_for(ws.receive(), 2)

@@ -23,8 +23,7 @@ from typing import Any, TextIO
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-# backend/cli.py has no `if __name__ == "__main__"`; call its entry point directly.
-SERVE = [sys.executable, "-c", "from backend.cli import main; raise SystemExit(main())", "serve"]
+SERVE = [sys.executable, "-m", "backend.cli", "serve"]  # what `genflow serve` runs
 START_TIMEOUT = 20.0
 
 
