@@ -1,0 +1,95 @@
+"""`genflow` on the command line, against a real server process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.server import ROOT, GenFlowServer, write_script
+from tests.harness import OUTLINE
+
+SCRIPT = [
+    {"answer": OUTLINE, "match": "Write an outline"},
+    {"answer": "A paragraph.", "match": "Write one paragraph"},
+    {"answer": "A friendly article about coffee.", "match": "Rewrite this article draft"},
+    {"answer": "First answer.", "match": "Task: first", "times": 1},
+    {"answer": "Second answer, with more autumn.", "match": "Task: first"},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GenFlowServer]:
+    script = write_script(tmp_path_factory.mktemp("script") / "llm.json", SCRIPT)
+    proc = GenFlowServer(data_dir=tmp_path_factory.mktemp("data"), script=script)
+    try:
+        yield proc.start()
+    finally:
+        proc.stop()
+
+
+def genflow(server: GenFlowServer, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = server.env() | {"GENFLOW_API_URL": server.base_url}
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_run_article_shows_progress_and_prints_the_article(server: GenFlowServer) -> None:
+    done = genflow(server, "run", "article", "topic=The history of coffee")
+    assert done.returncode == 0, done.stderr
+    assert "100% ✔ completed" in done.stderr
+    assert "✔ WriteContent" in done.stderr
+    assert "# Coffee, a history" in done.stdout
+    assert "A friendly article about coffee." in done.stdout
+
+
+def test_run_answers_reviews_at_the_prompt(server: GenFlowServer) -> None:
+    done = genflow(
+        server, "run", "review", "task=first task", stdin="reject\nmore autumn\napprove\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "review: reject by admin via cli" in done.stderr
+    assert done.stdout.rstrip().endswith("Second answer, with more autumn.")
+
+
+def test_run_exits_non_zero_when_the_job_fails(server: GenFlowServer) -> None:
+    done = genflow(server, "run", "review", "task=nobody scripted this")
+    assert done.returncode == 1
+    assert "✘ failed: scripted LLM has no answer" in done.stderr
+
+
+def test_run_explains_invalid_input(server: GenFlowServer) -> None:
+    done = genflow(server, "run", "article", "subject=coffee")
+    assert done.returncode == 1
+    assert "invalid input for flow 'article'" in done.stderr
+    assert "input: 'topic' is a required property" in done.stderr
+
+
+def test_token_create_prints_a_token_the_server_accepts(server: GenFlowServer) -> None:
+    done = genflow(server, "token", "create", "--sub", "bob", "--ttl", "1h")
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.split()[-1]
+    response = httpx.get(
+        f"{server.base_url}/api/jobs", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    assert response.json()["jobs"] == []  # bob sees none of admin's jobs
+    bad = genflow(server, "token", "create", "--sub", "bob", "--ttl", "forever")
+    assert bad.returncode == 2 and "invalid ttl" in bad.stderr
+
+
+def test_migrate_reports_the_database(server: GenFlowServer, tmp_path: Path) -> None:
+    env_dir = tmp_path / "fresh"
+    done = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "migrate"], cwd=ROOT, capture_output=True,
+        text=True, timeout=60, env=server.env() | {"GENFLOW_DATA_DIR": str(env_dir)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "database is up to date" in done.stdout
+    assert (env_dir / "genflow.db").exists()
