@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,18 @@ class Unreachable(APIError):
 def default_token(data_dir: Path) -> str | None:
     path = data_dir / "admin.token"
     return path.read_text().strip() if path.exists() else None
+
+
+def client_from_env(**kwargs: Any) -> GenFlowClient:
+    """A client configured like every GenFlow surface: GENFLOW_API_URL, GENFLOW_API_TOKEN
+    (default: the admin token in GENFLOW_DATA_DIR), so ui/ and bots/ need no backend import.
+    """
+    host = os.environ.get("GENFLOW_HOST") or "127.0.0.1"
+    port = os.environ.get("GENFLOW_PORT") or "8000"
+    url = os.environ.get("GENFLOW_API_URL") or f"http://{host}:{port}"
+    data_dir = Path(os.environ.get("GENFLOW_DATA_DIR") or Path.home() / ".genflow").expanduser()
+    token = os.environ.get("GENFLOW_API_TOKEN") or default_token(data_dir)
+    return GenFlowClient(url, token, **kwargs)
 
 
 class GenFlowClient:
