@@ -83,12 +83,15 @@ class Runner:
         job = await self.store.get_job(job_id)
         if job is None or job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
             return
-        claimed = await self._save(
-            job.id,
-            JobUpdate(status=JobStatus.RUNNING, start_attempt=True),
-            [NewEvent(EventType.JOB_STARTED, {"attempt": job.attempts + 1})],
-            expect={JobStatus.PENDING, JobStatus.RUNNING},
-        )
+        try:
+            claimed = await self._save(
+                job.id,
+                JobUpdate(status=JobStatus.RUNNING, start_attempt=True),
+                [NewEvent(EventType.JOB_STARTED, {"attempt": job.attempts + 1})],
+                expect={JobStatus.PENDING, JobStatus.RUNNING},
+            )
+        except _Stopped:
+            return  # cancelled (or decided elsewhere) between the read and the claim
         writer = EventWriter(
             self.store,
             self.bus,
