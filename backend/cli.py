@@ -5,6 +5,7 @@ genflow serve                   the API server alone
 genflow run FLOW key=value...   start a job and follow it in the terminal
 genflow token create --sub NAME [--admin] [--ttl 30d]
 genflow migrate                 apply database migrations
+genflow slack                   the Slack bot (see docs/slack.md)
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--ttl", default="30d", help="lifetime: 3600s, 90m, 12h, 30d, 2w")
 
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser(
+        "slack", help="run the Slack bot (Socket Mode with SLACK_APP_TOKEN, else HTTP mode)"
+    )
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -61,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_run(settings, args))
         if args.command == "token":
             return _token(settings, args)
+        if args.command == "slack":
+            from bots.slack import main as slack_main
+
+            return slack_main()
         if args.command == "migrate":
             from backend.store.migrate import upgrade
 

@@ -138,6 +138,8 @@ class WriteContent(AsyncParallelBatchNode):
 
 
 async def _store_article(shared: ArticleShared, body: str) -> None:
+    if body.lstrip().startswith("# "):  # the model added its own title: keep one title only
+        body = body.lstrip().split("\n", 1)[1] if "\n" in body.lstrip() else ""
     markdown = f"# {shared['title']}\n\n{body.strip()}\n"
     shared["article"] = markdown
     shared["article_artifact"] = await context.save_artifact(
@@ -190,8 +192,7 @@ class ReviseArticle(AsyncNode):
         return await complete(f"Revise this article. Reviewer's request: {feedback}\n\n{article}")
 
     async def post_async(self, shared: ArticleShared, inputs: Any, revised: str) -> str:
-        body = revised.split("\n", 1)[1] if revised.lstrip().startswith("# ") else revised
-        await _store_article(shared, body)
+        await _store_article(shared, revised)
         return "default"
 
 

@@ -1,0 +1,88 @@
+"""Fixtures for the Slack bot tests: a real `genflow serve` process with a scripted model,
+the fake Slack (tests/fakes/slack_api.py), and the bot in HTTP mode between them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.client import GenFlowClient
+from bots.config import SlackConfig
+from bots.slack import RunningBot, running
+from tests.e2e.server import GenFlowServer, write_script
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import OUTLINE
+
+# First matching rule wins (a rule matches on any text of the prompt).
+LONG = "\n\n".join(f"Paragraph {i}: " + "coffee " * 60 for i in range(20))  # ~9000 chars
+SCRIPT: list[dict[str, Any]] = [
+    {"answer": "EPIC section text.", "match": "article about an epic"},
+    {"answer": f"# The epic\n\n{LONG}", "match": "EPIC section text"},
+    {"answer": "no JSON here", "match": "doomed"},  # this topic's outline never validates
+    {"answer": "# Coffee\n\nA **revised** article.", "match": "Revise this article"},
+    {"answer": "# Coffee\n\n## Origins\n\nA **friendly** article about [coffee](https://example.com).",
+     "match": "conversational"},
+    {"answer": OUTLINE, "match": "Write an outline"},
+    {"answer": "A paragraph for this section.", "match": "Write one paragraph"},
+    {"answer": "Second try, rhyming now.", "match": "Reviewer's comment"},
+    {"answer": "An answer to the task.", "match": "Task:"},
+]  # fmt: skip
+
+CHANNEL, ALICE, BOB, CAROL, DAVE = "C_GENERAL", "U_ALICE", "U_BOB", "U_CAROL", "U_DAVE"
+EDITORS = "S_EDITORS"  # a user group of reviewers
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GenFlowServer]:
+    """One real API process for every Slack test (jobs are told apart by id)."""
+    script = write_script(tmp_path_factory.mktemp("slack-script") / "llm.json", SCRIPT)
+    server = GenFlowServer(data_dir=tmp_path_factory.mktemp("slack-api"), script=script)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(user_groups={EDITORS: [DAVE]}) as fake:
+        yield fake
+
+
+@pytest.fixture
+def config(slack: FakeSlack, tmp_path: Path) -> SlackConfig:
+    return SlackConfig(
+        bot_token=slack.bot_token,
+        signing_secret=slack.signing_secret,
+        port=0,
+        api_url=slack.api_url,
+        reviewers=frozenset({CAROL, EDITORS}),
+        ui_url="http://ui.test",
+        data_dir=tmp_path / "bot",
+        update_interval=0.2,
+    )
+
+
+@pytest.fixture
+def genflow(api: GenFlowServer) -> GenFlowClient:
+    """The bot's own client of the API (the bot closes it)."""
+    return GenFlowClient(api.base_url, api.token)
+
+
+@pytest.fixture
+async def bot(
+    slack: FakeSlack, config: SlackConfig, genflow: GenFlowClient
+) -> AsyncIterator[RunningBot]:
+    async with running(config, genflow) as running_bot:
+        slack.bot_url = running_bot.url
+        yield running_bot
+
+
+@pytest.fixture
+async def client(api: GenFlowServer) -> AsyncIterator[GenFlowClient]:
+    """The test's own client of the API (as the web UI or a script would decide)."""
+    async with GenFlowClient(api.base_url, api.token) as c:
+        yield c

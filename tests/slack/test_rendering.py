@@ -1,0 +1,115 @@
+"""The message a job's events render to, without any server: pure functions."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from bots.blocks import article_blocks, job_message
+from bots.markdown import chunks, to_mrkdwn
+from bots.texts import decided
+from bots.view import JobView, step_label
+from tests.slack.slack_view import buttons, shown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def event(seq: int, kind: str, progress: int = 0, **data: object) -> dict:
+    return {"seq": seq, "job_id": "job_1", "type": kind, "progress": progress, "data": data}
+
+
+def test_markdown_reads_well_in_slack() -> None:
+    text = to_mrkdwn(
+        "# Title\n\n## Part *one*\n\nSome **bold** and *italic* with [a link](https://x.y).\n"
+        "- item <tag> & co\n\n```\ncode **stays**\n```\n> quoted"
+    )
+    assert text.splitlines()[0] == "*Title*"
+    assert "*Part _one_*" in text and "Some *bold* and _italic_ with <https://x.y|a link>." in text
+    assert "• item &lt;tag&gt; &amp; co" in text and "code **stays**" in text
+    assert text.endswith("> quoted")
+
+
+def test_long_text_is_split_under_slack_limits() -> None:
+    long = "\n\n".join("word " * 500 for _ in range(5))
+    pieces = chunks(long)
+    assert len(pieces) >= 5 and all(len(p) <= 2900 for p in pieces)
+    assert article_blocks("# Short\n\nAn article.") == [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Short*\n\nAn article."}}
+    ]
+    assert article_blocks("# Long\n\n" + long) is None  # goes as a file instead
+
+
+def test_a_job_renders_step_progress_review_and_decision() -> None:
+    view = JobView("job_1", "review", "Write a haiku", "U_ALICE")
+    for e in [
+        event(1, "job.created"),
+        event(2, "job.started"),
+        event(3, "node.started", 10, node="Process", attempt=1),
+        event(4, "node.progress", 20, node="Process", message="Working on it", fraction=None),
+    ]:
+        view.apply(e)
+    text, blocks = job_message(view, "http://ui/?job=job_1")
+    assert "Running" in text
+    assert "Process — Working on it" in shown({"blocks": blocks}) and "20%" in shown(
+        {"blocks": blocks}
+    )
+
+    view.apply(
+        event(
+            5,
+            "review.requested",
+            50,
+            id="rev_1",
+            node="TaskReview",
+            prompt="Approve?",
+            options=["approve", "reject"],
+            payload={"output": "x" * 5000, "attempt": 1},
+        )
+    )
+    _, blocks = job_message(view, "http://ui/?job=job_1")
+    assert buttons({"blocks": blocks}) == ["Approve", "Reject"]
+    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in blocks)
+    values = [
+        json.loads(e["value"]) for b in blocks if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert values[0] == {"job": "job_1", "review": "rev_1", "decision": "approve"}
+
+    view.apply(
+        event(
+            6,
+            "review.decided",
+            50,
+            review_id="rev_1",
+            decision="approve",
+            comment=None,
+            by="slack:U_BOB",
+            via="slack",
+        )
+    )
+    view.apply(event(7, "job.completed", 100, result={"output": "Leaves fall.", "attempts": 1}))
+    text, blocks = job_message(view, "http://ui/?job=job_1")
+    assert "Approved by <@U_BOB>" in text and buttons({"blocks": blocks}) == []
+    assert "Leaves fall." in shown({"blocks": blocks}) and view.last_seq == 7
+
+
+def test_words_for_people() -> None:
+    assert decided("approve", "slack:U1") == "✅ Approved by <@U1>"
+    assert decided("reject", "ana", "web") == "↩️ Rejected by ana (via web)"
+    assert step_label("GenerateOutline") == "Generate outline"
+
+
+def test_bots_reach_the_backend_only_through_its_client() -> None:
+    imports = re.compile(r"^\s*(?:from|import)\s+(backend[\w.]*)", re.MULTILINE)
+    found = {
+        name for path in (ROOT / "bots").glob("*.py") for name in imports.findall(path.read_text())
+    }
+    assert found <= {"backend.client"}
+
+
+def test_model_output_cannot_ping_the_channel() -> None:
+    view = JobView("job_1", "review", "<!channel> hi", "U_ALICE")
+    view.apply(event(1, "job.completed", 100, result={"output": "<!here> & <@U1>", "attempts": 1}))
+    text, blocks = job_message(view, "http://ui/?job=job_1")
+    seen = shown({"blocks": blocks}) + text
+    assert "<!" not in seen and "&lt;!here&gt; &amp; &lt;@U1&gt;" in seen
