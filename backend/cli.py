@@ -1,10 +1,11 @@
 """`genflow`: a thin command line that gathers options and calls what the tests call.
 
-genflow up                      API (+ later the UI and Slack bot) with embedded defaults
+genflow up                      API + web UI (+ Slack bot with tokens), embedded defaults
 genflow serve                   the API server alone
 genflow run FLOW key=value...   start a job and follow it in the terminal
 genflow token create --sub NAME [--admin] [--ttl 30d]
 genflow migrate                 apply database migrations
+genflow ui                      the web chat alone
 genflow slack                   the Slack bot (see docs/slack.md)
 """
 
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "slack", help="run the Slack bot (Socket Mode with SLACK_APP_TOKEN, else HTTP mode)"
     )
+    commands.add_parser("ui", help="run the web chat (GENFLOW_UI_PORT, default 7860)")
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_run(settings, args))
         if args.command == "token":
             return _token(settings, args)
+        if args.command == "ui":
+            from ui.app import main as ui_main
+
+            return ui_main()
         if args.command == "slack":
             from bots.slack import main as slack_main
 
@@ -81,11 +87,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> int:
+    """`serve`: the API. `up`: the API plus its companions (web UI, Slack bot), announced."""
     from dataclasses import replace
 
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
+    from backend import companions
     from backend.app import create_app
 
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
@@ -94,26 +102,24 @@ def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> i
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = None
     config.graceful_timeout = 3
+    extras = companions.wanted(settings) if announce else []
+
+    @app.before_serving
+    async def start_companions() -> None:
+        services = app.extensions["genflow"]
+        await companions.start(extras, settings, services.admin_token)
+        if announce:
+            print(_banner(settings, services, extras), flush=True)
+
+    @app.after_serving
+    async def stop_companions() -> None:
+        await companions.stop(extras)
 
     async def go() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        if announce:
-
-            @app.before_serving
-            async def say_hello() -> None:
-                services = app.extensions["genflow"]
-                url = f"http://{settings.host}:{settings.port}"
-                print(
-                    f"GenFlow is up.\n  API:    {url}/api  (docs: {url}/api/docs)\n"
-                    f"  LLM:    {services.runner.llm_backend.name}\n"
-                    f"  Data:   {settings.data_dir}\n"
-                    f"  Admin token ({settings.admin_token_path}):\n    {services.admin_token}\n"
-                    f'  Try:    genflow run article topic="The history of coffee"',
-                    flush=True,
-                )
 
         async def shutdown() -> None:
             await stop.wait()
@@ -123,6 +129,22 @@ def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> i
 
     asyncio.run(go())
     return 0
+
+
+def _banner(settings: Settings, services: Any, extras: list[Any]) -> str:
+    from backend.companions import reachable_host
+
+    url = f"http://{reachable_host(settings)}:{settings.port}"
+    lines = ["GenFlow is up.", f"  API:    {url}/api  (docs: {url}/api/docs)"]
+    lines += [f"  {c.name + ':':7} {c.url}" for c in extras]
+    lines += [
+        f"  LLM:    {services.runner.llm_backend.name}",
+        f"  Data:   {settings.data_dir}",
+        f"  Admin token ({settings.admin_token_path}):",
+        f"    {services.admin_token}",
+        '  Try:    genflow run article topic="The history of coffee"',
+    ]
+    return "\n".join(lines)
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:

@@ -93,3 +93,56 @@ def test_migrate_reports_the_database(server: GenFlowServer, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert "database is up to date" in done.stdout
     assert (env_dir / "genflow.db").exists()
+
+
+def test_up_serves_the_api_and_the_web_ui_and_stops_both(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    from tests.e2e.server import free_port
+
+    api_port, ui_port = free_port(), free_port()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GENFLOW_", "OPENAI_", "SLACK_"))
+    }
+    env |= {
+        "GENFLOW_DATA_DIR": str(tmp_path),
+        "GENFLOW_PORT": str(api_port),
+        "GENFLOW_UI_PORT": str(ui_port),
+        "GENFLOW_LLM": "local",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = (tmp_path / "up.log").open("w")
+    up = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                api = httpx.get(f"http://127.0.0.1:{api_port}/api/health", timeout=2)
+                ui = httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=2)
+                if api.status_code == ui.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert up.poll() is None, (tmp_path / "up.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+            time.sleep(0.5)
+        banner = (tmp_path / "up.log").read_text()
+        assert f"Web UI: http://127.0.0.1:{ui_port}/" in banner
+        assert (tmp_path / "admin.token").read_text().strip() in banner
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=30) == 0
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=2)  # the UI went with it
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+        log.close()

@@ -1,0 +1,15 @@
+from pathlib import Path
+
+from backend.companions import wanted
+from backend.settings import Settings
+
+
+def names(env: dict[str, str]) -> list[str]:
+    return [c.module for c in wanted(Settings(data_dir=Path("/tmp/x")), env)]
+
+
+def test_up_runs_the_ui_and_the_slack_bot_only_with_its_tokens() -> None:
+    assert names({}) == ["ui"]
+    assert names({"SLACK_BOT_TOKEN": "xoxb-1"}) == ["ui"]  # half configured: not started
+    assert names({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}) == ["ui", "bots"]
+    assert names({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}) == ["ui", "bots"]
