@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "slack", help="run the Slack bot (Socket Mode with SLACK_APP_TOKEN, else HTTP mode)"
     )
-    commands.add_parser("ui", help="run the web chat (GENFLOW_UI_PORT, default 7860)")
+    ui = commands.add_parser("ui", help="run the web chat (GENFLOW_UI_PORT, default 7860)")
+    ui.add_argument("--host", help="bind address (GENFLOW_HOST)")
+    ui.add_argument("--port", type=int, help="port (GENFLOW_UI_PORT)")
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ui":
             from ui.app import main as ui_main
 
-            return ui_main()
+            return ui_main(host=args.host, port=args.port)
         if args.command == "slack":
             from bots.slack import main as slack_main
 

@@ -81,8 +81,8 @@ class GenFlowServer:
             GENFLOW_IMAGES="local",
             GENFLOW_HEARTBEAT_SECONDS=str(self.heartbeat),
             PYTHONUNBUFFERED="1",
-            **self.extra_env,
         )
+        env.update(self.extra_env)  # a test may override any of the above
         return env
 
     def spawn(self) -> None:

@@ -1,0 +1,202 @@
+"""The processes behind the UI tests: the fake OpenAI server, `genflow serve`, and the UI.
+
+Each runs as a real subprocess on a free 127.0.0.1 port, the way a person would run them:
+the API uses `GENFLOW_LLM=openai` against the fake, and the UI (`python -m ui`) finds the
+API through GENFLOW_API_URL and reads the admin token from the API's data dir.
+`RULES` are the fake model's answers; `Stack` is the three together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+from tests.e2e.server import ROOT, GenFlowServer, free_port
+from tests.harness import OUTLINE
+
+START_TIMEOUT = 60.0
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GENFLOW_", "OPENAI_", "SLACK_", "GRADIO_"))
+    }
+    return env | {"PYTHONUNBUFFERED": "1", **extra}
+
+
+@dataclass
+class FakeOpenAIProcess:
+    """`python -m tests.fakes.openai_server`, scripted over its control endpoint."""
+
+    log_path: Path
+    proc: subprocess.Popen[str] | None = None
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> FakeOpenAIProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0"],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=self.log_path.open("w"),
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # the port, once it listens
+        assert line.strip().isdigit(), f"fake OpenAI did not start: {self.log_path.read_text()}"
+        self.port = int(line)
+        return self
+
+    def control(self, **body: Any) -> None:
+        """`rules`, `reset`, `latency`, `fail` as `POST /_fake/control` takes them."""
+        url = f"http://127.0.0.1:{self.port}/_fake/control"
+        httpx.post(url, json=body, timeout=5).raise_for_status()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@dataclass
+class UIProcess:
+    """`python -m ui` (what `genflow ui` runs) pointed at an API."""
+
+    api: GenFlowServer
+    work_dir: Path
+    port: int = field(default_factory=free_port)
+    env_overrides: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    _log: TextIO | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.work_dir / "ui.log"
+
+    def env(self) -> dict[str, str]:
+        tmp = self.work_dir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "GENFLOW_API_URL": self.api.base_url,
+            "GENFLOW_DATA_DIR": str(self.api.data_dir),  # the admin token is read from here
+            "GENFLOW_HOST": "127.0.0.1",
+            "GENFLOW_UI_PORT": str(self.port),
+            "GRADIO_TEMP_DIR": str(tmp),
+            "TMPDIR": str(tmp),
+        }
+        return clean_env(**(settings | self.env_overrides))
+
+    def start(self) -> UIProcess:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ui"],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        with httpx.Client(timeout=2.0) as http:
+            while True:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"the UI exited:\n{self.log_tail()}")
+                with contextlib.suppress(httpx.TransportError):
+                    if http.get(self.url).status_code == 200:
+                        return self
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the UI did not start:\n{self.log_tail()}")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 60) -> str:
+        if self._log is not None:
+            self._log.flush()
+        try:
+            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@dataclass
+class OpenAIBackedServer(GenFlowServer):
+    """`genflow serve` with the openai LLM backend aimed at the fake; placeholder images."""
+
+    openai_base_url: str = ""
+
+    def env(self) -> dict[str, str]:
+        return super().env() | {
+            "GENFLOW_LLM": "openai",
+            "OPENAI_BASE_URL": self.openai_base_url,
+            "OPENAI_API_KEY": "test",
+            "GENFLOW_IMAGES": "local",
+        }
+
+
+def api_server(data_dir: Path, fake: FakeOpenAIProcess) -> OpenAIBackedServer:
+    script = data_dir.parent / "unused-script.json"
+    script.write_text("[]")
+    return OpenAIBackedServer(data_dir=data_dir, script=script, openai_base_url=fake.base_url)
+
+
+STYLED = (
+    "## Origins\n\nLegend says a goatherd named Kaldi saw his goats dance.\n\n"
+    "## Coffeehouses\n\nIstanbul, then London, argued over coffee.\n\n"
+    "## Today\n\nEspresso, everywhere."
+)
+# What the fake model answers (first match wins); each test uses its own task text.
+RULES: list[dict[str, Any]] = [
+    {"answer": OUTLINE, "match": "Write an outline"},
+    {"answer": "Coffee began in the highlands of Ethiopia.", "match": "Write one paragraph"},
+    {"answer": STYLED, "match": "Rewrite this article draft"},
+    {"answer": "Rain taps the window / a haiku that rhymes, with flair / autumn in the air",
+     "match": "make it rhyme"},
+    {"answer": "Leaves fall quietly\nthe kettle sings in the dusk\nautumn settles in",
+     "match": "Task:"},
+]  # fmt: skip
+
+
+@dataclass
+class Stack:
+    fake: FakeOpenAIProcess
+    api: OpenAIBackedServer
+    ui: UIProcess
+
+    def http(self) -> httpx.Client:
+        """A client of the API with the admin token, to act "elsewhere" (not in the page)."""
+        return httpx.Client(base_url=self.api.base_url, headers=self.api.headers, timeout=10)
+
+    def create_job(self, flow: str, input_: dict[str, Any]) -> dict[str, Any]:
+        with self.http() as http:
+            response = http.post("/api/jobs", json={"flow": flow, "input": input_})
+            response.raise_for_status()
+            return response.json()

@@ -1,0 +1,187 @@
+"""Events -> chat messages: what the chat shows for each moment of a job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ui.conversation import JobView, step_title
+
+Event = dict[str, Any]
+
+
+def events(*items: tuple[str, dict[str, Any]], progress: int = 0) -> list[Event]:
+    return [
+        {"seq": seq, "type": kind, "progress": progress, "data": data}
+        for seq, (kind, data) in enumerate(items, start=1)
+    ]
+
+
+def view_of(*items: tuple[str, dict[str, Any]]) -> JobView:
+    view = JobView("job_1")
+    for event in events(*items):
+        view.apply(event)
+    return view
+
+
+CREATED = ("job.created", {"flow": "article", "input": {"topic": "Tea"}})
+STARTED = ("job.started", {"attempt": 1})
+
+
+def test_a_running_node_is_a_pending_step_with_its_progress_and_streamed_text() -> None:
+    view = view_of(
+        CREATED,
+        STARTED,
+        ("node.started", {"node": "ApplyStyle", "attempt": 1}),
+        ("node.progress", {"node": "ApplyStyle", "message": "Rewriting", "fraction": None}),
+    )
+    view.apply({"seq": None, "type": "llm.delta", "data": {"node": "ApplyStyle", "text": "Tea "}})
+    view.apply({"seq": None, "type": "llm.delta", "data": {"node": "ApplyStyle", "text": "is."}})
+
+    user, step = view.messages()
+    assert user == {"role": "user", "content": "/article Tea"}
+    assert step["metadata"] == {"title": "Apply style", "status": "pending"}
+    assert step["content"] == "- Rewriting\n\nTea is."
+    assert view.status == "running"
+
+
+def test_a_finished_node_is_done_with_its_duration_and_summary() -> None:
+    view = view_of(
+        CREATED,
+        ("node.started", {"node": "GenerateOutline", "attempt": 1}),
+        ("node.finished", {"node": "GenerateOutline", "duration_ms": 1500, "summary": "3 parts"}),
+    )
+    assert view.messages()[-1]["metadata"] == {
+        "title": "Generate outline",
+        "status": "done",
+        "duration": 1.5,
+        "log": "3 parts",
+    }
+
+
+def test_replayed_events_are_not_shown_twice() -> None:
+    view = view_of(CREATED, ("node.started", {"node": "Process", "attempt": 1}))
+    for event in events(CREATED, ("node.started", {"node": "Process", "attempt": 1})):
+        view.apply(event)
+    assert len(view.messages()) == 2
+    assert view.last_seq == 2
+
+
+def test_images_are_kept_per_attempt_and_shown_from_local_files() -> None:
+    image = {"kind": "image", "mime": "image/png", "url": "/api/artifacts/a"}
+    view = view_of(
+        ("job.created", {"flow": "image", "input": {"prompt": "A kite"}}),
+        ("artifact.created", {**image, "artifact_id": "art_1", "name": "image-1.png"}),
+        ("artifact.created", {**image, "artifact_id": "art_2", "name": "image-2.png"}),
+        ("artifact.created", {"artifact_id": "art_3", "kind": "markdown", "mime": "text/markdown"}),
+    )
+    assert view.pictures() == ["art_1", "art_2"]
+    shown = view.messages({"art_1": "/tmp/art_1.png", "art_2": ""})
+    assert shown[1]["content"] == {"path": "/tmp/art_1.png", "alt_text": "image-1.png"}
+    assert shown[2]["content"] == "Image image-2.png (could not be loaded)"
+    assert view.messages()[1]["content"] == "Image image-1.png (loading…)"
+
+
+REVIEW = {
+    "id": "rev_1",
+    "node": "TaskReview",
+    "prompt": "Approve the answer, or reject it",
+    "options": ["approve", "reject"],
+    "payload": {"output": "Leaves fall\nquietly"},
+}
+
+
+def test_an_open_review_shows_the_answer_and_offers_its_options() -> None:
+    view = view_of(
+        CREATED,
+        ("node.started", {"node": "TaskReview", "attempt": 1}),
+        ("review.requested", REVIEW),
+    )
+    assert view.status == "waiting_for_review"
+    assert view.open_review == REVIEW
+    step, note = view.messages()[-2:]
+    assert step["metadata"]["status"] == "pending"
+    assert step["metadata"]["log"] == "waiting for a decision"
+    assert note["content"] == (
+        "⚑ **Your review, please:** Approve the answer, or reject it\n\n> Leaves fall\n> quietly"
+    )
+    view.answered = "rev_1"  # this page sent a decision: the buttons go at once
+    assert view.open_review is None
+
+
+def test_a_decision_says_who_decided_where_and_closes_the_review() -> None:
+    view = view_of(
+        CREATED,
+        ("review.requested", REVIEW),
+        (
+            "review.decided",
+            {"review_id": "rev_1", "decision": "reject", "comment": "rhyme", "by": "ana",
+             "via": "slack"},
+        ),
+    )  # fmt: skip
+    assert view.messages()[-1]["content"] == "✘ **Rejected** via slack by ana: “rhyme”"
+    assert view.review is None
+    assert view.status == "running"
+
+
+def test_a_failure_says_why_and_leaves_no_step_spinning() -> None:
+    view = view_of(
+        CREATED,
+        ("node.started", {"node": "Process", "attempt": 1}),
+        ("job.failed", {"error": {"type": "LLMError", "message": "the model is down"}}),
+    )
+    assert view.finished
+    step = view.messages()[-2]["metadata"]
+    assert step == {"title": "Process", "status": "done", "log": "failed"}
+    assert view.messages()[-1]["content"] == "✘ **The job failed:** the model is down"
+
+
+def test_a_cancelled_job_stops_its_steps() -> None:
+    view = view_of(
+        CREATED,
+        ("node.started", {"node": "Process", "attempt": 1}),
+        ("review.requested", REVIEW),
+        ("job.cancelled", {"by": "admin"}),
+    )
+    assert view.open_review is None
+    assert view.messages()[-3]["metadata"]["status"] == "done"
+    assert view.messages()[-1]["content"] == "■ **Cancelled** by admin"
+
+
+def test_results_read_as_an_article_an_answer_or_the_chosen_image() -> None:
+    article = view_of(
+        CREATED, ("job.completed", {"result": {"title": "Tea", "markdown": "# Tea\n\nHot."}})
+    )
+    assert article.messages()[-1] == {"role": "assistant", "content": "# Tea\n\nHot."}
+    answer = view_of(CREATED, ("job.completed", {"result": {"output": "Done it", "attempts": 2}}))
+    assert answer.messages()[-1]["content"] == "✔ **Result**\n\nDone it"
+    image = view_of(
+        CREATED,
+        ("job.completed", {"result": {"artifact_id": "b", "attempts": ["a", "b"], "url": "/x"}}),
+    )
+    assert image.messages()[-1]["content"] == "✔ **Done:** image 2 of 2 is the final one."
+    assert image.progress == 0 and image.status == "completed"
+
+
+def test_a_node_resumed_after_a_restart_keeps_its_step() -> None:
+    view = view_of(
+        CREATED,
+        ("node.started", {"node": "WriteContent", "attempt": 1}),
+        ("job.started", {"attempt": 2}),
+        ("node.started", {"node": "WriteContent", "attempt": 1}),
+    )
+    assert len(view.messages()) == 2
+    assert view.messages()[-1]["content"] == "- resumed after a restart"
+
+
+def test_the_request_is_shown_once_even_when_the_page_showed_it_first() -> None:
+    view = JobView("job_1")
+    view.apply({"type": "job.created", "data": CREATED[1]})  # from the create response
+    for event in events(CREATED, STARTED):
+        view.apply(event)
+    assert view.messages() == [{"role": "user", "content": "/article Tea"}]
+
+
+def test_step_titles_read_as_words() -> None:
+    assert step_title("GenerateImage", 1) == "Generate image"
+    assert step_title("GenerateImage", 2) == "Generate image (attempt 2)"
+    assert step_title("write_summary", 1) == "Write summary"

@@ -1,0 +1,225 @@
+"""What happens on each event of the page: load, send, decide, cancel, the review timer.
+
+Every handler takes the tab's `Session` and returns or yields `Handlers.view_outputs()`:
+the chat, the status bar, the review panel, the cancel button, the review timer and the
+job id (which the page copies into its URL). No handler lets an exception escape: a
+person sees what went wrong in the chat, and the UI's log keeps the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import weakref
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import gradio as gr
+
+from backend.client import APIError, GenFlowClient
+from ui import live
+from ui.artifacts import ArtifactFiles
+from ui.commands import InputProblem, ShowHelp, StartJob, help_text, parse
+from ui.conversation import JobView
+from ui.errors import explain
+from ui.panels import jobs_html, status_html
+from ui.session import Session
+from ui.settings import UISettings
+
+log = logging.getLogger(__name__)
+
+MAX_OPTIONS = 4  # decision buttons on the page; reviews offer two today
+VARIANTS = {"approve": "primary", "reject": "stop"}
+JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # a job id may go into an API path
+
+
+def skip(count: int) -> tuple[Any, ...]:
+    return tuple(gr.skip() for _ in range(count))
+
+
+class Handlers:
+    """The page's behaviour, around one API client shared by every tab."""
+
+    VIEW_OUTPUTS = 7 + MAX_OPTIONS  # chat, status, review box, prompt, buttons, cancel, timer, id
+
+    def __init__(self, client_factory: Callable[[], GenFlowClient], settings: UISettings):
+        self.settings = settings
+        self.artifacts = ArtifactFiles(settings.artifact_dir)
+        self._client_factory = client_factory
+        self._client: GenFlowClient | None = None
+        self._tabs: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
+
+    @property
+    def client(self) -> GenFlowClient:
+        if self._client is None:  # created on Gradio's event loop, where it is used
+            self._client = self._client_factory()
+        return self._client
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def view_outputs(self, session: Session) -> tuple[Any, ...]:
+        view = session.view
+        review = view.open_review if view else None
+        options = [str(o) for o in (review or {}).get("options", [])][:MAX_OPTIONS]
+        buttons = [
+            gr.Button(
+                value=option.capitalize(), visible=True, variant=VARIANTS.get(option, "secondary")
+            )
+            for option in options
+        ] + [gr.Button(visible=False)] * (MAX_OPTIONS - len(options))
+        title = session.titles().get(view.flow or "") if view else None
+        return (
+            view.messages(self.artifacts.files()) if view else list(session.notes),
+            status_html(view, title, session.problem),
+            gr.Column(visible=review is not None),
+            f"**Your decision:** {review.get('prompt', '')}" if review else "",
+            *buttons,
+            gr.Button(visible=view is not None and not view.finished),
+            gr.Timer(active=review is not None),
+            view.job_id if view else "",
+        )
+
+    async def jobs_panel(self, session: Session) -> str:
+        current = session.view.job_id if session.view else None
+        try:
+            listing = await self.client.jobs(limit=20)
+        except APIError as exc:
+            return jobs_html([], current=current, titles={}, problem=strip_markdown(explain(exc)))
+        return jobs_html(listing["jobs"], current=current, titles=session.titles())
+
+    # -- events --------------------------------------------------------------------------
+
+    async def load(
+        self, session: Session, saved_name: str | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """A new tab: the flows for the mode picker, and the job named in the URL."""
+        if request.session_hash:
+            self._tabs[request.session_hash] = session
+        try:
+            session.flows = await self.client.flows()
+        except APIError as exc:
+            session.problem = strip_markdown(explain(exc))
+        job_id = (request.query_params.get("job") or "").strip()
+        if JOB_ID.match(job_id):
+            session.open(JobView(job_id))
+        elif job_id:
+            session.say("⚠ **Not found:** the link does not name a job.")
+        names = list(session.titles())
+        mode = gr.Dropdown(
+            choices=[(title, name) for name, title in session.titles().items()],
+            value="article" if "article" in names else (names[0] if names else None),
+        )
+        return (*self.view_outputs(session), mode, await self.jobs_panel(session), saved_name or "")
+
+    async def start(self, text: str, mode: str | None, session: Session) -> tuple[Any, ...]:
+        """A chat line: start a job (or explain why not). Returns the view and the new text."""
+        keep = text
+        try:
+            if not session.flows:  # the API was down when the page loaded
+                session.flows = await self.client.flows()
+                session.problem = None
+            action = parse(text, mode, session.flows)
+            if isinstance(action, ShowHelp):
+                session.say(help_text(session.flows), user=text)
+                return (*self.view_outputs(session), "")
+            assert isinstance(action, StartJob)
+            job = await self.client.create_job(action.flow, action.input)
+        except InputProblem as problem:
+            session.say(f"⚠ {problem}", user=text)
+        except Exception as exc:  # the API's refusal, or a bug (logged)
+            session.say(explain(exc), user=text)
+        else:
+            view = JobView(job["id"])  # shows the request at once; events fill in the rest
+            view.apply({"type": "job.created", "data": {k: job[k] for k in ("flow", "input")}})
+            session.open(view)
+            keep = ""
+        return (*self.view_outputs(session), keep)
+
+    async def follow(self, session: Session) -> AsyncIterator[tuple[Any, ...]]:
+        """Stream the tab's job until it ends or waits for a person; then list jobs again."""
+        rendered = False
+        try:
+            async for _ in live.follow(self.client, session, self.artifacts):
+                rendered = True
+                yield (*self.view_outputs(session), gr.skip())
+        except Exception as exc:
+            session.say(explain(exc))
+        if session.view is not None and not session.following:
+            yield (*self.view_outputs(session), await self.jobs_panel(session))
+        elif not rendered:
+            yield skip(self.VIEW_OUTPUTS + 1)
+
+    async def tick(self, session: Session) -> AsyncIterator[tuple[Any, ...]]:
+        """While a review is open: has it been decided elsewhere? Then follow again."""
+        view = session.view
+        if view is None or view.open_review is None or session.following:
+            yield skip(self.VIEW_OUTPUTS + 1)
+            return
+        try:
+            closed = await live.review_closed(self.client, session)
+        except APIError as exc:
+            session.problem = strip_markdown(explain(exc))
+            yield (*self.view_outputs(session), gr.skip())
+            return
+        if not closed:
+            if session.problem is None:
+                yield skip(self.VIEW_OUTPUTS + 1)
+                return
+            session.problem = None
+            yield (*self.view_outputs(session), gr.skip())
+            return
+        async for outputs in self.follow(session):
+            yield outputs
+
+    def decider(self, index: int) -> Callable[..., Any]:
+        """The click handler of decision button `index` (the review's index-th option)."""
+
+        async def decide(comment: str, name: str, session: Session) -> tuple[Any, ...]:
+            view = session.view
+            review = view.open_review if view else None
+            options = (review or {}).get("options", [])
+            if view is None or review is None or index >= len(options):
+                return (*self.view_outputs(session), gr.skip())
+            try:
+                await self.client.decide(
+                    view.job_id,
+                    review["id"],
+                    options[index],
+                    comment=(comment or "").strip() or None,
+                    via="web",
+                    by=(name or "").strip() or None,
+                )
+                view.answered = review["id"]
+                comment = ""
+            except APIError as exc:
+                if exc.status == 409:  # decided elsewhere first: the events will say how
+                    view.answered = review["id"]
+                    session.say("⚠ **Someone else decided first.**")
+                else:
+                    session.say(explain(exc))
+            except Exception as exc:
+                session.say(explain(exc))
+            return (*self.view_outputs(session), comment)
+
+        return decide
+
+    async def cancel(self, session: Session) -> tuple[Any, ...]:
+        if session.view is not None and not session.view.finished:
+            try:
+                await self.client.cancel(session.view.job_id)
+            except APIError as exc:
+                if exc.status != 409:  # 409: it finished meanwhile; the events show how
+                    session.say(explain(exc))
+            except Exception as exc:
+                session.say(explain(exc))
+        return self.view_outputs(session)
+
+    def unload(self, request: gr.Request) -> None:
+        """The tab closed: its follower (if any) stops reading the job's events."""
+        session = self._tabs.pop(request.session_hash or "", None)
+        if session is not None:
+            session.stop_following()
+
+
+def strip_markdown(text: str) -> str:
+    return text.replace("**", "").replace("`", "")

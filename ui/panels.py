@@ -1,0 +1,91 @@
+"""HTML for the small panels around the chat: the job's status bar and the jobs list.
+
+Everything from a job (inputs, titles, errors) is escaped: it is text typed by someone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from ui.conversation import JobView
+
+STATES = {
+    "pending": ("◔", "queued"),
+    "running": ("⚙", "running"),
+    "waiting_for_review": ("⚑", "waiting for review"),
+    "completed": ("✔", "completed"),
+    "failed": ("✘", "failed"),
+    "cancelled": ("■", "cancelled"),
+}
+IDLE = (
+    "Pick a mode and type, or use a command: <code>/article TOPIC</code>, "
+    "<code>/image PROMPT</code>, <code>/task TEXT</code>; <code>/help</code> lists all."
+)
+
+
+def state_label(status: str) -> str:
+    icon, label = STATES.get(status, ("•", status))
+    return f"{icon} {label}"
+
+
+def status_html(view: JobView | None, title: str | None, problem: str | None = None) -> str:
+    """The job's title, state, overall progress and link (or a hint before any job)."""
+    warning = f'<div class="gf-problem">{escape(problem)}</div>' if problem else ""
+    if view is None:
+        return f'<div class="gf-status" data-status="idle"><div>{IDLE}</div>{warning}</div>'
+    progress = max(0, min(100, view.progress))
+    job = escape(view.job_id)
+    return (
+        f'<div class="gf-status" data-status="{escape(view.status)}" data-progress="{progress}">'
+        f'<div class="gf-line"><b class="gf-title">{escape(title or view.flow or "Job")}</b>'
+        f'<span class="gf-state">{state_label(view.status)}</span>'
+        f'<span class="gf-pct">{progress}%</span>'
+        f'<a class="gf-link" href="?job={job}" title="Link to this job">{job}</a></div>'
+        f'<div class="gf-bar"><div style="width:{progress}%"></div></div>{warning}</div>'
+    )
+
+
+def jobs_html(
+    jobs: list[dict[str, Any]],
+    *,
+    current: str | None,
+    titles: dict[str, str],
+    problem: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Recent jobs, newest first; each is a link that reopens it (here or in a new tab)."""
+    if problem:
+        return f'<div class="gf-jobs"><div class="gf-problem">{escape(problem)}</div></div>'
+    if not jobs:
+        return '<div class="gf-jobs"><p class="gf-empty">No jobs yet.</p></div>'
+    now = now or datetime.now(UTC)
+    rows = []
+    for job in jobs:
+        values = [v for v in (job.get("input") or {}).values() if isinstance(v, str)]
+        text = values[0] if values else ""
+        text = text if len(text) <= 60 else text[:59] + "…"
+        icon, label = STATES.get(job.get("status", ""), ("•", job.get("status", "")))
+        classes = "gf-job gf-current" if job["id"] == current else "gf-job"
+        rows.append(
+            f'<a class="{classes}" href="?job={escape(job["id"])}" data-job="{escape(job["id"])}"'
+            f' data-status="{escape(job.get("status", ""))}">'
+            f'<span class="gf-job-title">{icon} {escape(titles.get(job["flow"], job["flow"]))}'
+            f'</span><span class="gf-job-text">{escape(text)}</span>'
+            f'<span class="gf-job-meta">{escape(label)} · {age(job.get("created_at"), now)}'
+            "</span></a>"
+        )
+    return f'<div class="gf-jobs">{"".join(rows)}</div>'
+
+
+def age(created_at: str | None, now: datetime) -> str:
+    try:
+        then = datetime.fromisoformat(str(created_at).replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return "just now"
