@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from backend.domain import isoformat, utcnow
@@ -79,3 +80,12 @@ class Event:
     def encode_sse(self) -> str:
         head = f"id: {self.seq}\n" if self.seq is not None else ""
         return f"{head}event: {self.type.value}\ndata: {self.encode_json()}\n\n"
+
+    def sse_bytes(self) -> bytes:
+        """`encode_sse()` as bytes, made once per event however many followers it is
+        sent to (events are not changed once made; the cache writes past `frozen`)."""
+        return self._sse_bytes
+
+    @cached_property
+    def _sse_bytes(self) -> bytes:
+        return self.encode_sse().encode()

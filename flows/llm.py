@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import jsonschema
 
-from flows import context
+from flows import context, schemas
 from flows.slot import ProviderSlot
 
 STRUCTURED_ATTEMPTS = 3
@@ -110,7 +110,7 @@ async def complete(
             return completion.text
         try:
             value = json.loads(_strip_fences(completion.text))
-            jsonschema.validate(value, schema)
+            schemas.validate(value, schema)
             return value
         except (json.JSONDecodeError, jsonschema.ValidationError) as exc:
             problem = exc.message if isinstance(exc, jsonschema.ValidationError) else str(exc)

@@ -17,6 +17,7 @@ from backend.app import create_app
 from backend.auth import issue_token
 from backend.services import Services
 from backend.settings import Settings
+from backend.store.base import Store
 from flows.images import ImageBackend
 from flows.llm import LLMBackend
 from flows.providers.placeholder_images import PlaceholderImages
@@ -122,11 +123,13 @@ async def running_app(
     *,
     images: ImageBackend | None = None,
     flows: dict[str, FlowSpec] | None = None,
+    store: Store | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Harness]:
     settings = replace(Settings(data_dir=data_dir, heartbeat_seconds=0.5), **overrides)
     app = create_app(
         settings,
+        store=store,
         llm_backend=llm or article_llm(),
         image_backend=images or PlaceholderImages(),
         flow_specs=flows,

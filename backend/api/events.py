@@ -7,12 +7,13 @@ live, with `: ping` heartbeats, and ends after the terminal event.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from quart import Blueprint, Response, request, websocket
 
 from backend.api.common import int_arg, principal
 from backend.errors import GenFlowError, InvalidInput
+from backend.events import Event
 from backend.runtime.follow import follow
 from backend.services import services
 
@@ -49,6 +50,30 @@ def _wants_json() -> bool:
     )
 
 
+CHUNK = 64 * 1024
+
+
+def sse_chunks(batch: list[Event], size: int = CHUNK) -> Iterator[bytes]:
+    """The batch's SSE text in writes of about `size` bytes: small events share a write,
+    a big one is cut up. Each write waits for the client to take the last one, so a
+    client that stops reading holds one chunk here, not everything sent to it."""
+    pending: list[bytes] = []
+    length = 0
+    for event in batch:
+        data = event.sse_bytes()  # encoded once per event, shared by every follower
+        if length + len(data) > size and pending:
+            yield b"".join(pending)
+            pending, length = [], 0
+        if len(data) > size:
+            for start in range(0, len(data), size):
+                yield data[start : start + size]
+            continue
+        pending.append(data)
+        length += len(data)
+    if pending:
+        yield b"".join(pending)
+
+
 @blueprint.get("/api/jobs/<job_id>/events")
 async def job_events(job_id: str) -> Response | dict:
     parts = services()
@@ -67,10 +92,13 @@ async def job_events(job_id: str) -> Response | dict:
         parts.metrics.followers.inc()
         try:
             yield b"retry: 2000\n\n"
-            async for event in follow(
+            async for batch in follow(
                 parts.store, parts.bus, job.id, after, parts.settings.heartbeat_seconds
             ):
-                yield b": ping\n\n" if event is None else event.encode_sse().encode()
+                if not batch:
+                    yield b": ping\n\n"
+                for chunk in sse_chunks(batch):
+                    yield chunk
         finally:
             parts.metrics.followers.dec()
 
@@ -97,10 +125,10 @@ async def job_events_ws(job_id: str) -> None:
     await websocket.accept()
     parts.metrics.followers.inc()
     try:
-        async for event in follow(
+        async for batch in follow(
             parts.store, parts.bus, job.id, after, parts.settings.heartbeat_seconds
         ):
-            if event is not None:
+            for event in batch:
                 await websocket.send(event.encode_json())
         await websocket.close(1000)
     finally:

@@ -35,9 +35,23 @@ class Subscription:
     async def get(self, wait: float) -> object | None:
         """The next event, LAGGED, or None when `wait` seconds pass without one."""
         try:
-            return await asyncio.wait_for(self.queue.get(), wait)
+            async with asyncio.timeout(wait):
+                return await self.queue.get()
         except TimeoutError:
             return None
+
+    async def get_ready(self, wait: float) -> list[object]:
+        """Everything queued (events, LAGGED, CLOSED), waiting up to `wait` seconds for
+        the first; an empty list when nothing came."""
+        items = []
+        if self.queue.empty():
+            first = await self.get(wait)
+            if first is None:
+                return []
+            items.append(first)
+        while not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        return items
 
     def close(self) -> None:
         self._bus.unsubscribe(self)

@@ -3,7 +3,9 @@
 Subscribes BEFORE replaying, so nothing published in between is missed; skips what was
 already sent and fills any gap in `seq` from the store, so there is no gap and no
 duplicate. Ends after the terminal event, or when the server shuts down (clients
-reconnect with Last-Event-ID). Yields None as a heartbeat tick.
+reconnect with Last-Event-ID). Yields the events in batches - whatever is ready at once
+(a replayed page, the events of one transaction) goes out in one write - and an empty
+batch as a heartbeat tick.
 """
 
 from __future__ import annotations
@@ -19,42 +21,72 @@ PAGE = 500
 
 async def follow(
     store: Store, bus: EventBus, job_id: str, after: int, heartbeat: float
-) -> AsyncIterator[Event | None]:
+) -> AsyncIterator[list[Event]]:
     subscription = bus.subscribe(job_id)
     last = after
     try:
         while True:  # replay, then catch up whenever the live feed has a hole
             page = await store.events_after(job_id, last, PAGE)
-            for event in page:
-                yield event
-                last = event.seq or last
-                if event.type.terminal:
+            batch = _upto_terminal(page)
+            if batch:
+                yield batch
+                last = batch[-1].seq or last
+                if batch[-1].type.terminal:
                     return
             if len(page) == PAGE:
                 continue
-            job = await store.get_job(job_id)
-            if job is None or (job.status.terminal and last >= job.last_seq):
-                return
+            if not page:  # nothing after `last`: the job may be over already
+                job = await store.get_job(job_id)
+                if job is None or (job.status.terminal and last >= job.last_seq):
+                    return
+            # (A page without the terminal event was read after subscribing: the job was
+            # still going, so whatever comes next reaches the subscription.)
             while True:  # live
-                item = await subscription.get(heartbeat)
-                if item is None:
-                    yield None
+                items = await subscription.get_ready(heartbeat)
+                if not items:
+                    yield []
                     continue
-                if item is CLOSED:
+                batch, last, state = _live_batch(items, last)
+                if batch:
+                    yield batch
+                if state is _END:
                     return
-                if item is LAGGED:
+                if state is _REFILL:
                     break
-                assert isinstance(item, Event)
-                if item.seq is None:
-                    yield item  # live-only (llm.delta)
-                    continue
-                if item.seq <= last:
-                    continue
-                if item.seq > last + 1:
-                    break  # a hole: fill it from the store
-                yield item
-                last = item.seq
-                if item.type.terminal:
-                    return
     finally:
         subscription.close()
+
+
+_END, _REFILL, _GO_ON = object(), object(), object()
+
+
+def _upto_terminal(events: list[Event]) -> list[Event]:
+    for index, event in enumerate(events):
+        if event.type.terminal:
+            return events[: index + 1]
+    return events
+
+
+def _live_batch(items: list[object], last: int) -> tuple[list[Event], int, object]:
+    """The events of `items` to send now, the new `last`, and what to do next."""
+    batch: list[Event] = []
+    for item in items:
+        if item is CLOSED:
+            return batch, last, _END
+        if item is LAGGED:
+            return batch, last, _REFILL
+        assert isinstance(item, Event)
+        if item.seq is None:
+            batch.append(item)  # live-only (llm.delta)
+            continue
+        if item.seq <= last:
+            if item.type.terminal:
+                return batch, last, _END  # the client asked to start past the end
+            continue
+        if item.seq > last + 1:
+            return batch, last, _REFILL  # a hole: fill it from the store
+        batch.append(item)
+        last = item.seq
+        if item.type.terminal:
+            return batch, last, _END
+    return batch, last, _GO_ON

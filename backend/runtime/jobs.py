@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
-
 from backend.auth import Principal
 from backend.domain import Checkpoint, Job, JobStatus, utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
@@ -23,6 +21,7 @@ from backend.runtime.bus import EventBus
 from backend.runtime.queue import LocalQueue
 from backend.settings import Settings
 from backend.store.base import Decision, JobUpdate, Store
+from flows import schemas
 from flows.registry import FlowSpec
 
 SURFACES = ("api", "web", "slack", "cli")
@@ -30,8 +29,10 @@ ACTIVE = {JobStatus.PENDING, JobStatus.RUNNING, JobStatus.WAITING_FOR_REVIEW}
 
 
 def schema_errors(value: Any, schema: dict[str, Any], prefix: str) -> list[dict[str, str]]:
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        schemas.validator(schema, check=False).iter_errors(value),
+        key=lambda e: list(e.absolute_path),
+    )
     return [
         {
             "field": ".".join([prefix, *(str(p) for p in error.absolute_path)]),

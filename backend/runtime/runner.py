@@ -106,8 +106,7 @@ class Runner:
             return  # cancelled while we ran: the canceller wrote the terminal event
         except Exception as exc:
             log.warning("job %s failed", job.id, exc_info=True)
-            await writer.flush()
-            await self._fail(job.id, exc)
+            await self._fail(job.id, exc, await writer.take())
         finally:
             await writer.close()
 
@@ -167,7 +166,22 @@ class Runner:
             }
             if usage := node_context.usage():
                 data["usage"] = usage
-            await writer.flush()
+            pending = await writer.take()  # the node's last reports, in the same transaction
+            events = [*pending, NewEvent(EventType.NODE_FINISHED, data)]
+            if next_name is None:  # the last node: its checkpoint completes the job
+                result = shared.get("result")
+                await self._save(
+                    job.id,
+                    JobUpdate(
+                        status=JobStatus.COMPLETED,
+                        result=result,
+                        progress=100,
+                        current_node=None,
+                        checkpoint=Checkpoint(_json(shared), None, runtime),
+                    ),
+                    [*events, NewEvent(EventType.JOB_COMPLETED, {"result": result})],
+                )
+                return
             job = await self._save(
                 job.id,
                 JobUpdate(
@@ -175,21 +189,10 @@ class Runner:
                     progress=graph.progress(finished),
                     current_node=next_name,
                 ),
-                [NewEvent(EventType.NODE_FINISHED, data)],
+                events,
             )
-            writer.progress = job.progress
+            writer.progress, writer.last_seq = job.progress, job.last_seq
             name = next_name
-        await self._save(
-            job.id,
-            JobUpdate(
-                status=JobStatus.COMPLETED,
-                result=shared.get("result"),
-                progress=100,
-                current_node=None,
-                checkpoint=Checkpoint(_json(shared), None, runtime),
-            ),
-            [NewEvent(EventType.JOB_COMPLETED, {"result": shared.get("result")})],
-        )
 
     async def _open_review(
         self,
@@ -212,7 +215,7 @@ class Runner:
         )
         runtime["gate"], runtime["gate_request"] = name, _json(request)
         runtime.setdefault("visits", {})[name] = runtime["visits"].get(name, 0) + 1
-        await writer.flush()
+        pending = await writer.take()
         await self._save(
             job.id,
             JobUpdate(
@@ -222,6 +225,7 @@ class Runner:
                 checkpoint=Checkpoint(_json(shared), name, runtime),
             ),
             [
+                *pending,
                 NewEvent(
                     EventType.NODE_STARTED, {"node": name, "attempt": runtime["visits"][name]}
                 ),
@@ -229,12 +233,12 @@ class Runner:
             ],
         )
 
-    async def _fail(self, job_id: str, exc: Exception) -> None:
+    async def _fail(self, job_id: str, exc: Exception, pending: list[NewEvent]) -> None:
         error = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
         saved = await self.store.update_job(
             job_id,
             JobUpdate(status=JobStatus.FAILED, error=error),
-            [NewEvent(EventType.JOB_FAILED, {"error": error})],
+            [*pending, NewEvent(EventType.JOB_FAILED, {"error": error})],
             expect=RUNNING,
         )
         if saved is not None:

@@ -2,8 +2,10 @@
 
 Nodes report from the event loop or from worker threads; the writer funnels both into
 one queue drained by one task, so events keep their order and each is stored (with its
-seq) before it is published. The runner `flush`es before each checkpoint so that a
-node's events always come before its `node.finished`.
+seq) before it is published. Whatever has queued up while a write was in flight goes
+into the next write together, so a burst of progress lines costs one transaction.
+Before a checkpoint the runner `take`s what is still queued and stores it in the
+checkpoint's own transaction, so a node's events always come before its `node.finished`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import threading
 from backend.domain import JobStatus
 from backend.events import EventType, NewEvent
 from backend.runtime.bus import EventBus
-from backend.store.base import JobUpdate, Store
+from backend.store.base import Store
 
 log = logging.getLogger(__name__)
+BATCH = 200  # events per transaction at most
 
 
 class EventWriter:
@@ -26,23 +29,46 @@ class EventWriter:
     ) -> None:
         self.store, self.bus, self.job_id = store, bus, job_id
         self.progress: int | None = None
-        self._count = last_seq
+        self.last_seq = last_seq
         self._max_events = max_events
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._queue: asyncio.Queue[NewEvent] = asyncio.Queue()
+        self._writing = False
+        self._written = asyncio.Event()  # set whenever no write is in flight
+        self._written.set()
         self._task = asyncio.create_task(self._drain(), name=f"events:{job_id}")
 
     def append(self, event: NewEvent) -> None:
         """Queue a durable event; safe to call from any thread."""
         if threading.get_ident() == self._loop_thread:
-            self._queue.put_nowait(event)
+            self._put(event)
         else:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+            self._loop.call_soon_threadsafe(self._put, event)
+
+    def _put(self, event: NewEvent) -> None:
+        self._queue.put_nowait(event)
 
     async def flush(self) -> None:
+        """Wait until everything appended so far is stored."""
         await asyncio.sleep(0)  # let call_soon_threadsafe callbacks land first
         await self._queue.join()
+
+    async def take(self) -> list[NewEvent]:
+        """Wait for the write in flight, then hand over what is still queued, unwritten.
+
+        The caller stores the events in its own transaction (and tells the writer the new
+        `last_seq`); progress lines over the per-job limit are dropped here as well.
+        Appends made from a node's worker thread have landed by now: their callbacks were
+        scheduled before the one that resumed the caller.
+        """
+        while self._writing:
+            await self._written.wait()
+        events = []  # no await from here on: nothing can start writing under us
+        while not self._queue.empty():
+            events.append(self._queue.get_nowait())
+            self._queue.task_done()
+        return self._within_limit(events, self.last_seq)
 
     async def close(self) -> None:
         self._task.cancel()
@@ -53,21 +79,38 @@ class EventWriter:
 
     async def _drain(self) -> None:
         while True:
-            event = await self._queue.get()
+            events = [await self._queue.get()]
+            self._writing = True
+            self._written.clear()
+            while not self._queue.empty() and len(events) < BATCH:
+                events.append(self._queue.get_nowait())
             try:
-                await self._store(event)
+                await self._store(events)
             except Exception:  # a lost progress line must not kill the job
-                log.exception("could not store %s for job %s", event.type, self.job_id)
+                log.exception("could not store %d event(s) for job %s", len(events), self.job_id)
             finally:
-                self._queue.task_done()
+                self._writing = False
+                self._written.set()
+                for _ in events:
+                    self._queue.task_done()
 
-    async def _store(self, event: NewEvent) -> None:
-        if event.type is EventType.NODE_PROGRESS and self._count >= self._max_events:
-            return  # over the per-job limit: progress lines are dropped, state events never
-        update = JobUpdate(progress=self.progress) if self.progress is not None else JobUpdate()
-        saved = await self.store.update_job(
-            self.job_id, update, [event], expect={JobStatus.RUNNING}
+    def _within_limit(self, events: list[NewEvent], last_seq: int) -> list[NewEvent]:
+        """Progress lines beyond `max_events` are dropped; state events never are."""
+        kept = []
+        for event in events:
+            if event.type is EventType.NODE_PROGRESS and last_seq >= self._max_events:
+                continue
+            kept.append(event)
+            last_seq += 1
+        return kept
+
+    async def _store(self, events: list[NewEvent]) -> None:
+        events = self._within_limit(events, self.last_seq)
+        if not events:
+            return
+        stored = await self.store.append_events(
+            self.job_id, events, progress=self.progress, expect={JobStatus.RUNNING}
         )
-        if saved is not None:
-            self._count = saved[0].last_seq
-            self.bus.publish(saved[1])
+        if stored:
+            self.last_seq = stored[-1].seq or self.last_seq
+            self.bus.publish(stored)

@@ -84,6 +84,17 @@ class Store(Protocol):
         Returns None (and changes nothing) when the job's status is not in `expect`.
         """
 
+    async def append_events(
+        self,
+        job_id: str,
+        events: Sequence[NewEvent],
+        *,
+        progress: int | None = None,
+        expect: Collection[JobStatus] | None = None,
+    ) -> list[Event] | None:
+        """`update_job` for events alone (and the progress): the same one transaction,
+        without reading back the job (its checkpoint may be large). None if refused."""
+
     async def decide_review(
         self, job_id: str, decision: Decision, event: NewEvent
     ) -> tuple[Job, list[Event]]:

@@ -28,8 +28,17 @@ def translate(exc: openai.OpenAIError) -> LLMError:
     if isinstance(exc, openai.RateLimitError):
         return LLMError("the model server is rate limiting us (still 429 after retries)")
     if isinstance(exc, openai.APIStatusError):
-        return LLMError(f"the model server answered {exc.status_code}: {exc.message}")
+        return LLMError(f"the model server answered {exc.status_code}: {_reason(exc)}")
     return LLMError(f"model call failed: {exc}")
+
+
+def _reason(exc: openai.APIStatusError) -> str:
+    """The server's own error message ("Rate limit reached ..."), not the SDK's wrapping
+    of it ("Error code: 429 - {...}"), when the body has one."""
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return body["message"]
+    return exc.message
 
 
 def make_client(timeout: float) -> openai.AsyncOpenAI:

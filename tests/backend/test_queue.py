@@ -69,3 +69,26 @@ async def test_cancel_stops_the_task_and_forgets_a_pending_rerun() -> None:
     await asyncio.sleep(0.01)
     assert queue.active() == 0
     await queue.close()
+
+
+async def test_jobs_waiting_for_a_slot_hold_no_task() -> None:
+    started: list[str] = []
+    release = asyncio.Event()
+
+    async def run(job_id: str) -> None:
+        started.append(job_id)
+        await release.wait()
+
+    queue = LocalQueue(run, max_concurrent=2)
+    for i in range(100):
+        queue.enqueue(f"job_{i}")
+    await asyncio.sleep(0.05)
+    tasks = [t for t in asyncio.all_tasks() if t.get_name().startswith("job:")]
+    assert len(tasks) == 2, "only running jobs have a task"
+    assert queue.active() == 100
+    assert queue.cancel("job_50"), "a job waiting for a slot can be cancelled"
+    release.set()
+    while queue.active():
+        await asyncio.sleep(0.01)
+    assert started == [f"job_{i}" for i in range(100) if i != 50], "first come, first served"
+    await queue.close()

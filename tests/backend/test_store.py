@@ -160,3 +160,67 @@ async def test_batch_items_and_artifacts_round_trip(store: SQLStore) -> None:
     full = await store.get_artifact(artifact.id)
     assert meta is not None and meta.data is None and meta.size == 3
     assert full is not None and full.data == b"abc"
+
+
+async def test_an_update_returns_the_job_as_stored(store: SQLStore) -> None:
+    job, _ = await store.create_job(new_job(), created())
+    review = Review(
+        id=new_id("rev"),
+        node="Gate",
+        prompt="ok?",
+        options=["approve", "reject"],
+        payload={"x": [1, 2]},
+        requested_at=utcnow(),
+    )
+    saved = await store.update_job(
+        job.id,
+        JobUpdate(
+            status=JobStatus.WAITING_FOR_REVIEW,
+            review=review,
+            progress=40,
+            current_node="Gate",
+            checkpoint=Checkpoint({"a": 2}, "Gate", {"visits": {"Gate": 1}}),
+            start_attempt=True,
+        ),
+        [NewEvent(EventType.NODE_STARTED, {}), NewEvent(EventType.REVIEW_REQUESTED, {})],
+        expect={JobStatus.PENDING},
+    )
+    assert saved is not None
+    returned, events = saved
+    assert [e.seq for e in events] == [2, 3] and {e.progress for e in events} == {40}
+    read = await store.get_job(job.id)
+    assert returned == read
+    assert read is not None and read.review is not None and read.review.payload == {"x": [1, 2]}
+    assert read.attempts == 1 and read.last_seq == 3
+
+
+async def test_reads_and_writes_from_many_tasks_at_once(store: SQLStore) -> None:
+    jobs = [(await store.create_job(new_job(), created()))[0] for _ in range(5)]
+
+    async def write(job: Job, i: int) -> None:
+        await store.update_job(
+            job.id, JobUpdate(progress=i), [NewEvent(EventType.NODE_PROGRESS, {})]
+        )
+
+    async def read(job: Job) -> None:
+        assert await store.get_job(job.id) is not None
+        await store.events_after(job.id)
+
+    await asyncio.gather(
+        *(write(job, i) for i in range(20) for job in jobs), *(read(job) for job in jobs * 20)
+    )
+    for job in jobs:
+        assert [e.seq for e in await store.events_after(job.id)] == list(range(1, 22))
+
+
+async def test_append_events_is_a_light_conditional_update(store: SQLStore) -> None:
+    job, _ = await store.create_job(new_job(), created())
+    progress = [NewEvent(EventType.NODE_PROGRESS, {"i": i}) for i in range(3)]
+    assert await store.append_events(job.id, progress, expect={JobStatus.RUNNING}) is None
+    stored = await store.append_events(job.id, progress, progress=30, expect={JobStatus.PENDING})
+    assert stored is not None and [e.seq for e in stored] == [2, 3, 4]
+    assert {e.progress for e in stored} == {30}
+    read = await store.get_job(job.id)
+    assert read is not None and read.last_seq == 4 and read.progress == 30
+    assert read.checkpoint.shared == {"a": 1}, "nothing else changed"
+    assert await store.append_events("job_nope", progress) is None

@@ -1,0 +1,418 @@
+"""The store's SQL, as plain synchronous functions of one SQLAlchemy `Connection`.
+
+`SQLStore` runs each function as one unit: on SQLite in a worker thread (one hop from
+the event loop per store call, however many statements it runs), on PostgreSQL through
+`AsyncConnection.run_sync`. Portable SQL only (UPDATE ... RETURNING works on both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Integer, bindparam, delete, func, insert, select, update
+
+from backend.domain import Artifact, Checkpoint, Job, JobStatus, Review, utcnow
+from backend.errors import Conflict
+from backend.events import Event, EventType, NewEvent
+from backend.store import tables as t
+from backend.store.base import UNSET, Decision, JobUpdate
+
+# -- jobs --------------------------------------------------------------------------------
+
+
+def create_job(conn: Connection, job: Job, events: Sequence[NewEvent]) -> tuple[Job, list[Event]]:
+    conn.execute(
+        insert(t.jobs).values(
+            id=job.id,
+            flow=job.flow,
+            status=job.status.value,
+            owner=job.owner,
+            input=job.input,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            progress=job.progress,
+            session_id=job.session_id,
+            workflow_id=job.workflow_id,
+            attempts=0,
+            last_seq=len(events),
+            shared=job.checkpoint.shared,
+            next_node=job.checkpoint.next_node,
+            runtime=job.checkpoint.runtime,
+        )
+    )
+    stored = append(conn, job.id, 0, job.progress, events)
+    return get_job(conn, job.id) or job, stored
+
+
+_GET_JOB = select(t.jobs).where(t.jobs.c.id == bindparam("job_id"))
+_GET_REVIEW = select(t.reviews).where(t.reviews.c.id == bindparam("review_id"))
+_INSERT_EVENTS = insert(t.events)
+_EVENTS_AFTER = (
+    select(t.events)
+    .where(t.events.c.job_id == bindparam("job_id"), t.events.c.seq > bindparam("after"))
+    .order_by(t.events.c.seq)
+    .limit(bindparam("limit"))
+)
+
+
+def get_job(conn: Connection, job_id: str) -> Job | None:
+    row = conn.execute(_GET_JOB, {"job_id": job_id}).mappings().first()
+    return to_job(conn, row) if row is not None else None
+
+
+def list_jobs(
+    conn: Connection,
+    *,
+    owner: str | None,
+    status: JobStatus | None,
+    flow: str | None,
+    limit: int,
+    before: str | None,
+) -> list[Job]:
+    query = select(t.jobs).order_by(t.jobs.c.id.desc()).limit(limit)
+    if owner is not None:
+        query = query.where(t.jobs.c.owner == owner)
+    if status is not None:
+        query = query.where(t.jobs.c.status == status.value)
+    if flow is not None:
+        query = query.where(t.jobs.c.flow == flow)
+    if before is not None:
+        query = query.where(t.jobs.c.id < before)
+    return [to_job(conn, row) for row in conn.execute(query).mappings().all()]
+
+
+def update_job(
+    conn: Connection,
+    job_id: str,
+    update_: JobUpdate,
+    events: Sequence[NewEvent],
+    expect: Collection[JobStatus] | None,
+) -> tuple[Job, list[Event]] | None:
+    """One conditional UPDATE ... RETURNING checks the status and applies the change."""
+    values = _values(update_)
+    query = _update_statement(tuple(sorted(values)), update_.start_attempt, expect is not None)
+    params = {f"v_{name}": value for name, value in values.items()}
+    params.update(job_id=job_id, n_events=len(events), v_updated_at=utcnow())
+    if expect is not None:
+        params["expect"] = [status.value for status in expect]
+    row = conn.execute(query, params).mappings().first()
+    if row is None:
+        return None  # unknown job, or not in an expected status: nothing was changed
+    review = update_.review if isinstance(update_.review, Review) else None
+    if review is not None:
+        insert_review(conn, job_id, review)
+    stored = append(conn, job_id, row["last_seq"] - len(events), row["progress"], events)
+    return to_job(conn, row, review), stored
+
+
+def append_events(
+    conn: Connection,
+    job_id: str,
+    events: Sequence[NewEvent],
+    progress: int | None,
+    expect: Collection[JobStatus] | None,
+) -> list[Event] | None:
+    """`update_job` for events (and progress) only: returns no job, so reads no JSON."""
+    columns = ("progress",) if progress is not None else ()
+    query = _update_statement(columns, False, expect is not None, light=True)
+    params: dict[str, Any] = {"job_id": job_id, "n_events": len(events), "v_updated_at": utcnow()}
+    if progress is not None:
+        params["v_progress"] = progress
+    if expect is not None:
+        params["expect"] = [status.value for status in expect]
+    row = conn.execute(query, params).first()
+    if row is None:
+        return None
+    last_seq, stored_progress = row
+    return append(conn, job_id, last_seq - len(events), stored_progress, events)
+
+
+@lru_cache(maxsize=256)
+def _update_statement(
+    columns: tuple[str, ...], start_attempt: bool, conditional: bool, *, light: bool = False
+) -> Any:
+    """The UPDATE for one shape of change, built once (SQLAlchemy then caches its SQL);
+    RETURNING the whole row, or (`light`) just `last_seq` and `progress`."""
+    values: dict[str, Any] = {
+        name: bindparam(f"v_{name}", type_=t.jobs.c[name].type) for name in (*columns, "updated_at")
+    }
+    values["last_seq"] = t.jobs.c.last_seq + bindparam("n_events", type_=Integer)
+    if start_attempt:
+        values["attempts"] = t.jobs.c.attempts + 1
+    query = update(t.jobs).where(t.jobs.c.id == bindparam("job_id"))
+    if conditional:
+        query = query.where(t.jobs.c.status.in_(bindparam("expect", expanding=True)))
+    returned = (t.jobs.c.last_seq, t.jobs.c.progress) if light else tuple(t.jobs.c)
+    return query.values(values).returning(*returned)
+
+
+def _values(update_: JobUpdate) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in ("progress", "current_node", "result", "error"):
+        value = getattr(update_, name)
+        if value is not UNSET:
+            values[name] = value
+    if update_.status is not UNSET:
+        values["status"] = update_.status.value
+    if update_.checkpoint is not UNSET:
+        values["shared"] = update_.checkpoint.shared
+        values["next_node"] = update_.checkpoint.next_node
+        values["runtime"] = update_.checkpoint.runtime
+    if update_.review is not UNSET:
+        values["review_id"] = update_.review.id if update_.review else None
+    return values
+
+
+def decide_review(
+    conn: Connection, job_id: str, decision: Decision, event: NewEvent, *, lock: bool
+) -> tuple[Job, list[Event]]:
+    job_query = select(t.jobs).where(t.jobs.c.id == job_id)
+    row = conn.execute(job_query.with_for_update() if lock else job_query).mappings().first()
+    review_row = (
+        conn.execute(
+            select(t.reviews).where(
+                t.reviews.c.id == decision.review_id, t.reviews.c.job_id == job_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or review_row is None:
+        raise Conflict(
+            f"review {decision.review_id!r} is not a review of this job",
+            {"open_review_id": row["review_id"] if row else None},
+        )
+    if review_row["decision"] is not None:
+        raise Conflict(
+            f"review already decided: {review_row['decision']}",
+            {
+                "decision": review_row["decision"],
+                "comment": review_row["comment"],
+                "by": review_row["decided_by"],
+                "via": review_row["decided_via"],
+            },
+        )
+    if row["status"] != JobStatus.WAITING_FOR_REVIEW or row["review_id"] != decision.review_id:
+        raise Conflict(
+            "no review is open for this job",
+            {"status": row["status"], "open_review_id": row["review_id"]},
+        )
+    conn.execute(
+        update(t.reviews)
+        .where(t.reviews.c.id == decision.review_id)
+        .values(
+            decision=decision.decision,
+            comment=decision.comment,
+            decided_by=decision.by,
+            decided_via=decision.via,
+            decided_at=utcnow(),
+        )
+    )
+    runtime = dict(row["runtime"])
+    runtime["decision"] = {
+        "review_id": decision.review_id,
+        "decision": decision.decision,
+        "comment": decision.comment,
+        "by": decision.by,
+        "via": decision.via,
+    }
+    stored = append(conn, job_id, row["last_seq"], row["progress"], [event])
+    saved = (
+        conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.id == job_id)
+            .values(
+                status=JobStatus.RUNNING.value,
+                review_id=None,
+                runtime=runtime,
+                last_seq=row["last_seq"] + len(stored),
+                updated_at=utcnow(),
+            )
+            .returning(*t.jobs.c)
+        )
+        .mappings()
+        .one()
+    )
+    return to_job(conn, saved), stored
+
+
+def get_review(conn: Connection, review_id: str) -> Review | None:
+    row = conn.execute(_GET_REVIEW, {"review_id": review_id}).mappings().first()
+    return to_review(row) if row else None
+
+
+def job_ids(conn: Connection, statuses: Collection[JobStatus]) -> list[str]:
+    query = select(t.jobs.c.id).where(t.jobs.c.status.in_([s.value for s in statuses]))
+    return list(conn.execute(query.order_by(t.jobs.c.id)).scalars())
+
+
+def count_by_status(conn: Connection) -> dict[str, int]:
+    query = select(t.jobs.c.status, func.count()).group_by(t.jobs.c.status)
+    return {status: count for status, count in conn.execute(query).all()}
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+def events_after(conn: Connection, job_id: str, after: int, limit: int) -> list[Event]:
+    params = {"job_id": job_id, "after": after, "limit": limit}
+    return [
+        Event(
+            job_id=row["job_id"],
+            type=EventType(row["type"]),
+            data=row["data"],
+            ts=aware(row["ts"]),
+            progress=row["progress"],
+            seq=row["seq"],
+        )
+        for row in conn.execute(_EVENTS_AFTER, params).mappings().all()
+    ]
+
+
+def append(
+    conn: Connection, job_id: str, last_seq: int, progress: int, events: Sequence[NewEvent]
+) -> list[Event]:
+    stored = [
+        Event(job_id=job_id, type=e.type, data=e.data, ts=e.ts, progress=progress, seq=seq)
+        for seq, e in enumerate(events, start=last_seq + 1)
+    ]
+    if stored:
+        conn.execute(
+            _INSERT_EVENTS,
+            [
+                {
+                    "job_id": job_id,
+                    "seq": e.seq,
+                    "type": e.type.value,
+                    "ts": e.ts,
+                    "progress": e.progress,
+                    "data": e.data,
+                }
+                for e in stored
+            ],
+        )
+    return stored
+
+
+# -- artifacts and batch items -----------------------------------------------------------
+
+
+def save_artifact(conn: Connection, artifact: Artifact) -> Artifact:
+    conn.execute(
+        insert(t.artifacts).values(
+            id=artifact.id,
+            job_id=artifact.job_id,
+            owner=artifact.owner,
+            kind=artifact.kind,
+            mime=artifact.mime,
+            name=artifact.name,
+            size=artifact.size,
+            data=artifact.data,
+            created_at=artifact.created_at,
+        )
+    )
+    return artifact
+
+
+def get_artifact(conn: Connection, artifact_id: str, with_data: bool) -> Artifact | None:
+    columns = [c for c in t.artifacts.c if with_data or c.name != "data"]
+    row = conn.execute(select(*columns).where(t.artifacts.c.id == artifact_id)).mappings().first()
+    if row is None:
+        return None
+    return Artifact(
+        id=row["id"],
+        job_id=row["job_id"],
+        owner=row["owner"],
+        kind=row["kind"],
+        mime=row["mime"],
+        name=row["name"],
+        size=row["size"],
+        created_at=aware(row["created_at"]),
+        data=row.get("data"),
+    )
+
+
+def save_batch_item(conn: Connection, job_id: str, key: str, index: int, result: Any) -> None:
+    conn.execute(
+        delete(t.batch_items).where(
+            t.batch_items.c.job_id == job_id,
+            t.batch_items.c.key == key,
+            t.batch_items.c.idx == index,
+        )
+    )
+    conn.execute(insert(t.batch_items).values(job_id=job_id, key=key, idx=index, result=result))
+
+
+def batch_items(conn: Connection, job_id: str, key: str) -> dict[int, Any]:
+    query = select(t.batch_items.c.idx, t.batch_items.c.result).where(
+        t.batch_items.c.job_id == job_id, t.batch_items.c.key == key
+    )
+    return {idx: result for idx, result in conn.execute(query).all()}
+
+
+# -- rows to records ---------------------------------------------------------------------
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def insert_review(conn: Connection, job_id: str, review: Review) -> None:
+    conn.execute(
+        insert(t.reviews).values(
+            id=review.id,
+            job_id=job_id,
+            node=review.node,
+            prompt=review.prompt,
+            options=review.options,
+            payload=review.payload,
+            requested_at=review.requested_at,
+        )
+    )
+
+
+def to_job(conn: Connection, row: Any, review: Review | None = None) -> Job:
+    """A Job from its row; the open review is read unless the caller already has it."""
+    if review is None and row["review_id"]:
+        review = get_review(conn, row["review_id"])
+    return Job(
+        id=row["id"],
+        flow=row["flow"],
+        status=JobStatus(row["status"]),
+        input=row["input"],
+        owner=row["owner"],
+        created_at=aware(row["created_at"]),
+        updated_at=aware(row["updated_at"]),
+        progress=row["progress"],
+        current_node=row["current_node"],
+        review=review,
+        result=row["result"],
+        error=row["error"],
+        session_id=row["session_id"],
+        workflow_id=row["workflow_id"],
+        attempts=row["attempts"],
+        last_seq=row["last_seq"],
+        checkpoint=Checkpoint(
+            shared=row["shared"], next_node=row["next_node"], runtime=row["runtime"]
+        ),
+    )
+
+
+def to_review(row: Any) -> Review:
+    return Review(
+        id=row["id"],
+        node=row["node"],
+        prompt=row["prompt"],
+        options=list(row["options"]),
+        payload=row["payload"],
+        requested_at=aware(row["requested_at"]),
+        decision=row["decision"],
+        comment=row["comment"],
+        decided_by=row["decided_by"],
+        decided_via=row["decided_via"],
+    )

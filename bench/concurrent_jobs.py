@@ -1,0 +1,205 @@
+"""concurrent_jobs: N article jobs at once over HTTP, each followed over SSE.
+
+Every job is created with POST and followed by its own SSE client until its last event.
+The same load runs against GenFlow and against the seed baseline, both with the same
+fixed-latency fake model in process. Time to finish = from sending the POST to receiving
+the terminal event; event latency = arrival at the client - the event's `ts`, for the
+events emitted after the stream opened. A third run sends GenFlow's model calls through
+the `openai` SDK to the fake model server, to show what a real model client adds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+
+from bench.load import post_json, session
+from bench.report import table
+from bench.servers import BaselineProcess, FakeLLMProcess, GenFlowProcess
+from bench.sse import Received, genflow_done, live_latencies, read_sse
+from bench.stats import ratio, summary
+
+NAME = "concurrent_jobs"
+CONNECTS = 64  # POSTs in flight at once: Hypercorn's listen backlog is 100
+
+Start = Callable[[aiohttp.ClientSession, int], Awaitable[str]]
+
+
+async def drive(
+    n: int,
+    start: Start,
+    follow_url: Callable[[str], str],
+    *,
+    token: str | None,
+    done: Callable[[dict[str, Any]], bool],
+    ok: Callable[[dict[str, Any]], bool],
+    pid: int,
+) -> dict[str, Any]:
+    """Start `n` jobs at once, follow each to its end; throughput, times, latencies, CPU."""
+    slots = asyncio.Semaphore(CONNECTS)
+    cpu = psutil.Process(pid)
+    cpu_before = sum(cpu.cpu_times()[:2])
+
+    async def one(http: aiohttp.ClientSession, index: int) -> tuple[float, float, Received]:
+        async with slots:
+            sent = time.time()
+            job_id = await start(http, index)
+        received = await read_sse(http, follow_url(job_id), done=done)
+        if not (received.ended and received.events and ok(received.events[-1][1])):
+            raise RuntimeError(f"job {job_id} did not succeed: {received.events[-1:]}")
+        return sent, received.events[-1][0], received
+
+    async with session(token) as http:
+        results = await asyncio.gather(*(one(http, i) for i in range(n)), return_exceptions=True)
+    cpu_seconds = sum(cpu.cpu_times()[:2]) - cpu_before
+    good = [r for r in results if not isinstance(r, BaseException)]
+    errors = [repr(r)[:200] for r in results if isinstance(r, BaseException)]
+    if not good:
+        raise RuntimeError(f"no job finished: {errors[:3]}")
+    elapsed = max(f for _, f, _ in good) - min(s for s, _, _ in good)
+    latencies = [latency for _, _, r in good for latency in live_latencies(r)]
+    return {
+        "completed": len(good),
+        "failed": len(errors),
+        "errors": errors[:3],
+        "seconds": round(elapsed, 2),
+        "jobs_per_s": round(len(good) / elapsed, 1),
+        "finish_s": summary([f - s for s, f, _ in good], digits=2),
+        "event_latency_ms": summary(latencies, 1000),
+        "server_cpu_ms_per_job": round(cpu_seconds / n * 1000, 1),
+    }
+
+
+async def genflow_jobs(n: int, server: GenFlowProcess) -> dict[str, Any]:
+    await server.start_async()
+    try:
+        base = server.base_url
+
+        async def start(http: aiohttp.ClientSession, index: int) -> str:
+            body = {"flow": "article", "input": {"topic": f"topic {index}"}}
+            return (await post_json(http, f"{base}/api/jobs", body))["id"]
+
+        return await drive(
+            n,
+            start,
+            lambda job_id: f"{base}/api/jobs/{job_id}/events",
+            token=server.token,
+            done=genflow_done,
+            ok=lambda e: e["type"] == "job.completed",
+            pid=server.pid,
+        )
+    finally:
+        server.stop()
+
+
+async def baseline_jobs(n: int, latency: float, threads: int) -> dict[str, Any]:
+    server = await BaselineProcess(latency, threads=threads).start()
+    try:
+        base = server.base_url
+
+        async def start(http: aiohttp.ClientSession, index: int) -> str:
+            body = {"topic": f"topic {index}"}
+            return (await post_json(http, f"{base}/start-job", body))["job_id"]
+
+        return await drive(
+            n,
+            start,
+            lambda job_id: f"{base}/progress/{job_id}",
+            token=None,
+            done=lambda e: e.get("step") in ("complete", "error"),
+            ok=lambda e: e.get("step") == "complete",
+            pid=server.pid,
+        )
+    finally:
+        server.stop()
+
+
+async def run(
+    *, jobs: int, latency_ms: float, tmp: Path, genflow_max_jobs: int, baseline_threads: int
+) -> dict[str, Any]:
+    latency = latency_ms / 1000
+    genflow = await genflow_jobs(
+        jobs, GenFlowProcess.make(tmp / "cj-genflow", latency, max_concurrent_jobs=genflow_max_jobs)
+    )
+    baseline = await baseline_jobs(jobs, latency, baseline_threads)
+    fake = FakeLLMProcess(latency).start()
+    try:
+        sdk = await genflow_jobs(
+            jobs,
+            GenFlowProcess.with_sdk(tmp / "cj-sdk", fake, max_concurrent_jobs=genflow_max_jobs),
+        )
+    finally:
+        fake.stop()
+    return {
+        "params": {
+            "jobs": jobs,
+            "llm_latency_ms": latency_ms,
+            "sse_followers_per_job": 1,
+            "genflow_max_concurrent_jobs": genflow_max_jobs,
+            "baseline_threads": baseline_threads,
+        },
+        "genflow": genflow,
+        "baseline": baseline,
+        "genflow_openai_sdk": sdk,
+        "speedup_vs_baseline": ratio(genflow["jobs_per_s"], baseline["jobs_per_s"]),
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    rows = []
+    for label, key in (
+        ("GenFlow", "genflow"),
+        ("seed baseline", "baseline"),
+        ("GenFlow via openai SDK", "genflow_openai_sdk"),
+    ):
+        r = result[key]
+        rows.append(
+            (
+                label,
+                r["completed"],
+                r["failed"],
+                r["jobs_per_s"],
+                r["finish_s"]["p50"],
+                r["finish_s"]["p99"],
+                r["event_latency_ms"]["p50"],
+                r["event_latency_ms"]["p99"],
+                r["server_cpu_ms_per_job"],
+            )
+        )
+    params = result["params"]
+    title = (
+        f"concurrent_jobs: {params['jobs']} article jobs, SSE each, model "
+        f"{params['llm_latency_ms']:.0f} ms"
+    )
+    header = [
+        "",
+        "done",
+        "failed",
+        "jobs/s",
+        "finish p50 s",
+        "p99 s",
+        "event p50 ms",
+        "p99 ms",
+        "CPU ms/job",
+    ]
+    return table(title, header, rows) + f"\nspeedup vs baseline: {result['speedup_vs_baseline']}"
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    import tempfile
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    c = int(sys.argv[2]) if len(sys.argv) > 2 else 40
+    with tempfile.TemporaryDirectory() as tmp:
+        out = asyncio.run(
+            run(jobs=n, latency_ms=200, tmp=Path(tmp), genflow_max_jobs=c, baseline_threads=40)
+        )
+    print(json.dumps(out, indent=1))

@@ -1,0 +1,40 @@
+"""An in-process fake model with a fixed latency, for the in-process benchmarks.
+
+It implements `flows.llm.LLMBackend`: every call sleeps `latency` seconds and answers a
+short text, or a minimal valid instance when a schema is asked for. Nothing is recorded,
+so thousands of calls cost no memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flows.llm import Completion, Message
+from tests.fakes.openai_server import minimal_instance
+
+ANSWER = "A short answer from the fake model."
+
+
+class FixedLatencyLLM:
+    name = "fake"
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.calls = 0
+
+    async def generate(
+        self,
+        messages: list[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> Completion:
+        self.calls += 1
+        await asyncio.sleep(self.latency)
+        text = json.dumps(minimal_instance(schema)) if schema is not None else ANSWER
+        if on_delta is not None:
+            on_delta(text)
+        return Completion(text=text, model="fake", tokens_in=8, tokens_out=8)

@@ -1,0 +1,119 @@
+"""The event writer: order, batching of bursts, and handing queued events to a checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.domain import Checkpoint, Job, JobStatus, utcnow
+from backend.events import EventType, NewEvent
+from backend.ids import new_id
+from backend.runtime.bus import LocalBus
+from backend.runtime.writer import EventWriter
+from backend.store.sqlalchemy import SQLStore
+
+
+class CountingStore(SQLStore):
+    """Records the event types of every job write (one call = one transaction)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.writes: list[list[str]] = []
+
+    async def update_job(self, job_id: str, update_: Any, events: Any = (), **kw: Any) -> Any:
+        self.writes.append([e.type.value for e in events])
+        return await super().update_job(job_id, update_, events, **kw)
+
+    async def append_events(self, job_id: str, events: Any, **kw: Any) -> Any:
+        self.writes.append([e.type.value for e in events])
+        return await super().append_events(job_id, events, **kw)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[CountingStore]:
+    store = CountingStore(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    await store.initialize()
+    yield store
+    await store.close()
+
+
+async def running_job(store: SQLStore) -> str:
+    now = utcnow()
+    job = Job(new_id("job"), "f", JobStatus.RUNNING, {}, "alice", now, now,
+              checkpoint=Checkpoint())  # fmt: skip
+    await store.create_job(job, [NewEvent(EventType.JOB_CREATED, {})])
+    return job.id
+
+
+def progress(i: int) -> NewEvent:
+    return NewEvent(EventType.NODE_PROGRESS, {"i": i})
+
+
+async def test_a_burst_is_stored_in_order_in_few_transactions(store: CountingStore) -> None:
+    job_id = await running_job(store)
+    writer = EventWriter(store, LocalBus(), job_id, last_seq=1, max_events=1000)
+    for i in range(50):
+        writer.append(progress(i))
+    await writer.flush()
+    await writer.close()
+    stored = await store.events_after(job_id, 1)
+    assert [e.data["i"] for e in stored] == list(range(50))
+    assert [e.seq for e in stored] == list(range(2, 52))
+    assert len(store.writes) <= 2, store.writes  # the first event, then the rest together
+
+
+async def test_take_hands_over_what_is_queued_unwritten(store: CountingStore) -> None:
+    job_id = await running_job(store)
+    writer = EventWriter(store, LocalBus(), job_id, last_seq=1, max_events=1000)
+    writer.append(progress(0))
+    writer.append(progress(1))
+    taken = await writer.take()  # nothing has run the drain task yet: both are handed over
+    await writer.close()
+    assert [e.data["i"] for e in taken] == [0, 1]
+    assert store.writes == []
+    assert await store.events_after(job_id, 1) == []
+
+
+async def test_take_waits_for_the_write_in_flight(store: CountingStore) -> None:
+    job_id = await running_job(store)
+    writer = EventWriter(store, LocalBus(), job_id, last_seq=1, max_events=1000)
+    writer.append(progress(0))
+    await asyncio.sleep(0)  # the drain task starts writing event 0
+    writer.append(progress(1))
+    taken = await writer.take()
+    stored = await store.events_after(job_id, 1)  # read before anything else can write
+    await writer.close()
+    # event 0 was written before take() returned; event 1 was either handed over or
+    # written by then too, never both, never after a taken event
+    assert [e.data["i"] for e in stored] + [e.data["i"] for e in taken] == [0, 1]
+
+
+async def test_taken_progress_lines_respect_the_event_limit(store: CountingStore) -> None:
+    job_id = await running_job(store)
+    writer = EventWriter(store, LocalBus(), job_id, last_seq=1, max_events=3)
+    for i in range(5):
+        writer.append(progress(i))
+    writer.append(NewEvent(EventType.ARTIFACT_CREATED, {"artifact_id": "a"}))
+    taken = await writer.take()
+    await writer.close()
+    assert [e.type for e in taken] == [EventType.NODE_PROGRESS] * 2 + [EventType.ARTIFACT_CREATED]
+
+
+async def test_a_nodes_last_reports_share_its_checkpoint_transaction(tmp_path: Path) -> None:
+    from tests.harness import running_app
+
+    store = CountingStore(f"sqlite+aiosqlite:///{tmp_path / 'genflow.db'}")
+    async with running_app(tmp_path, store=store) as h:
+        job = await h.create("article", {"topic": "coffee"})
+        done = await h.wait_for(job["id"])
+        events = await h.events(job["id"])
+    assert done["status"] == "completed"
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    # "Outline ready" is reported in post: it is stored with GenerateOutline's node.finished
+    assert any(w[-2:] == ["node.progress", "node.finished"] for w in store.writes)
+    # the last node's checkpoint completes the job in the same transaction
+    assert store.writes[-1][-2:] == ["node.finished", "job.completed"]
