@@ -26,6 +26,20 @@ from flows.registry import FlowSpec
 
 TERMINAL = ("completed", "failed", "cancelled")
 
+# What the API's error bodies must say for each status (docs/api.md), written out here
+# rather than imported, so a test notices when the server changes a code.
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+}
+
 OUTLINE = {
     "title": "Coffee, a history",
     "sections": [

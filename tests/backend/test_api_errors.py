@@ -17,18 +17,7 @@ from quart import Response
 
 from backend.auth import issue_token
 from flows.providers.scripted_llm import Reply, ScriptedLLM
-from tests.harness import Harness, running_app
-
-CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    422: "invalid_input",
-    429: "rate_limited",
-}
+from tests.harness import ERROR_CODES, Harness, running_app
 
 
 async def error_of(response: Response, status: int) -> dict[str, Any]:
@@ -40,7 +29,7 @@ async def error_of(response: Response, status: int) -> dict[str, Any]:
     body = await response.get_json()
     assert set(body) == {"error"}, body
     error = body["error"]
-    assert error["code"] == CODES[status], error
+    assert error["code"] == ERROR_CODES[status], error
     assert isinstance(error["message"], str) and error["message"], error
     assert set(error) <= {"code", "message", "details"}, error
     return error

@@ -29,7 +29,7 @@ from quart import Response
 from backend.api import schemas
 from backend.domain import JobStatus
 from flows.registry import default_flows
-from tests.harness import TERMINAL, Harness, running_app
+from tests.harness import ERROR_CODES, TERMINAL, Harness, running_app
 
 FUZZ = settings(
     max_examples=150,
@@ -42,16 +42,6 @@ FUZZ = settings(
     ],
 )
 
-CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    422: "invalid_input",
-    429: "rate_limited",
-}
 MAX_INPUT_CHARS = 2_000
 FLOWS = default_flows()
 
@@ -241,7 +231,7 @@ async def check(response: Response) -> dict[str, Any] | None:
     body = json.loads(text)
     assert set(body) == {"error"}, body
     error = body["error"]
-    assert error["code"] == CODES[response.status_code], (response.status_code, error)
+    assert error["code"] == ERROR_CODES[response.status_code], (response.status_code, error)
     assert isinstance(error["message"], str) and error["message"], error
     assert set(error) <= {"code", "message", "details"}, error
     return error

@@ -27,6 +27,27 @@ SERVE = [sys.executable, "-m", "backend.cli", "serve"]  # what `genflow serve` r
 START_TIMEOUT = 20.0
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM and wait; SIGKILL if it does not exit in time. Safe to call twice."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def tail(log: TextIO | None, path: Path, lines: int = 40) -> str:
+    """The last lines of a process's log file (flushed first), for failure messages."""
+    if log is not None:
+        log.flush()
+    try:
+        return "\n".join(path.read_text().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -148,24 +169,13 @@ class GenFlowServer:
 
     def stop(self) -> None:
         """SIGTERM and wait; SIGKILL if it does not exit in time. Safe to call twice."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
         if self._log is not None:
             self._log.close()
             self._log = None
 
     def log_tail(self, lines: int = 40) -> str:
-        if self._log is not None:
-            self._log.flush()
-        try:
-            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return tail(self._log, self.log_path, lines)
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.base_url, headers=self.headers, **kwargs)

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from tests.e2e.server import ROOT, GenFlowServer, free_port
+from tests.e2e.server import ROOT, GenFlowServer, free_port, stop_process, tail
 from tests.harness import OUTLINE
 
 START_TIMEOUT = 60.0
@@ -127,24 +127,13 @@ class UIProcess:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
         if self._log is not None:
             self._log.close()
             self._log = None
 
     def log_tail(self, lines: int = 60) -> str:
-        if self._log is not None:
-            self._log.flush()
-        try:
-            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return tail(self._log, self.log_path, lines)
 
 
 @dataclass
