@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from tests.e2e.server import ROOT, GenFlowServer, free_port
+from tests.e2e.server import ROOT, GenFlowServer, free_port, stop_process
 
 
 def rss_bytes(pid: int) -> int:
@@ -57,13 +57,7 @@ class FakeLLMProcess:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 @dataclass
@@ -161,13 +155,7 @@ class BaselineProcess:
         )
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 async def wait_http(url: str, proc: subprocess.Popen[Any], within: float = 30.0) -> None:
