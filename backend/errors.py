@@ -7,7 +7,8 @@
     ├── Conflict                 409 conflict          (state does not allow it)
     ├── PayloadTooLarge          413 payload_too_large
     ├── InvalidInput             422 invalid_input     (a field is wrong; details say which)
-    └── RateLimited              429 rate_limited      (retry_after seconds)
+    ├── RateLimited              429 rate_limited      (retry_after seconds)
+    └── StoreUnavailable         503 store_unavailable (the database failed or is unreachable)
 
 The API turns any of these into `{"error": {"code", "message", "details"?}}`.
 Foreign exceptions (SQLAlchemy, OpenAI, jsonschema) are translated where they are caught,
@@ -72,3 +73,8 @@ class RateLimited(GenFlowError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message, {"retry_after": round(retry_after, 1)})
         self.retry_after = retry_after
+
+
+class StoreUnavailable(GenFlowError):
+    status = 503
+    code = "store_unavailable"

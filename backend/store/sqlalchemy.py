@@ -13,7 +13,8 @@ through `AsyncConnection.run_sync` (psycopg 3), with the decided job row locked 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Sequence
+import contextlib
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
@@ -23,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.domain import Artifact, Job, JobStatus, Review
-from backend.errors import GenFlowError
+from backend.errors import StoreUnavailable
 from backend.events import Event, NewEvent
 from backend.store import queries as q
 from backend.store.base import Decision, JobUpdate
@@ -31,11 +32,6 @@ from backend.store.migrate import sync_url
 
 T = TypeVar("T")
 READERS = 4  # SQLite reader threads (WAL lets them read while the writer writes)
-
-
-class StoreUnavailable(GenFlowError):
-    status = 503
-    code = "store_unavailable"
 
 
 class SQLStore:
@@ -75,25 +71,24 @@ class SQLStore:
 
     async def _write(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one transaction (committed, or rolled back if it raises)."""
-        try:
+        with _translated_errors():
             if self.is_sqlite:
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._writer, self._transaction, work)
             async with self._async_engine.begin() as conn:
                 return await conn.run_sync(work)
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"database error: {type(exc).__name__}") from exc
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
         with self._engine.begin() as conn:
             return work(conn)
 
     async def _read(self, work: Callable[[Connection], T]) -> T:
-        if self.is_sqlite:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._readers, self._connected, work)
-        async with self._async_engine.connect() as conn:
-            return await conn.run_sync(work)
+        with _translated_errors():
+            if self.is_sqlite:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._readers, self._connected, work)
+            async with self._async_engine.connect() as conn:
+                return await conn.run_sync(work)
 
     def _connected(self, work: Callable[[Connection], T]) -> T:
         with self._engine.connect() as conn:
@@ -188,6 +183,15 @@ class SQLStore:
 
     async def batch_items(self, job_id: str, key: str) -> dict[int, Any]:
         return await self._read(partial(q.batch_items, job_id=job_id, key=key))
+
+
+@contextlib.contextmanager
+def _translated_errors() -> Iterator[None]:
+    """The one place SQLAlchemy's exceptions become GenFlow's (a 503, never a 500)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"database error: {type(exc).__name__}") from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -224,3 +224,20 @@ async def test_append_events_is_a_light_conditional_update(store: SQLStore) -> N
     assert read is not None and read.last_seq == 4 and read.progress == 30
     assert read.checkpoint.shared == {"a": 1}, "nothing else changed"
     assert await store.append_events("job_nope", progress) is None
+
+
+async def test_a_broken_database_is_reported_as_unavailable_on_reads_and_writes(
+    tmp_path: Path,
+) -> None:
+    from backend.errors import StoreUnavailable
+
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"this is not a SQLite database" * 100)
+    store = SQLStore(f"sqlite+aiosqlite:///{path}")
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.get_job("job_1")
+        with pytest.raises(StoreUnavailable):
+            await store.create_job(new_job(), created())
+    finally:
+        await store.close()
