@@ -102,7 +102,6 @@ def create_app(
         ),
         flows=flow_specs,
         metrics=metrics,
-        limiter=limiter,
     )
     app.extensions["genflow"] = parts
 

@@ -36,10 +36,6 @@ class EventType(StrEnum):
     def terminal(self) -> bool:
         return self in TERMINAL_EVENTS
 
-    @property
-    def durable(self) -> bool:
-        return self is not EventType.LLM_DELTA
-
 
 TERMINAL_EVENTS = frozenset(
     {EventType.JOB_COMPLETED, EventType.JOB_FAILED, EventType.JOB_CANCELLED}

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from quart import current_app
 
 from backend.metrics import Metrics
-from backend.ratelimit import RateLimiter
 from backend.runtime.bus import LocalBus
 from backend.runtime.jobs import JobService
 from backend.runtime.queue import LocalQueue
@@ -27,7 +26,6 @@ class Services:
     jobs: JobService
     flows: dict[str, FlowSpec]
     metrics: Metrics
-    limiter: RateLimiter
     secret: str = ""
     admin_token: str = ""
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-SECTION_LIMIT = 3000  # Slack's limit for a section block's text
-CHUNK = 2900
+CHUNK = 2900  # under Slack's limit of 3,000 characters for a section block's text
 
 
 def escape(text: str) -> str:

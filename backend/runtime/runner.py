@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from pocketflow import BaseNode
+
 from backend.domain import Checkpoint, Job, JobStatus, Review, utcnow
 from backend.events import EventType, NewEvent
 from backend.ids import new_id
@@ -120,7 +122,6 @@ class Runner:
         name: str | None = job.checkpoint.next_node or graph.start
         while name is not None:
             node = graph.instance(name)
-            visits = runtime.setdefault("visits", {})
             started = time.monotonic()
             node_context = self._context(job, name, writer)
             if isinstance(node, HumanReview):
@@ -133,24 +134,9 @@ class Runner:
                 with context.bind(node_context):
                     action = await node.post_async(shared, request, decision)
             else:
-                visits[name] = visits.get(name, 0) + 1
-                writer.append(
-                    NewEvent(EventType.NODE_STARTED, {"node": name, "attempt": visits[name]})
+                action = await self._run_node(
+                    job, graph, name, node, shared, runtime, writer, node_context
                 )
-                base = graph.progress(runtime.get("finished", []))
-                span = (base, graph.progress([*runtime.get("finished", []), name]))
-                batch = _BatchItems(self, job.id, f"{name}#{visits[name]}", writer, span)
-                with context.bind(node_context):
-                    try:
-                        action = await execute_node(
-                            node,
-                            shared,
-                            on_retry=self._retry_reporter(name, writer),
-                            batch=batch,
-                            concurrency=self.settings.batch_concurrency,
-                        )
-                    finally:
-                        node_context.close()
             next_name = graph.next_name(node, action)
             finished = runtime.setdefault("finished", [])
             if name not in finished:
@@ -193,6 +179,36 @@ class Runner:
             )
             writer.progress, writer.last_seq = job.progress, job.last_seq
             name = next_name
+
+    async def _run_node(
+        self,
+        job: Job,
+        graph: Graph,
+        name: str,
+        node: BaseNode,
+        shared: dict[str, Any],
+        runtime: dict[str, Any],
+        writer: EventWriter,
+        node_context: NodeContext,
+    ) -> Any:
+        """Run an ordinary (non-gate) node: `node.started`, then prep/exec/post; its action."""
+        visits = runtime.setdefault("visits", {})
+        visits[name] = visits.get(name, 0) + 1
+        writer.append(NewEvent(EventType.NODE_STARTED, {"node": name, "attempt": visits[name]}))
+        finished = runtime.get("finished", [])
+        span = (graph.progress(finished), graph.progress([*finished, name]))
+        batch = _BatchItems(self, job.id, f"{name}#{visits[name]}", writer, span)
+        with context.bind(node_context):
+            try:
+                return await execute_node(
+                    node,
+                    shared,
+                    on_retry=self._retry_reporter(name, writer),
+                    batch=batch,
+                    concurrency=self.settings.batch_concurrency,
+                )
+            finally:
+                node_context.close()
 
     async def _open_review(
         self,

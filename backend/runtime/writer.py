@@ -42,12 +42,9 @@ class EventWriter:
     def append(self, event: NewEvent) -> None:
         """Queue a durable event; safe to call from any thread."""
         if threading.get_ident() == self._loop_thread:
-            self._put(event)
+            self._queue.put_nowait(event)
         else:
-            self._loop.call_soon_threadsafe(self._put, event)
-
-    def _put(self, event: NewEvent) -> None:
-        self._queue.put_nowait(event)
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
 
     async def flush(self) -> None:
         """Wait until everything appended so far is stored."""

@@ -94,11 +94,7 @@ def update_job(
     """One conditional UPDATE ... RETURNING checks the status and applies the change."""
     values = _values(update_)
     query = _update_statement(tuple(sorted(values)), update_.start_attempt, expect is not None)
-    params = {f"v_{name}": value for name, value in values.items()}
-    params.update(job_id=job_id, n_events=len(events), v_updated_at=utcnow())
-    if expect is not None:
-        params["expect"] = [status.value for status in expect]
-    row = conn.execute(query, params).mappings().first()
+    row = conn.execute(query, _update_params(job_id, values, events, expect)).mappings().first()
     if row is None:
         return None  # unknown job, or not in an expected status: nothing was changed
     review = update_.review if isinstance(update_.review, Review) else None
@@ -116,18 +112,27 @@ def append_events(
     expect: Collection[JobStatus] | None,
 ) -> list[Event] | None:
     """`update_job` for events (and progress) only: returns no job, so reads no JSON."""
-    columns = ("progress",) if progress is not None else ()
-    query = _update_statement(columns, False, expect is not None, light=True)
-    params: dict[str, Any] = {"job_id": job_id, "n_events": len(events), "v_updated_at": utcnow()}
-    if progress is not None:
-        params["v_progress"] = progress
-    if expect is not None:
-        params["expect"] = [status.value for status in expect]
-    row = conn.execute(query, params).first()
+    values = {"progress": progress} if progress is not None else {}
+    query = _update_statement(tuple(values), False, expect is not None, light=True)
+    row = conn.execute(query, _update_params(job_id, values, events, expect)).first()
     if row is None:
         return None
     last_seq, stored_progress = row
     return append(conn, job_id, last_seq - len(events), stored_progress, events)
+
+
+def _update_params(
+    job_id: str,
+    values: dict[str, Any],
+    events: Sequence[NewEvent],
+    expect: Collection[JobStatus] | None,
+) -> dict[str, Any]:
+    """The bound values of an `_update_statement`."""
+    params = {f"v_{name}": value for name, value in values.items()}
+    params.update(job_id=job_id, n_events=len(events), v_updated_at=utcnow())
+    if expect is not None:
+        params["expect"] = [status.value for status in expect]
+    return params
 
 
 @lru_cache(maxsize=256)
