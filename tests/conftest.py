@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Harness, running_app
+from tests.services import postgres_url, redis_url  # real PostgreSQL and Redis fixtures
+
+__all__ = ["harness", "postgres_url", "redis_url"]
 
 
 @pytest.fixture

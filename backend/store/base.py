@@ -56,6 +56,11 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""
 
+    @property
+    def failing(self) -> bool:
+        """True since the last store call failed with StoreUnavailable, until one works
+        (a full disk fails writes while reads and pings still work)."""
+
     async def create_job(self, job: Job, events: Sequence[NewEvent]) -> tuple[Job, list[Event]]: ...
 
     async def get_job(self, job_id: str) -> Job | None: ...
@@ -78,10 +83,13 @@ class Store(Protocol):
         events: Sequence[NewEvent] = (),
         *,
         expect: Collection[JobStatus] | None = None,
+        fence: int | None = None,
     ) -> tuple[Job, list[Event]] | None:
         """Apply `update` and append `events` atomically.
 
-        Returns None (and changes nothing) when the job's status is not in `expect`.
+        Returns None (and changes nothing) when the job's status is not in `expect`, or
+        when `fence` is given and the job's `attempts` is no longer `fence` (another
+        runner claimed the job since). A status other than `running` clears the lease.
         """
 
     async def append_events(
@@ -91,9 +99,31 @@ class Store(Protocol):
         *,
         progress: int | None = None,
         expect: Collection[JobStatus] | None = None,
+        fence: int | None = None,
     ) -> list[Event] | None:
         """`update_job` for events alone (and the progress): the same one transaction,
         without reading back the job (its checkpoint may be large). None if refused."""
+
+    async def claim_job(
+        self, job_id: str, *, owner: str, lease_seconds: float, steal: bool = False
+    ) -> tuple[Job, list[Event]] | None:
+        """Take the job for one runner: `pending`, or `running` without a live lease (it
+        expired, was released, or a decision just re-opened the job) becomes `running`
+        with `attempts + 1` (the fence of every later runner write), the lease
+        (`owner`, now + `lease_seconds`), and `job.started {attempt}` appended.
+        `steal` also takes a live lease (the one-process local queue's recovery).
+        None, changing nothing, when the job is not claimable."""
+
+    async def renew_lease(self, job_id: str, *, fence: int, lease_seconds: float) -> bool:
+        """Extend the lease of the runner holding `fence`; False when it lost the job
+        (cancelled, finished, parked, or claimed by another runner)."""
+
+    async def release_lease(self, job_id: str, *, fence: int) -> None:
+        """Give the job up (a worker shutting down): claimable at once by another."""
+
+    async def unowned_jobs(self, *, grace_seconds: float, limit: int = 500) -> list[str]:
+        """Jobs nobody will run unless re-queued: `running` with an expired (or no)
+        lease, and `pending`, not updated for `grace_seconds`. Oldest first."""
 
     async def decide_review(
         self, job_id: str, decision: Decision, event: NewEvent
@@ -104,13 +134,21 @@ class Store(Protocol):
 
     async def events_after(self, job_id: str, after: int = 0, limit: int = 1000) -> list[Event]: ...
 
-    async def save_artifact(self, artifact: Artifact) -> Artifact: ...
+    async def save_artifact(
+        self, artifact: Artifact, event: NewEvent | None = None, *, fence: int | None = None
+    ) -> list[Event] | None:
+        """Store the artifact and append `event` (its `artifact.created`) in one
+        transaction. Idempotent by id: an artifact that exists already is kept and
+        nothing is appended (returns []). None when `fence` is stale."""
 
     async def get_artifact(
         self, artifact_id: str, *, with_data: bool = True
     ) -> Artifact | None: ...
 
-    async def save_batch_item(self, job_id: str, key: str, index: int, result: Any) -> None: ...
+    async def save_batch_item(
+        self, job_id: str, key: str, index: int, result: Any, *, fence: int | None = None
+    ) -> bool:
+        """Store a finished batch item; False (nothing stored) when `fence` is stale."""
 
     async def batch_items(self, job_id: str, key: str) -> dict[int, Any]: ...
 
