@@ -13,22 +13,14 @@ from quart import Quart, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from backend.api import artifacts, events, flows, health, jobs, openapi
+from backend.assembly import build_services
 from backend.auth import ensure_admin_token, load_secret
 from backend.errors import GenFlowError, RateLimited
-from backend.metrics import Metrics
-from backend.ratelimit import RateLimiter
-from backend.runtime.bus import LocalBus
-from backend.runtime.jobs import JobService
-from backend.runtime.queue import LocalQueue
-from backend.runtime.runner import Runner
-from backend.services import Services
 from backend.settings import Settings
 from backend.store.base import Store
-from backend.store.sqlalchemy import SQLStore
-from flows import images, llm
 from flows.images import ImageBackend
 from flows.llm import LLMBackend
-from flows.registry import FlowSpec, default_flows
+from flows.registry import FlowSpec
 
 log = logging.getLogger(__name__)
 
@@ -53,55 +45,19 @@ def create_app(
     image_backend: ImageBackend | None = None,
     flow_specs: dict[str, FlowSpec] | None = None,
 ) -> Quart:
-    if settings.queue != "local":
-        raise ValueError(f"GENFLOW_QUEUE={settings.queue!r} is not available yet; use 'local'")
+    settings.check()
     app = Quart("genflow")
     app.config.update(
         RESPONSE_TIMEOUT=None,  # SSE streams live as long as the job
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
     )
-    store = store or SQLStore(settings.resolved_database_url)
-    bus = LocalBus()
-    metrics = Metrics()
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    flow_specs = flow_specs if flow_specs is not None else default_flows()
-    runner = Runner(
+    parts = build_services(
+        settings,
         store=store,
-        bus=bus,
-        flows=flow_specs,
-        llm_backend=llm_backend
-        or llm.make_backend(
-            settings.llm,
-            model=settings.model,
-            timeout=settings.llm_timeout,
-            script=settings.llm_script,
-        ),
-        image_backend=image_backend
-        or images.make_backend(
-            settings.image_backend, model=settings.image_model, timeout=settings.llm_timeout
-        ),
-        settings=settings,
-        metrics=metrics,
-    )
-    queue = LocalQueue(runner.run, max_concurrent=settings.max_concurrent_jobs)
-    parts = Services(
-        settings=settings,
-        store=store,
-        bus=bus,
-        queue=queue,
-        runner=runner,
-        jobs=JobService(
-            store=store,
-            bus=bus,
-            queue=queue,
-            flows=flow_specs,
-            settings=settings,
-            metrics=metrics,
-            limiter=limiter,
-        ),
-        flows=flow_specs,
-        metrics=metrics,
+        llm_backend=llm_backend,
+        image_backend=image_backend,
+        flow_specs=flow_specs,
     )
     app.extensions["genflow"] = parts
 
@@ -114,15 +70,20 @@ def create_app(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         parts.secret = load_secret(settings)
         parts.admin_token = ensure_admin_token(settings, parts.secret)
-        await store.initialize()
-        resumed = await parts.jobs.recover()
-        if resumed:
-            log.info("resuming %d interrupted job(s)", len(resumed))
+        await parts.store.initialize()
+        await parts.bus.start()
+        await parts.queue.start()
+        if parts.queue.name == "local":  # with workers, expired leases are re-queued
+            resumed = await parts.jobs.recover()
+            if resumed:
+                log.info("resuming %d interrupted job(s)", len(resumed))
 
     @app.after_serving
     async def stop() -> None:
-        await queue.close()
-        await store.close()
+        await parts.queue.close()
+        await parts.jobs.limiter.aclose()
+        await parts.bus.aclose()
+        await parts.store.close()
 
     return app
 

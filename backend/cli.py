@@ -2,6 +2,7 @@
 
 genflow up                      API + web UI (+ Slack bot with tokens), embedded defaults
 genflow serve                   the API server alone
+genflow worker [--concurrency N]   run jobs (GENFLOW_QUEUE=procrastinate)
 genflow run FLOW key=value...   start a job and follow it in the terminal
 genflow token create --sub NAME [--admin] [--ttl 30d]
 genflow migrate                 apply database migrations
@@ -52,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--admin", action="store_true", help="may see every principal's jobs")
     create.add_argument("--ttl", default="30d", help="lifetime: 3600s, 90m, 12h, 30d, 2w")
 
+    worker = commands.add_parser(
+        "worker", help="run jobs from the queue (GENFLOW_QUEUE=procrastinate, PostgreSQL)"
+    )
+    worker.add_argument(
+        "--concurrency", type=int, help="jobs at once (GENFLOW_WORKER_CONCURRENCY, default 32)"
+    )
+
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser(
         "slack", help="run the Slack bot (Socket Mode with SLACK_APP_TOKEN, else HTTP mode)"
@@ -61,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, help="port (GENFLOW_UI_PORT)")
 
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command in ("up", "serve"):
             return _serve(settings, args, announce=args.command == "up")
@@ -77,12 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             from bots.slack import main as slack_main
 
             return slack_main()
+        if args.command == "worker":
+            return _worker(settings, args)
         if args.command == "migrate":
-            from backend.store.migrate import upgrade
-
-            upgrade(settings.resolved_database_url)
-            print(f"database is up to date: {settings.resolved_database_url}")
-            return 0
+            return _migrate(settings)
     except KeyboardInterrupt:
         return 130
     return 2
@@ -131,6 +141,45 @@ def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> i
 
     asyncio.run(go())
     return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import logging
+
+    from backend.worker import run_worker
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(
+            run_worker(settings, concurrency=args.concurrency or settings.worker_concurrency)
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    """GenFlow's tables (Alembic) and, on PostgreSQL, procrastinate's queue schema."""
+    from backend.store.migrate import upgrade
+
+    url = settings.resolved_database_url
+    upgrade(url)
+    print(f"database is up to date: {_without_password(url)}")
+    if settings.is_postgres:
+        from backend.runtime.queues.procrastinate_queue import install_schema
+
+        created = asyncio.run(install_schema(url))
+        print("procrastinate queue schema " + ("created" if created else "is in place"))
+    return 0
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _banner(settings: Settings, services: Any, extras: list[Any]) -> str:

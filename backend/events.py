@@ -70,6 +70,18 @@ class Event:
             "data": self.data,
         }
 
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Event:
+        """The inverse of `to_json`: events crossing processes (Redis fan-out)."""
+        return cls(
+            job_id=raw["job_id"],
+            type=EventType(raw["type"]),
+            data=raw["data"],
+            ts=datetime.fromisoformat(raw["ts"]),
+            progress=raw["progress"],
+            seq=raw["seq"],
+        )
+
     def encode_json(self) -> str:
         return json.dumps(self.to_json(), separators=(",", ":"), default=str)
 

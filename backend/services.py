@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from quart import current_app
 
 from backend.metrics import Metrics
-from backend.runtime.bus import LocalBus
+from backend.runtime.bus import EventBus
 from backend.runtime.jobs import JobService
-from backend.runtime.queue import LocalQueue
+from backend.runtime.queues import JobQueue
 from backend.runtime.runner import Runner
 from backend.settings import Settings
 from backend.store.base import Store
@@ -20,8 +20,8 @@ from flows.registry import FlowSpec
 class Services:
     settings: Settings
     store: Store
-    bus: LocalBus
-    queue: LocalQueue
+    bus: EventBus
+    queue: JobQueue
     runner: Runner
     jobs: JobService
     flows: dict[str, FlowSpec]

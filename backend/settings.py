@@ -49,7 +49,11 @@ def _float(name: str, default: float) -> float:
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path.home() / ".genflow")
     database_url: str | None = None
-    queue: str = "local"
+    queue: str = "local"  # local | procrastinate
+    redis_url: str | None = None  # live events and rate limits across replicas
+    lease_seconds: float = 15.0  # a worker's hold on a running job, renewed every third
+    requeue_seconds: int = 5  # how often jobs whose lease expired are queued again
+    worker_concurrency: int = 32  # jobs one `genflow worker` runs at once
     host: str = "127.0.0.1"
     port: int = 8000
     ui_port: int = 7860
@@ -85,6 +89,10 @@ class Settings:
             ).expanduser(),
             database_url=_env("GENFLOW_DATABASE_URL"),
             queue=_env("GENFLOW_QUEUE", "local") or "local",
+            redis_url=_env("GENFLOW_REDIS_URL"),
+            lease_seconds=_float("GENFLOW_LEASE_SECONDS", 15.0),
+            requeue_seconds=_int("GENFLOW_REQUEUE_SECONDS", 5),
+            worker_concurrency=_int("GENFLOW_WORKER_CONCURRENCY", 32),
             host=host,
             port=port,
             ui_port=_int("GENFLOW_UI_PORT", 7860),
@@ -107,7 +115,34 @@ class Settings:
             rate_limit_burst=_int("GENFLOW_RATE_LIMIT_BURST", 20),
             heartbeat_seconds=_float("GENFLOW_HEARTBEAT_SECONDS", 15.0),
         )
-        return replace(settings, **overrides) if overrides else settings
+        settings = replace(settings, **overrides) if overrides else settings
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse settings that cannot work together, saying what to change."""
+        if self.queue not in ("local", "procrastinate"):
+            raise ValueError(
+                f"GENFLOW_QUEUE must be 'local' or 'procrastinate', not {self.queue!r}"
+            )
+        if self.queue == "procrastinate" and not self.is_postgres:
+            raise ValueError(
+                "GENFLOW_QUEUE=procrastinate needs PostgreSQL: set "
+                "GENFLOW_DATABASE_URL=postgresql+psycopg://user:password@host/db"
+            )
+        if self.queue == "procrastinate" and not self.redis_url:
+            raise ValueError(
+                "GENFLOW_QUEUE=procrastinate needs GENFLOW_REDIS_URL (redis://host:6379/0): "
+                "live events travel from the workers to every API replica over Redis"
+            )
+        if not 1 <= self.requeue_seconds <= 60 or 60 % self.requeue_seconds:
+            raise ValueError("GENFLOW_REQUEUE_SECONDS must divide 60 (1, 2, 3, 5, 10, 15, 20, 30)")
+        if self.lease_seconds < 1:
+            raise ValueError("GENFLOW_LEASE_SECONDS must be at least 1")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.resolved_database_url.startswith("postgresql")
 
     @property
     def resolved_database_url(self) -> str:

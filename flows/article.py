@@ -147,16 +147,49 @@ async def _store_article(shared: ArticleShared, body: str) -> None:
     )
 
 
+# A draft this long is an article a rewrite can lose; shorter ones are not checked.
+CHECKED_DRAFT_WORDS = 120
+
+
+class RewriteLostTheDraft(ValueError):
+    """The style rewrite threw most of the draft away (small models answer a long
+    prompt with a chatty one-liner)."""
+
+
+def rewrite_problem(draft: str, styled: str) -> str | None:
+    """What an editor would refuse in a rewrite of a real draft: most of it gone."""
+    draft_words, styled_words = len(draft.split()), len(styled.split())
+    if draft_words >= CHECKED_DRAFT_WORDS and styled_words < draft_words // 2:
+        return (
+            f"the rewrite has {styled_words} words but the draft has {draft_words}: "
+            "rewrite all of it, section by section"
+        )
+    return None
+
+
 class ApplyStyle(AsyncNode):
     async def prep_async(self, shared: ArticleShared) -> str:
         return shared["draft"]
 
     async def exec_async(self, draft: str) -> str:
         context.report("Rewriting in a conversational style")
-        return await complete(
+        problem = getattr(self, "problem", None)  # the last try's, said to the model
+        styled = await complete(
             "Rewrite this article draft in a warm, conversational style. Keep the "
-            f"markdown section headings.\n\n{draft}"
+            "markdown section headings."
+            + (f" Your last rewrite was refused: {problem}." if problem else "")
+            + f"\n\n{draft}"
         )
+        self.problem = rewrite_problem(draft, styled)
+        if self.problem:
+            raise RewriteLostTheDraft(self.problem)
+        return styled
+
+    async def exec_fallback_async(self, draft: str, exc: Exception) -> str:
+        if not isinstance(exc, RewriteLostTheDraft):
+            raise exc
+        context.report(f"Kept the draft as it is: {exc}")
+        return draft
 
     async def post_async(self, shared: ArticleShared, draft: str, styled: str) -> str:
         await _store_article(shared, styled)

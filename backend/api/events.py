@@ -1,7 +1,9 @@
 """A job's events: Server-Sent Events, a JSON list, or a WebSocket.
 
 SSE replays every durable event after `Last-Event-ID` (or `?after=N`) and then follows
-live, with `: ping` heartbeats, and ends after the terminal event.
+live, with `: ping` heartbeats, and ends after the terminal event. When the server shuts
+down, SSE streams just end (clients reconnect with Last-Event-ID, to any replica) and
+WebSockets close with 1012 (service restart): 1000 always means "the job ended".
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from quart import Blueprint, Response, request, websocket
 from backend.api.common import int_arg, principal
 from backend.errors import GenFlowError, InvalidInput
 from backend.events import Event
-from backend.runtime.follow import follow
+from backend.runtime.follow import ServerClosing, follow
 from backend.services import services
 
 blueprint = Blueprint("events", __name__)
 
 MAX_SEQ = 2**63 - 1
+NORMAL_CLOSURE = 1000  # WebSocket close codes (RFC 6455 and the IANA registry)
+SERVICE_RESTART = 1012
 
 
 def _after(raw: str | None, source: str) -> int:
@@ -99,6 +103,8 @@ async def job_events(job_id: str) -> Response | dict:
                     yield b": ping\n\n"
                 for chunk in sse_chunks(batch):
                     yield chunk
+        except ServerClosing:
+            pass  # the stream ends; the client reconnects with Last-Event-ID
         finally:
             parts.metrics.followers.dec()
 
@@ -124,12 +130,15 @@ async def job_events_ws(job_id: str) -> None:
         return
     await websocket.accept()
     parts.metrics.followers.inc()
+    code, reason = NORMAL_CLOSURE, "job ended"
     try:
         async for batch in follow(
             parts.store, parts.bus, job.id, after, parts.settings.heartbeat_seconds
         ):
             for event in batch:
                 await websocket.send(event.encode_json())
-        await websocket.close(1000)
+    except ServerClosing:  # the client reconnects, with ?after=<last seq>, to any replica
+        code, reason = SERVICE_RESTART, "server restarting"
     finally:
         parts.metrics.followers.dec()
+    await websocket.close(code, reason)

@@ -15,16 +15,21 @@ async def health() -> tuple[dict, int]:
     store_ok, store_error = True, None
     try:
         await parts.store.ping()
+        if parts.store.failing:  # reads work, writes fail (a full disk, say)
+            store_ok, store_error = False, "writes failing"
     except Exception as exc:  # report, never raise: this is what monitors poll
         store_ok, store_error = False, type(exc).__name__
+    bus = parts.bus.status()
+    healthy = store_ok and bus.get("connected", True)
     body = {
-        "status": "ok" if store_ok else "degraded",
+        "status": "ok" if healthy else "degraded",
         "store": {
             "ok": store_ok,
             "backend": "sqlite" if parts.store.is_sqlite else "postgresql",
             "error": store_error,
         },
-        "queue": {"backend": parts.settings.queue, "active_jobs": parts.queue.active()},
+        "queue": parts.queue.status(),
+        "bus": bus,
         "llm": parts.runner.llm_backend.name,
         "images": parts.runner.image_backend.name,
     }

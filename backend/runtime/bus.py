@@ -1,30 +1,41 @@
 """Live fan-out of job events to followers (SSE, WebSocket, the jobs' own watchers).
 
 The bus is only a doorbell: the database is the source of truth. A follower whose queue
-overflows is told it `LAGGED` and catches up from the store, so a slow client never
-slows the others and never grows memory without bound.
+overflows, or whose bus lost its connection, is told it `LAGGED` and catches up from the
+store, so a slow client never slows the others and never grows memory without bound.
+`LocalBus` fans out within one process (the embedded default); `RedisBus`
+(`redis_bus.py`) wraps one and adds Redis pub/sub between processes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from backend.events import Event
 
-LAGGED = object()  # put on a follower's queue when events had to be dropped
+LAGGED = object()  # put on a follower's queue when events may have been missed
 CLOSED = object()  # the server is shutting down: end the stream, the client reconnects
 
 
 class Subscription:
+    """One follower's queue of events, LAGGED and CLOSED."""
+
     def __init__(self, bus: LocalBus, job_id: str, maxsize: int) -> None:
         self.job_id = job_id
         self._bus = bus
+        self._closing = False
         self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=maxsize)
 
     def offer(self, event: object) -> None:
+        """Queue `event` without waiting; on overflow drop everything for one LAGGED.
+        After CLOSED nothing more is queued, so an overflow can never drop CLOSED."""
+        if self._closing:
+            return
+        if event is CLOSED:
+            self._closing = True
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -58,20 +69,50 @@ class Subscription:
 
 
 class EventBus(Protocol):
-    def publish(self, events: Iterable[Event]) -> None: ...
+    """What the runner, the job service and followers need from a bus."""
 
-    def subscribe(self, job_id: str) -> Subscription: ...
+    def publish(self, events: Iterable[Event]) -> None:
+        """Hand events to every follower of their jobs. Never blocks, never raises."""
+        ...
 
-    def close(self) -> None: ...
+    def subscribe(self, job_id: str) -> Subscription:
+        """Start following a job; `Subscription.close()` stops."""
+        ...
+
+    def close(self) -> None:
+        """Shutting down: offer CLOSED to every follower, now and later ones."""
+        ...
+
+    def follower_count(self, job_id: str | None = None) -> int: ...
+
+    async def start(self) -> None:
+        """Connect whatever the bus needs (inside the serving event loop)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and tasks (after `close()`)."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """For /api/health: {"backend": ..., "connected": bool}."""
+        ...
+
+
+# Called with (job_id, True) when a job gets its first follower, (job_id, False) when its
+# last one leaves: how RedisBus knows which channels to subscribe to.
+FollowersChanged = Callable[[str, bool], None]
 
 
 class LocalBus:
     """In-process fan-out (the embedded default)."""
 
-    def __init__(self, queue_size: int = 1000) -> None:
+    def __init__(
+        self, queue_size: int = 1000, *, on_followers: FollowersChanged | None = None
+    ) -> None:
         self.queue_size = queue_size
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self._closed = False
+        self._on_followers = on_followers
 
     def publish(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -80,10 +121,23 @@ class LocalBus:
 
     def subscribe(self, job_id: str) -> Subscription:
         subscription = Subscription(self, job_id, self.queue_size)
-        self._subscribers[job_id].add(subscription)
+        followers = self._subscribers[job_id]
+        followers.add(subscription)
+        if len(followers) == 1 and self._on_followers is not None:
+            self._on_followers(job_id, True)
         if self._closed:
             subscription.offer(CLOSED)
         return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        followers = self._subscribers.get(subscription.job_id)
+        if followers is None or subscription not in followers:
+            return
+        followers.discard(subscription)
+        if not followers:
+            del self._subscribers[subscription.job_id]
+            if self._on_followers is not None:
+                self._on_followers(subscription.job_id, False)
 
     def close(self) -> None:
         """End every follower's stream (on shutdown, so it does not wait for them)."""
@@ -92,14 +146,27 @@ class LocalBus:
             for subscription in followers:
                 subscription.offer(CLOSED)
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        followers = self._subscribers.get(subscription.job_id)
-        if followers is not None:
-            followers.discard(subscription)
-            if not followers:
-                del self._subscribers[subscription.job_id]
+    def lag(self, job_ids: Iterable[str] | None = None) -> None:
+        """Tell the followers of these jobs (all jobs by default) to refill from the store."""
+        chosen = self._subscribers.keys() if job_ids is None else job_ids
+        for job_id in tuple(chosen):
+            for subscription in tuple(self._subscribers.get(job_id, ())):
+                subscription.offer(LAGGED)
+
+    def job_ids(self) -> set[str]:
+        """The jobs that have at least one follower here."""
+        return set(self._subscribers)
 
     def follower_count(self, job_id: str | None = None) -> int:
         if job_id is not None:
             return len(self._subscribers.get(job_id, ()))
         return sum(len(s) for s in self._subscribers.values())
+
+    async def start(self) -> None:
+        """Nothing to connect."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    def status(self) -> dict[str, Any]:
+        return {"backend": "local", "connected": True}

@@ -2,19 +2,24 @@
 
 Progress and artifacts become durable events (through the job's EventWriter); streamed
 model text becomes live-only `llm.delta` events, coalesced to about ten per second.
+An artifact's id is derived from the job, node, visit and name, and it is stored with its
+`artifact.created` in one transaction, idempotently: a node that runs again after a
+crash leaves one artifact and one event behind, not two.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
+from collections import Counter
 from typing import Any
 
 from backend.domain import Artifact, utcnow
 from backend.events import Event, EventType, NewEvent
-from backend.ids import new_id
 from backend.metrics import Metrics
 from backend.runtime.bus import EventBus
+from backend.runtime.states import JobLost
 from backend.runtime.writer import EventWriter
 from backend.store.base import Store
 
@@ -34,15 +39,19 @@ class NodeContext:
         self,
         *,
         job_id: str,
+        fence: int,
         owner: str,
         node: str,
+        visit: int,
         store: Store,
         bus: EventBus,
         writer: EventWriter,
         metrics: Metrics,
         prices: dict[str, tuple[float, float]],
     ) -> None:
-        self.job_id, self.owner, self.node = job_id, owner, node
+        self.job_id, self.fence, self.owner = job_id, fence, owner
+        self.node, self.visit = node, visit
+        self._names: Counter[str] = Counter()  # artifacts saved so far, by name
         self.store, self.bus, self.writer, self.metrics = store, bus, writer, metrics
         self.prices = prices
         self.tokens_in = self.tokens_out = 0
@@ -67,8 +76,9 @@ class NodeContext:
             self._flush_handle = self._loop.call_later(DELTA_INTERVAL, self.flush_deltas)
 
     async def save_artifact(self, data: bytes, *, mime: str, kind: str, name: str) -> str:
+        self._names[name] += 1
         artifact = Artifact(
-            id=new_id("art"),
+            id=self.artifact_id(name, self._names[name]),
             job_id=self.job_id,
             owner=self.owner,
             kind=kind,
@@ -78,21 +88,29 @@ class NodeContext:
             created_at=utcnow(),
             data=data,
         )
-        await self.store.save_artifact(artifact)
-        self.writer.append(
-            NewEvent(
-                EventType.ARTIFACT_CREATED,
-                {
-                    "artifact_id": artifact.id,
-                    "kind": kind,
-                    "mime": mime,
-                    "url": artifact.url,
-                    "name": name,
-                    "node": self.node,
-                },
-            )
+        created = NewEvent(
+            EventType.ARTIFACT_CREATED,
+            {
+                "artifact_id": artifact.id,
+                "kind": kind,
+                "mime": mime,
+                "url": artifact.url,
+                "name": name,
+                "node": self.node,
+            },
         )
+        await self.writer.flush()  # the node's earlier reports come first
+        stored = await self.store.save_artifact(artifact, created, fence=self.fence)
+        if stored is None:
+            raise JobLost(self.job_id)
+        self.bus.publish(stored)
         return artifact.id
+
+    def artifact_id(self, name: str, nth: int) -> str:
+        """The same on every run of this node visit: job, node, visit, name (and how
+        many of that name came before)."""
+        key = f"{self.job_id}\0{self.node}\0{self.visit}\0{name}\0{nth}"
+        return "art_" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
     def record_usage(self, model: str, tokens_in: int, tokens_out: int) -> None:
         price_in, price_out = price_of(self.prices, model)

@@ -17,15 +17,15 @@ from backend.events import EventType, NewEvent
 from backend.ids import new_id
 from backend.metrics import Metrics
 from backend.ratelimit import RateLimiter
+from backend.runtime import states
 from backend.runtime.bus import EventBus
-from backend.runtime.queue import LocalQueue
+from backend.runtime.queues import JobQueue
 from backend.settings import Settings
 from backend.store.base import Decision, JobUpdate, Store
 from flows import schemas
 from flows.registry import FlowSpec
 
 SURFACES = ("api", "web", "slack", "cli")
-ACTIVE = {JobStatus.PENDING, JobStatus.RUNNING, JobStatus.WAITING_FOR_REVIEW}
 
 
 def schema_errors(value: Any, schema: dict[str, Any], prefix: str) -> list[dict[str, str]]:
@@ -62,7 +62,7 @@ class JobService:
         *,
         store: Store,
         bus: EventBus,
-        queue: LocalQueue,
+        queue: JobQueue,
         flows: Mapping[str, FlowSpec],
         settings: Settings,
         metrics: Metrics,
@@ -82,7 +82,7 @@ class JobService:
         problems += schema_errors(input_, spec.input_schema, "input")
         if problems:
             raise InvalidInput(f"invalid input for flow {flow!r}", problems)
-        self.limiter.check(owner)  # only jobs that would start count against the limit
+        await self.limiter.check(owner)  # only jobs that would start count against the limit
         now = utcnow()
         job = Job(
             id=new_id("job"),
@@ -99,7 +99,7 @@ class JobService:
         )
         self.bus.publish(events)
         self.metrics.jobs_created.labels(flow).inc()
-        self.queue.enqueue(job.id)
+        await self.queue.enqueue(job.id)
         return job
 
     async def get(self, job_id: str, principal: Principal) -> Job:
@@ -142,7 +142,7 @@ class JobService:
             ),
         )
         self.bus.publish(events)
-        self.queue.enqueue(job_id)
+        await self.queue.enqueue(job_id)
         return job
 
     async def cancel(self, job_id: str, principal: Principal) -> Job:
@@ -151,7 +151,7 @@ class JobService:
             job_id,
             JobUpdate(status=JobStatus.CANCELLED, review=None, current_node=None),
             [NewEvent(EventType.JOB_CANCELLED, {"by": principal.sub})],
-            expect=ACTIVE,
+            expect=states.CANCEL.sources,
         )
         if saved is None:
             raise Conflict(
@@ -159,12 +159,13 @@ class JobService:
                 {"status": (await self.get(job_id, principal)).status.value},
             )
         self.queue.cancel(job_id)
-        self.bus.publish(saved[1])
+        self.bus.publish(saved[1])  # a worker in another process stops on this event
         return saved[0]
 
     async def recover(self) -> list[str]:
-        """Re-enqueue every job a previous process left pending or running."""
-        ids = await self.store.job_ids({JobStatus.PENDING, JobStatus.RUNNING})
+        """Re-enqueue every job a previous process left pending or running (the local
+        queue; with workers, the periodic re-queue of expired leases does this)."""
+        ids = await self.store.job_ids(states.RUNNABLE)
         for job_id in ids:
-            self.queue.enqueue(job_id)
+            await self.queue.enqueue(job_id)
         return ids

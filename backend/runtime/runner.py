@@ -3,28 +3,43 @@
 After every node the shared store and the name of the next node are saved together with
 `node.finished` in one transaction. A review gate parks the job (status
 `waiting_for_review`, the request stored) and the task ENDS; a decision re-enqueues the
-job, and the gate's `post_async` turns the decision into the next action. Every write is
-conditional on the job still being `running`, so a cancelled job's task cannot write on.
+job, and the gate's `post_async` turns the decision into the next action.
+
+A run starts by *claiming* the job (a lease and a fence, the attempt number); every
+write after that is conditional on the job still being `running` under that same
+attempt, so neither a cancelled job's task nor a runner whose lease another worker took
+over can write one more event or checkpoint. With workers in other processes
+(`distributed`), the run renews its lease while it works and watches the bus, so a
+cancel made on any replica stops it (model call included) within moments.
+
+Infrastructure failures (StoreUnavailable) are not the job's: they propagate to the
+queue, which runs the job again later from its last checkpoint; `job.failed` is only
+for the job's own errors.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pocketflow import BaseNode
 
 from backend.domain import Checkpoint, Job, JobStatus, Review, utcnow
+from backend.errors import StoreUnavailable
 from backend.events import EventType, NewEvent
 from backend.ids import new_id
 from backend.metrics import Metrics
-from backend.runtime.bus import EventBus
+from backend.runtime import states
+from backend.runtime.bus import LAGGED, EventBus
 from backend.runtime.context import NodeContext
 from backend.runtime.execute import execute_node
 from backend.runtime.graph import FlowChanged, Graph
+from backend.runtime.states import JobLost
 from backend.runtime.writer import EventWriter
 from backend.settings import Settings
 from backend.store.base import JobUpdate, Store
@@ -35,29 +50,29 @@ from flows.llm import LLMBackend
 from flows.registry import FlowSpec
 
 log = logging.getLogger(__name__)
-RUNNING = {JobStatus.RUNNING}
+RUNNING = states.CHECKPOINT.sources
 
 
 class SharedNotJSON(TypeError):
     """A node put something into the shared store that cannot be checkpointed."""
 
 
-class _Stopped(Exception):
-    """The job left `running` under us (cancelled); stop without writing."""
-
-
 class _BatchItems:
     def __init__(
-        self, runner: Runner, job_id: str, key: str, writer: EventWriter, span: tuple[int, int]
+        self, runner: Runner, job: Job, key: str, writer: EventWriter, span: tuple[int, int]
     ):
-        self.runner, self.job_id, self.key, self.writer = runner, job_id, key, writer
+        self.runner, self.job, self.key, self.writer = runner, job, key, writer
         self.span = span
 
     async def load(self) -> dict[int, Any]:
-        return await self.runner.store.batch_items(self.job_id, self.key)
+        return await self.runner.store.batch_items(self.job.id, self.key)
 
     async def save(self, index: int, value: Any) -> None:
-        await self.runner.store.save_batch_item(self.job_id, self.key, index, value)
+        saved = await self.runner.store.save_batch_item(
+            self.job.id, self.key, index, value, fence=self.job.attempts
+        )
+        if not saved:
+            raise JobLost(self.job.id)
 
     def item_done(self, done: int, total: int) -> None:
         low, high = self.span
@@ -75,42 +90,127 @@ class Runner:
         image_backend: ImageBackend,
         settings: Settings,
         metrics: Metrics,
+        worker_id: str = "local",
+        distributed: bool = False,
     ) -> None:
         self.store, self.bus, self.flows = store, bus, flows
         self.llm_backend, self.image_backend = llm_backend, image_backend
         self.settings, self.metrics = settings, metrics
+        self.worker_id, self.distributed = worker_id, distributed
+        # Where a run hands its job back when this process stops mid-job (a worker
+        # shutting down); set by the worker to its queue's `enqueue`.
+        self.requeue: Callable[[str], Awaitable[None]] | None = None
 
-    async def run(self, job_id: str) -> None:
-        """Run (or resume) a job until it finishes, fails, parks at a gate, or is cancelled."""
+    async def run(self, job_id: str, *, steal: bool = False) -> None:
+        """Run (or resume) a job until it finishes, fails, parks at a gate, or is cancelled.
+
+        `steal` takes the job even from a live lease: the one-process local queue's
+        recovery after a crash. Raises StoreUnavailable (the job is left to be run
+        again) when the database fails."""
         job = await self.store.get_job(job_id)
-        if job is None or job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
+        if job is None or not states.CLAIM.allows(job.status):
             return
+        claimed = await self.store.claim_job(
+            job_id, owner=self.worker_id, lease_seconds=self.settings.lease_seconds, steal=steal
+        )
+        if claimed is None:
+            return  # another runner holds it, or it was cancelled or decided meanwhile
+        job = claimed[0]
+        self.bus.publish(claimed[1])
+        walk = asyncio.create_task(self._run_claimed(job), name=f"walk:{job.id}")
+        guards = self._guards(job, walk) if self.distributed else []
         try:
-            claimed = await self._save(
-                job.id,
-                JobUpdate(status=JobStatus.RUNNING, start_attempt=True),
-                [NewEvent(EventType.JOB_STARTED, {"attempt": job.attempts + 1})],
-                expect={JobStatus.PENDING, JobStatus.RUNNING},
-            )
-        except _Stopped:
-            return  # cancelled (or decided elsewhere) between the read and the claim
+            await asyncio.shield(walk)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is None or not current.cancelling():  # a guard stopped the walk
+                log.info("job %s: stopped (cancelled or taken over elsewhere)", job.id)
+                return
+            walk.cancel()  # this run itself was cancelled: a cancel here, or shutdown
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await walk
+            await self._hand_back(job)
+            raise
+        finally:
+            for guard in guards:
+                guard.cancel()
+
+    async def _run_claimed(self, job: Job) -> None:
         writer = EventWriter(
             self.store,
             self.bus,
             job.id,
-            last_seq=claimed.last_seq,
+            fence=job.attempts,
+            last_seq=job.last_seq,
             max_events=self.settings.max_events_per_job,
         )
         try:
             with llm.backend.use(self.llm_backend), images.backend.use(self.image_backend):
-                await self._walk(claimed, writer)
-        except _Stopped:
-            return  # cancelled while we ran: the canceller wrote the terminal event
+                await self._walk(job, writer)
+        except JobLost:  # cancelled or taken over: whoever did it wrote what follows
+            log.info("job %s: stopped, no longer this runner's (nothing written)", job.id)
+        except StoreUnavailable:
+            raise  # the infrastructure's failure, not the job's: run it again later
         except Exception as exc:
             log.warning("job %s failed", job.id, exc_info=True)
-            await self._fail(job.id, exc, await writer.take())
+            await self._fail(job, exc, await writer.take())
         finally:
             await writer.close()
+
+    def _guards(self, job: Job, walk: asyncio.Task[None]) -> list[asyncio.Task[None]]:
+        """Keep the lease alive, and stop the walk as soon as the job is lost: cancelled
+        on any replica (the bus says so), or its lease gone (the renewal says so)."""
+        return [
+            asyncio.create_task(self._keep_lease(job, walk), name=f"lease:{job.id}"),
+            asyncio.create_task(self._watch_cancel(job, walk), name=f"watch:{job.id}"),
+        ]
+
+    async def _keep_lease(self, job: Job, walk: asyncio.Task[None]) -> None:
+        interval = self.settings.lease_seconds / 3
+        while not walk.done():
+            await asyncio.sleep(interval)
+            try:
+                held = await self.store.renew_lease(
+                    job.id, fence=job.attempts, lease_seconds=self.settings.lease_seconds
+                )
+            except StoreUnavailable:
+                continue  # keep working; if the lease runs out, the fence stops our writes
+            if not held:
+                log.info("job %s: lease lost (cancelled or taken over); stopping", job.id)
+                walk.cancel()
+                return
+
+    async def _watch_cancel(self, job: Job, walk: asyncio.Task[None]) -> None:
+        """A cancel made on any replica arrives as `job.cancelled` on the bus. When the
+        bus may have lost events (LAGGED: Redis down or reconnecting), ask the store."""
+        subscription = self.bus.subscribe(job.id)
+        try:
+            while not walk.done():
+                items = await subscription.get_ready(3600)
+                cancelled = any(
+                    getattr(item, "type", None) is EventType.JOB_CANCELLED for item in items
+                )
+                if not cancelled and LAGGED in items:
+                    with contextlib.suppress(StoreUnavailable):
+                        current = await self.store.get_job(job.id)
+                        cancelled = current is None or current.status is JobStatus.CANCELLED
+                if cancelled:
+                    log.info("job %s: cancelled elsewhere; stopping its run", job.id)
+                    walk.cancel()
+                    return
+        finally:
+            subscription.close()
+
+    async def _hand_back(self, job: Job) -> None:
+        """This process is stopping mid-job: free the lease and queue the job again, so
+        another worker resumes it now rather than when the lease runs out."""
+        if self.requeue is None:
+            return
+        try:
+            await self.store.release_lease(job.id, fence=job.attempts)
+            await self.requeue(job.id)  # a cancelled job's run returns at once
+        except Exception:  # the lease expires and the periodic re-queue finds it
+            log.warning("job %s: could not hand back; it resumes when its lease expires", job.id)
 
     async def _walk(self, job: Job, writer: EventWriter) -> None:
         spec = self.flows.get(job.flow)
@@ -123,7 +223,8 @@ class Runner:
         while name is not None:
             node = graph.instance(name)
             started = time.monotonic()
-            node_context = self._context(job, name, writer)
+            visit = runtime.get("visits", {}).get(name, 0) + 1
+            node_context = self._context(job, name, writer, visit)
             if isinstance(node, HumanReview):
                 decision = runtime.pop("decision", None)
                 if decision is None or runtime.get("gate") != name:
@@ -157,7 +258,8 @@ class Runner:
             if next_name is None:  # the last node: its checkpoint completes the job
                 result = shared.get("result")
                 await self._save(
-                    job.id,
+                    job,
+                    states.COMPLETE,
                     JobUpdate(
                         status=JobStatus.COMPLETED,
                         result=result,
@@ -169,7 +271,8 @@ class Runner:
                 )
                 return
             job = await self._save(
-                job.id,
+                job,
+                states.CHECKPOINT,
                 JobUpdate(
                     checkpoint=Checkpoint(_json(shared), next_name, runtime),
                     progress=graph.progress(finished),
@@ -197,7 +300,7 @@ class Runner:
         writer.append(NewEvent(EventType.NODE_STARTED, {"node": name, "attempt": visits[name]}))
         finished = runtime.get("finished", [])
         span = (graph.progress(finished), graph.progress([*finished, name]))
-        batch = _BatchItems(self, job.id, f"{name}#{visits[name]}", writer, span)
+        batch = _BatchItems(self, job, f"{name}#{visits[name]}", writer, span)
         with context.bind(node_context):
             try:
                 return await execute_node(
@@ -219,7 +322,8 @@ class Runner:
         runtime: dict[str, Any],
         writer: EventWriter,
     ) -> None:
-        with context.bind(self._context(job, name, writer)):
+        visit = runtime.get("visits", {}).get(name, 0) + 1
+        with context.bind(self._context(job, name, writer, visit)):
             request = await node.prep_async(shared)
         review = Review(
             id=new_id("rev"),
@@ -233,7 +337,8 @@ class Runner:
         runtime.setdefault("visits", {})[name] = runtime["visits"].get(name, 0) + 1
         pending = await writer.take()
         await self._save(
-            job.id,
+            job,
+            states.PARK,
             JobUpdate(
                 status=JobStatus.WAITING_FOR_REVIEW,
                 review=review,
@@ -249,35 +354,39 @@ class Runner:
             ],
         )
 
-    async def _fail(self, job_id: str, exc: Exception, pending: list[NewEvent]) -> None:
+    async def _fail(self, job: Job, exc: Exception, pending: list[NewEvent]) -> None:
         error = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
-        saved = await self.store.update_job(
-            job_id,
-            JobUpdate(status=JobStatus.FAILED, error=error),
-            [*pending, NewEvent(EventType.JOB_FAILED, {"error": error})],
-            expect=RUNNING,
-        )
-        if saved is not None:
-            self.bus.publish(saved[1])
+        with contextlib.suppress(JobLost):
+            await self._save(
+                job,
+                states.FAIL,
+                JobUpdate(status=JobStatus.FAILED, error=error),
+                [*pending, NewEvent(EventType.JOB_FAILED, {"error": error})],
+            )
 
     async def _save(
         self,
-        job_id: str,
+        job: Job,
+        transition: states.Transition,
         update: JobUpdate,
         events: list[NewEvent],
-        expect: set[JobStatus] = RUNNING,
     ) -> Job:
-        saved = await self.store.update_job(job_id, update, events, expect=expect)
+        """A fenced runner write: refused (JobLost) once the job is not ours any more."""
+        saved = await self.store.update_job(
+            job.id, update, events, expect=transition.sources, fence=job.attempts
+        )
         if saved is None:
-            raise _Stopped(job_id)
+            raise JobLost(job.id)
         self.bus.publish(saved[1])
         return saved[0]
 
-    def _context(self, job: Job, node: str, writer: EventWriter) -> NodeContext:
+    def _context(self, job: Job, node: str, writer: EventWriter, visit: int) -> NodeContext:
         return NodeContext(
             job_id=job.id,
+            fence=job.attempts,
             owner=job.owner,
             node=node,
+            visit=visit,
             store=self.store,
             bus=self.bus,
             writer=writer,

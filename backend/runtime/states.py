@@ -1,7 +1,7 @@
 """The job state machine: which status may move to which, and who moves it.
 
     pending ──claim──▶ running ──park──▶ waiting_for_review ──decide──▶ running
-                         │ ▲                                    
+                         │ ▲
                          │ └──claim (a lease expired: another runner takes over)
                          ├──complete──▶ completed
                          └──fail──────▶ failed
@@ -67,3 +67,8 @@ RUNNABLE = CLAIM.sources  # jobs a queue must (eventually) run
 def targets(status: JobStatus) -> set[JobStatus]:
     """Where a job in `status` may go next (a terminal status goes nowhere)."""
     return {t.target or status for t in TRANSITIONS.values() if status in t.sources}
+
+
+class JobLost(Exception):
+    """The job left this runner's hands (cancelled, or another runner took it over):
+    stop without writing anything more."""

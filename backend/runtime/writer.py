@@ -6,6 +6,10 @@ seq) before it is published. Whatever has queued up while a write was in flight 
 into the next write together, so a burst of progress lines costs one transaction.
 Before a checkpoint the runner `take`s what is still queued and stores it in the
 checkpoint's own transaction, so a node's events always come before its `node.finished`.
+
+Every write carries the run's fence: once another runner owns the job, nothing more is
+stored. A write that fails because the database does is not dropped: the events wait
+and go out with the next write (or the checkpoint) once the database is back.
 """
 
 from __future__ import annotations
@@ -14,20 +18,31 @@ import asyncio
 import logging
 import threading
 
-from backend.domain import JobStatus
+from backend.errors import StoreUnavailable
 from backend.events import EventType, NewEvent
+from backend.runtime import states
 from backend.runtime.bus import EventBus
 from backend.store.base import Store
 
 log = logging.getLogger(__name__)
 BATCH = 200  # events per transaction at most
+RETRY_DELAY = 1.0  # seconds between tries while the database fails
 
 
 class EventWriter:
     def __init__(
-        self, store: Store, bus: EventBus, job_id: str, *, last_seq: int, max_events: int
+        self,
+        store: Store,
+        bus: EventBus,
+        job_id: str,
+        *,
+        fence: int,
+        last_seq: int,
+        max_events: int,
     ) -> None:
-        self.store, self.bus, self.job_id = store, bus, job_id
+        self.store, self.bus, self.job_id, self.fence = store, bus, job_id, fence
+        self.lost = False  # a write was refused: the job is not this run's any more
+        self._unwritten: list[NewEvent] = []  # a failed write's events, oldest first
         self.progress: int | None = None
         self.last_seq = last_seq
         self._max_events = max_events
@@ -61,7 +76,7 @@ class EventWriter:
         """
         while self._writing:
             await self._written.wait()
-        events = []  # no await from here on: nothing can start writing under us
+        events, self._unwritten = self._unwritten, []  # no await from here on
         while not self._queue.empty():
             events.append(self._queue.get_nowait())
             self._queue.task_done()
@@ -76,13 +91,25 @@ class EventWriter:
 
     async def _drain(self) -> None:
         while True:
-            events = [await self._queue.get()]
+            # Events a failed write kept are tried again at once (after the pause below),
+            # not only when the node appends or checkpoints again, which may be long.
+            events = [] if self._unwritten else [await self._queue.get()]
             self._writing = True
             self._written.clear()
             while not self._queue.empty() and len(events) < BATCH:
                 events.append(self._queue.get_nowait())
             try:
-                await self._store(events)
+                await self._store([*self._unwritten, *events])
+                self._unwritten = []
+            except StoreUnavailable as exc:  # keep them for the next try or the checkpoint
+                self._unwritten = [*self._unwritten, *events]
+                log.warning(
+                    "job %s: %d event(s) wait for the database: %s",
+                    self.job_id,
+                    len(self._unwritten),
+                    exc,
+                )
+                await asyncio.sleep(RETRY_DELAY)
             except Exception:  # a lost progress line must not kill the job
                 log.exception("could not store %d event(s) for job %s", len(events), self.job_id)
             finally:
@@ -106,8 +133,14 @@ class EventWriter:
         if not events:
             return
         stored = await self.store.append_events(
-            self.job_id, events, progress=self.progress, expect={JobStatus.RUNNING}
+            self.job_id,
+            events,
+            progress=self.progress,
+            expect=states.CHECKPOINT.sources,
+            fence=self.fence,
         )
-        if stored:
+        if stored is None:
+            self.lost = True
+        elif stored:
             self.last_seq = stored[-1].seq or self.last_seq
             self.bus.publish(stored)

@@ -8,6 +8,17 @@ from alembic import command
 from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Names the PostgreSQL advisory lock that makes concurrent start-ups migrate one at a time.
+MIGRATION_LOCK = 4_711_008
+
+
+def driver_url(url: str) -> str:
+    """PostgreSQL through psycopg 3 whatever the URL names (SQLAlchemy's default for a
+    bare `postgresql://` is psycopg2, which GenFlow does not install)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
 
 
 def sync_url(url: str) -> str:
@@ -18,7 +29,7 @@ def sync_url(url: str) -> str:
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", sync_url(driver_url(url)).replace("%", "%%"))
     return config
 
 

@@ -3,22 +3,42 @@
 `SQLStore` runs each function as one unit: on SQLite in a worker thread (one hop from
 the event loop per store call, however many statements it runs), on PostgreSQL through
 `AsyncConnection.run_sync`. Portable SQL only (UPDATE ... RETURNING works on both).
+
+"Now" is always Python's `utcnow()`, bound as a parameter, never the database's clock:
+SQLite stores timestamps as UTC text and compares them as text, PostgreSQL as timestamptz;
+both agree only on values GenFlow itself wrote.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.domain import Artifact, Checkpoint, Job, JobStatus, Review, utcnow
 from backend.errors import Conflict
 from backend.events import Event, EventType, NewEvent
 from backend.store import tables as t
 from backend.store.base import UNSET, Decision, JobUpdate
+
+NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
 
 # -- jobs --------------------------------------------------------------------------------
 
@@ -90,13 +110,17 @@ def update_job(
     update_: JobUpdate,
     events: Sequence[NewEvent],
     expect: Collection[JobStatus] | None,
+    fence: int | None = None,
 ) -> tuple[Job, list[Event]] | None:
-    """One conditional UPDATE ... RETURNING checks the status and applies the change."""
+    """One conditional UPDATE ... RETURNING checks the status (and the fence) and applies
+    the change; on PostgreSQL it re-checks them on the row a racing writer committed."""
     values = _values(update_)
-    query = _update_statement(tuple(sorted(values)), update_.start_attempt, expect is not None)
-    row = conn.execute(query, _update_params(job_id, values, events, expect)).mappings().first()
+    shape = _Shape(tuple(sorted(values)), expect is not None, fence is not None)
+    query = _update_statement(shape, update_.start_attempt)
+    params = _update_params(job_id, values, events, expect, fence)
+    row = conn.execute(query, params).mappings().first()
     if row is None:
-        return None  # unknown job, or not in an expected status: nothing was changed
+        return None  # unknown job, not in an expected status, or fenced off: nothing changed
     review = update_.review if isinstance(update_.review, Review) else None
     if review is not None:
         insert_review(conn, job_id, review)
@@ -110,11 +134,13 @@ def append_events(
     events: Sequence[NewEvent],
     progress: int | None,
     expect: Collection[JobStatus] | None,
+    fence: int | None = None,
 ) -> list[Event] | None:
     """`update_job` for events (and progress) only: returns no job, so reads no JSON."""
     values = {"progress": progress} if progress is not None else {}
-    query = _update_statement(tuple(values), False, expect is not None, light=True)
-    row = conn.execute(query, _update_params(job_id, values, events, expect)).first()
+    shape = _Shape(tuple(values), expect is not None, fence is not None)
+    query = _update_statement(shape, False, light=True)
+    row = conn.execute(query, _update_params(job_id, values, events, expect, fence)).first()
     if row is None:
         return None
     last_seq, stored_progress = row
@@ -126,30 +152,43 @@ def _update_params(
     values: dict[str, Any],
     events: Sequence[NewEvent],
     expect: Collection[JobStatus] | None,
+    fence: int | None,
 ) -> dict[str, Any]:
     """The bound values of an `_update_statement`."""
     params = {f"v_{name}": value for name, value in values.items()}
     params.update(job_id=job_id, n_events=len(events), v_updated_at=utcnow())
     if expect is not None:
         params["expect"] = [status.value for status in expect]
+    if fence is not None:
+        params["fence"] = fence
     return params
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What an UPDATE of a job sets and checks (the key its statement is cached by)."""
+
+    columns: tuple[str, ...]
+    conditional: bool  # the status must be one of `expect`
+    fenced: bool  # `attempts` must be `fence`
+
+
 @lru_cache(maxsize=256)
-def _update_statement(
-    columns: tuple[str, ...], start_attempt: bool, conditional: bool, *, light: bool = False
-) -> Any:
+def _update_statement(shape: _Shape, start_attempt: bool, *, light: bool = False) -> Any:
     """The UPDATE for one shape of change, built once (SQLAlchemy then caches its SQL);
     RETURNING the whole row, or (`light`) just `last_seq` and `progress`."""
+    names = (*shape.columns, "updated_at")
     values: dict[str, Any] = {
-        name: bindparam(f"v_{name}", type_=t.jobs.c[name].type) for name in (*columns, "updated_at")
+        name: bindparam(f"v_{name}", type_=t.jobs.c[name].type) for name in names
     }
     values["last_seq"] = t.jobs.c.last_seq + bindparam("n_events", type_=Integer)
     if start_attempt:
         values["attempts"] = t.jobs.c.attempts + 1
     query = update(t.jobs).where(t.jobs.c.id == bindparam("job_id"))
-    if conditional:
+    if shape.conditional:
         query = query.where(t.jobs.c.status.in_(bindparam("expect", expanding=True)))
+    if shape.fenced:
+        query = query.where(t.jobs.c.attempts == bindparam("fence", type_=Integer))
     returned = (t.jobs.c.last_seq, t.jobs.c.progress) if light else tuple(t.jobs.c)
     return query.values(values).returning(*returned)
 
@@ -162,6 +201,8 @@ def _values(update_: JobUpdate) -> dict[str, Any]:
             values[name] = value
     if update_.status is not UNSET:
         values["status"] = update_.status.value
+        if update_.status is not JobStatus.RUNNING:
+            values.update(NO_LEASE)  # nobody runs a job that is not running
     if update_.checkpoint is not UNSET:
         values["shared"] = update_.checkpoint.shared
         values["next_node"] = update_.checkpoint.next_node
@@ -172,10 +213,12 @@ def _values(update_: JobUpdate) -> dict[str, Any]:
 
 
 def decide_review(
-    conn: Connection, job_id: str, decision: Decision, event: NewEvent, *, lock: bool
+    conn: Connection, job_id: str, decision: Decision, event: NewEvent
 ) -> tuple[Job, list[Event]]:
-    job_query = select(t.jobs).where(t.jobs.c.id == job_id)
-    row = conn.execute(job_query.with_for_update() if lock else job_query).mappings().first()
+    """The job row is locked (PostgreSQL; SQLite has one writer) while the review is
+    checked, so of racing decisions exactly one finds it open."""
+    job_query = select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()
+    row = conn.execute(job_query).mappings().first()
     review_row = (
         conn.execute(
             select(t.reviews).where(
@@ -235,6 +278,7 @@ def decide_review(
                 runtime=runtime,
                 last_seq=row["last_seq"] + len(stored),
                 updated_at=utcnow(),
+                **NO_LEASE,  # claimable at once by whichever runner the queue picks
             )
             .returning(*t.jobs.c)
         )
@@ -257,6 +301,108 @@ def job_ids(conn: Connection, statuses: Collection[JobStatus]) -> list[str]:
 def count_by_status(conn: Connection) -> dict[str, int]:
     query = select(t.jobs.c.status, func.count()).group_by(t.jobs.c.status)
     return {status: count for status, count in conn.execute(query).all()}
+
+
+# -- leases ------------------------------------------------------------------------------
+
+_RUNNING = JobStatus.RUNNING.value
+
+
+def claim_job(
+    conn: Connection, job_id: str, owner: str, lease_seconds: float, steal: bool
+) -> tuple[Job, list[Event]] | None:
+    """One conditional UPDATE takes the job: of racing claimers (PostgreSQL re-checks the
+    condition on the row the winner committed) exactly one gets it."""
+    now = utcnow()
+    row = (
+        conn.execute(
+            _claim_statement(steal),
+            {
+                "job_id": job_id,
+                "now": now,
+                "c_owner": owner,
+                "c_expires": now + timedelta(seconds=lease_seconds),
+            },
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    started = NewEvent(EventType.JOB_STARTED, {"attempt": row["attempts"]})
+    stored = append(conn, job_id, row["last_seq"] - 1, row["progress"], [started])
+    return to_job(conn, row), stored
+
+
+@lru_cache(maxsize=2)
+def _claim_statement(steal: bool) -> Any:
+    jobs = t.jobs.c
+    now = bindparam("now", type_=jobs.updated_at.type)
+    claimable = or_(
+        jobs.status == JobStatus.PENDING.value,
+        (jobs.status == _RUNNING) & _lease_gone(now, steal),
+    )
+    return (
+        update(t.jobs)
+        .where(jobs.id == bindparam("job_id"), claimable)
+        .values(
+            status=_RUNNING,
+            attempts=jobs.attempts + 1,
+            last_seq=jobs.last_seq + 1,
+            updated_at=now,
+            lease_owner=bindparam("c_owner", type_=jobs.lease_owner.type),
+            lease_expires_at=bindparam("c_expires", type_=jobs.lease_expires_at.type),
+        )
+        .returning(*t.jobs.c)
+    )
+
+
+def _lease_gone(now: Any, steal: bool) -> Any:
+    """No live lease: none (released, or a decision re-opened the job) or an expired one."""
+    if steal:
+        return true()  # a live lease too: the local queue recovering its own process
+    expires = t.jobs.c.lease_expires_at
+    return expires.is_(None) | (expires < now)
+
+
+def renew_lease(conn: Connection, job_id: str, fence: int, lease_seconds: float) -> bool:
+    expires = utcnow() + timedelta(seconds=lease_seconds)
+    result = conn.execute(_fenced_update(job_id, fence).values(lease_expires_at=expires))
+    return result.rowcount > 0
+
+
+def release_lease(conn: Connection, job_id: str, fence: int) -> None:
+    conn.execute(_fenced_update(job_id, fence).values(**NO_LEASE))
+
+
+def _fenced_update(job_id: str, fence: int) -> Any:
+    """An UPDATE of the job only while the runner holding `fence` still runs it."""
+    jobs = t.jobs.c
+    return update(t.jobs).where(jobs.id == job_id, jobs.attempts == fence, jobs.status == _RUNNING)
+
+
+def holds(conn: Connection, job_id: str, fence: int) -> bool:
+    """Whether the runner holding `fence` still runs the job; the row stays locked
+    (PostgreSQL) until the transaction ends, so no claim or cancel slips in between."""
+    jobs = t.jobs.c
+    query: Select[Any] = (
+        select(jobs.id)
+        .where(jobs.id == job_id, jobs.attempts == fence, jobs.status == _RUNNING)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: inserts citing the job go on
+    )
+    return conn.execute(query).first() is not None
+
+
+def unowned_jobs(conn: Connection, grace_seconds: float, limit: int) -> list[str]:
+    now = utcnow()
+    jobs = t.jobs.c
+    quiet = jobs.updated_at < now - timedelta(seconds=grace_seconds)
+    running = (jobs.status == _RUNNING) & (
+        (jobs.lease_expires_at < now) | (jobs.lease_expires_at.is_(None) & quiet)
+    )
+    pending = (jobs.status == JobStatus.PENDING.value) & quiet
+    query = select(jobs.id).where(running | pending).order_by(jobs.updated_at, jobs.id)
+    return list(conn.execute(query.limit(limit)).scalars())
 
 
 # -- events ------------------------------------------------------------------------------
@@ -305,9 +451,25 @@ def append(
 # -- artifacts and batch items -----------------------------------------------------------
 
 
-def save_artifact(conn: Connection, artifact: Artifact) -> Artifact:
-    conn.execute(
-        insert(t.artifacts).values(
+def save_artifact(
+    conn: Connection, artifact: Artifact, event: NewEvent | None, fence: int | None
+) -> list[Event] | None:
+    """Idempotent by id: a node that runs again after a crash derives the same ids, and
+    its second copy (and second `artifact.created`) is dropped here."""
+    if fence is not None and not holds(conn, artifact.job_id, fence):
+        return None
+    if not _insert_artifact(conn, artifact) or event is None:
+        return []
+    return append_events(conn, artifact.job_id, [event], None, None)
+
+
+def _insert_artifact(conn: Connection, artifact: Artifact) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING (the same SQL on both databases); False when an
+    artifact with this id exists."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    query = (
+        dialect.insert(t.artifacts)
+        .values(
             id=artifact.id,
             job_id=artifact.job_id,
             owner=artifact.owner,
@@ -318,8 +480,10 @@ def save_artifact(conn: Connection, artifact: Artifact) -> Artifact:
             data=artifact.data,
             created_at=artifact.created_at,
         )
+        .on_conflict_do_nothing(index_elements=[t.artifacts.c.id])
+        .returning(t.artifacts.c.id)
     )
-    return artifact
+    return conn.execute(query).first() is not None
 
 
 def get_artifact(conn: Connection, artifact_id: str, with_data: bool) -> Artifact | None:
@@ -340,7 +504,11 @@ def get_artifact(conn: Connection, artifact_id: str, with_data: bool) -> Artifac
     )
 
 
-def save_batch_item(conn: Connection, job_id: str, key: str, index: int, result: Any) -> None:
+def save_batch_item(
+    conn: Connection, job_id: str, key: str, index: int, result: Any, fence: int | None
+) -> bool:
+    if fence is not None and not holds(conn, job_id, fence):
+        return False
     conn.execute(
         delete(t.batch_items).where(
             t.batch_items.c.job_id == job_id,
@@ -349,6 +517,7 @@ def save_batch_item(conn: Connection, job_id: str, key: str, index: int, result:
         )
     )
     conn.execute(insert(t.batch_items).values(job_id=job_id, key=key, idx=index, result=result))
+    return True
 
 
 def batch_items(conn: Connection, job_id: str, key: str) -> dict[int, Any]:
@@ -362,9 +531,10 @@ def batch_items(conn: Connection, job_id: str, key: str) -> dict[int, Any]:
 
 
 def aware(moment: datetime | None) -> datetime | None:
+    """UTC: SQLite returns naive UTC, PostgreSQL aware in the session's time zone."""
     if moment is None:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def insert_review(conn: Connection, job_id: str, review: Review) -> None:

@@ -8,6 +8,8 @@ threads. An async driver would instead cross threads for every cursor, execute, 
 and close, and a write transaction would hold the database for a dozen event-loop turns
 - under load that, not SQLite, limits throughput. On PostgreSQL the same functions run
 through `AsyncConnection.run_sync` (psycopg 3), with the decided job row locked FOR UPDATE.
+Its pooled connections are pinged before use, so a restarted server costs the calls that
+were running when it went down, not the next call on every stale connection.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, create_engine, event, select
+from sqlalchemy import Connection, create_engine, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -28,7 +31,7 @@ from backend.errors import StoreUnavailable
 from backend.events import Event, NewEvent
 from backend.store import queries as q
 from backend.store.base import Decision, JobUpdate
-from backend.store.migrate import sync_url
+from backend.store.migrate import driver_url, sync_url
 
 T = TypeVar("T")
 READERS = 4  # SQLite reader threads (WAL lets them read while the writer writes)
@@ -36,15 +39,26 @@ READERS = 4  # SQLite reader threads (WAL lets them read while the writer writes
 
 class SQLStore:
     def __init__(self, url: str, *, echo: bool = False) -> None:
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
+        self.url = driver_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self._write_failed = self._read_failed = False
         if self.is_sqlite:
-            self._engine = create_engine(sync_url(url), echo=echo, pool_size=READERS + 1)
-            event.listen(self._engine, "connect", _sqlite_pragmas)
+            self._engine = create_engine(sync_url(self.url), echo=echo, pool_size=READERS + 1)
+            sa_event.listen(self._engine, "connect", _sqlite_pragmas)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="genflow-db-write")
             self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="genflow-db-read")
         else:
-            self._async_engine = create_async_engine(url, echo=echo)
+            # At most 10 connections a process: replicas + workers multiply it, and
+            # PostgreSQL's default max_connections is 100 (docs/operations.md, sizing).
+            self._async_engine = create_async_engine(
+                self.url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5
+            )
+
+    @property
+    def failing(self) -> bool:
+        """A failed write is cleared only by a write that works: a full disk fails writes
+        while reads and pings still work, and health must not say `ok` meanwhile."""
+        return self._write_failed or self._read_failed
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -71,24 +85,42 @@ class SQLStore:
 
     async def _write(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one transaction (committed, or rolled back if it raises)."""
-        with _translated_errors():
-            if self.is_sqlite:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._writer, self._transaction, work)
-            async with self._async_engine.begin() as conn:
-                return await conn.run_sync(work)
+        try:
+            with _translated_errors():
+                result = await self._run_write(work)
+        except StoreUnavailable:
+            self._write_failed = True
+            raise
+        self._write_failed = self._read_failed = False
+        return result
+
+    async def _run_write(self, work: Callable[[Connection], T]) -> T:
+        if self.is_sqlite:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._writer, self._transaction, work)
+        async with self._async_engine.begin() as conn:
+            return await conn.run_sync(work)
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
         with self._engine.begin() as conn:
             return work(conn)
 
     async def _read(self, work: Callable[[Connection], T]) -> T:
-        with _translated_errors():
-            if self.is_sqlite:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._readers, self._connected, work)
-            async with self._async_engine.connect() as conn:
-                return await conn.run_sync(work)
+        try:
+            with _translated_errors():
+                result = await self._run_read(work)
+        except StoreUnavailable:
+            self._read_failed = True
+            raise
+        self._read_failed = False
+        return result
+
+    async def _run_read(self, work: Callable[[Connection], T]) -> T:
+        if self.is_sqlite:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._readers, self._connected, work)
+        async with self._async_engine.connect() as conn:
+            return await conn.run_sync(work)
 
     def _connected(self, work: Callable[[Connection], T]) -> T:
         with self._engine.connect() as conn:
@@ -122,9 +154,17 @@ class SQLStore:
         events: Sequence[NewEvent] = (),
         *,
         expect: Collection[JobStatus] | None = None,
+        fence: int | None = None,
     ) -> tuple[Job, list[Event]] | None:
         return await self._write(
-            partial(q.update_job, job_id=job_id, update_=update_, events=events, expect=expect)
+            partial(
+                q.update_job,
+                job_id=job_id,
+                update_=update_,
+                events=events,
+                expect=expect,
+                fence=fence,
+            )
         )
 
     async def append_events(
@@ -134,22 +174,46 @@ class SQLStore:
         *,
         progress: int | None = None,
         expect: Collection[JobStatus] | None = None,
+        fence: int | None = None,
     ) -> list[Event] | None:
         return await self._write(
-            partial(q.append_events, job_id=job_id, events=events, progress=progress, expect=expect)
+            partial(
+                q.append_events,
+                job_id=job_id,
+                events=events,
+                progress=progress,
+                expect=expect,
+                fence=fence,
+            )
         )
 
-    async def decide_review(
-        self, job_id: str, decision: Decision, event_: NewEvent
-    ) -> tuple[Job, list[Event]]:
+    # -- leases ----------------------------------------------------------------------
+
+    async def claim_job(
+        self, job_id: str, *, owner: str, lease_seconds: float, steal: bool = False
+    ) -> tuple[Job, list[Event]] | None:
         return await self._write(
             partial(
-                q.decide_review,
-                job_id=job_id,
-                decision=decision,
-                event=event_,
-                lock=not self.is_sqlite,
+                q.claim_job, job_id=job_id, owner=owner, lease_seconds=lease_seconds, steal=steal
             )
+        )
+
+    async def renew_lease(self, job_id: str, *, fence: int, lease_seconds: float) -> bool:
+        return await self._write(
+            partial(q.renew_lease, job_id=job_id, fence=fence, lease_seconds=lease_seconds)
+        )
+
+    async def release_lease(self, job_id: str, *, fence: int) -> None:
+        await self._write(partial(q.release_lease, job_id=job_id, fence=fence))
+
+    async def unowned_jobs(self, *, grace_seconds: float, limit: int = 500) -> list[str]:
+        return await self._read(partial(q.unowned_jobs, grace_seconds=grace_seconds, limit=limit))
+
+    async def decide_review(
+        self, job_id: str, decision: Decision, event: NewEvent
+    ) -> tuple[Job, list[Event]]:
+        return await self._write(
+            partial(q.decide_review, job_id=job_id, decision=decision, event=event)
         )
 
     async def get_review(self, review_id: str) -> Review | None:
@@ -168,17 +232,25 @@ class SQLStore:
 
     # -- artifacts and batch items ---------------------------------------------------
 
-    async def save_artifact(self, artifact: Artifact) -> Artifact:
-        return await self._write(partial(q.save_artifact, artifact=artifact))
+    async def save_artifact(
+        self, artifact: Artifact, event: NewEvent | None = None, *, fence: int | None = None
+    ) -> list[Event] | None:
+        return await self._write(
+            partial(q.save_artifact, artifact=artifact, event=event, fence=fence)
+        )
 
     async def get_artifact(self, artifact_id: str, *, with_data: bool = True) -> Artifact | None:
         return await self._read(
             partial(q.get_artifact, artifact_id=artifact_id, with_data=with_data)
         )
 
-    async def save_batch_item(self, job_id: str, key: str, index: int, result: Any) -> None:
-        await self._write(
-            partial(q.save_batch_item, job_id=job_id, key=key, index=index, result=result)
+    async def save_batch_item(
+        self, job_id: str, key: str, index: int, result: Any, *, fence: int | None = None
+    ) -> bool:
+        return await self._write(
+            partial(
+                q.save_batch_item, job_id=job_id, key=key, index=index, result=result, fence=fence
+            )
         )
 
     async def batch_items(self, job_id: str, key: str) -> dict[int, Any]:

@@ -44,8 +44,12 @@ jobs = Table(
     Column("next_node", String(200)),
     Column("runtime", JSON, nullable=False),
     Column("review_id", String(40)),
+    # The runner's lease (migration 0002): who runs the job, and until when unless renewed.
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", DateTime(timezone=True)),
     Index("ix_jobs_owner_id", "owner", "id"),
     Index("ix_jobs_status", "status"),
+    Index("ix_jobs_status_lease", "status", "lease_expires_at"),
 )
 
 events = Table(

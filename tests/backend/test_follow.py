@@ -1,13 +1,32 @@
-"""follow(): replay then live, in batches, and never hanging past the end of a job."""
+"""follow(): replay then live, in batches, never hanging past the end of a job, and
+telling a server shutdown apart from the job's end."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
-from backend.runtime.follow import follow
+import pytest
+
+from backend.domain import Checkpoint, Job, JobStatus, utcnow
+from backend.events import Event, EventType, NewEvent
+from backend.ids import new_id
+from backend.runtime.bus import CLOSED, LAGGED, LocalBus
+from backend.runtime.follow import ServerClosing, follow
+from backend.store.base import JobUpdate
+from backend.store.sqlalchemy import SQLStore
 from flows.providers.scripted_llm import Reply, ScriptedLLM
 from tests.harness import Harness, running_app
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
+    """Poll `check` until it returns something true, or fail."""
+    async with asyncio.timeout(timeout):
+        while not (result := check()):
+            await asyncio.sleep(0.01)
+    return result
 
 
 async def collect(h: Harness, job_id: str, after: int) -> list[list[dict]]:
@@ -67,3 +86,114 @@ def test_sse_chunks_group_small_events_and_cut_big_ones() -> None:
     assert all(len(chunk) <= 1024 for chunk in chunks)
     assert chunks[0] == batch[0].sse_bytes() + batch[1].sse_bytes(), "small events share a write"
     assert chunks[-1] == batch[3].sse_bytes()
+
+
+# -- missed publishes, shutdown, heartbeats --------------------------------------------------
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLStore]:
+    store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / 'follow.db'}")
+    await store.initialize()
+    yield store
+    await store.close()
+
+
+async def new_job(store: SQLStore) -> str:
+    now = utcnow()
+    job = Job(new_id("job"), "f", JobStatus.RUNNING, {}, "alice", now, now,
+              checkpoint=Checkpoint())  # fmt: skip
+    await store.create_job(job, [NewEvent(EventType.JOB_CREATED, {})])
+    return job.id
+
+
+async def test_a_lost_publish_is_caught_up_on_the_heartbeat(store: SQLStore) -> None:
+    """Stored but never published (a lost Redis message): the heartbeat's store check
+    delivers it, and the follower still ends after the terminal event."""
+    job_id = await new_job(store)
+    bus = LocalBus()
+    batches: list[list[Event]] = []
+
+    async def run() -> None:
+        async for batch in follow(store, bus, job_id, 0, heartbeat=0.05):
+            batches.append(batch)
+
+    follower = asyncio.create_task(run())
+    await eventually(lambda: bus.follower_count(job_id) == 1)
+    await store.append_events(job_id, [NewEvent(EventType.NODE_PROGRESS, {})])  # unpublished
+    await store.update_job(
+        job_id,
+        JobUpdate(status=JobStatus.COMPLETED, result={}),
+        [NewEvent(EventType.JOB_COMPLETED, {"result": {}})],
+    )
+    await asyncio.wait_for(follower, 10)
+    assert [e.seq for batch in batches for e in batch] == [1, 2, 3]
+    assert bus.follower_count() == 0
+
+
+async def test_shutdown_is_not_the_end_of_the_job(store: SQLStore) -> None:
+    job_id = await new_job(store)
+    bus = LocalBus()
+    seen: list[Event] = []
+
+    async def run() -> None:
+        async for batch in follow(store, bus, job_id, 0, heartbeat=30):
+            seen.extend(batch)
+
+    follower = asyncio.create_task(run())
+    await eventually(lambda: seen)
+    bus.close()
+    with pytest.raises(ServerClosing):
+        await asyncio.wait_for(follower, 10)
+    assert [e.seq for e in seen] == [1]
+
+
+async def test_heartbeats_go_out_even_while_the_bus_keeps_lagging(store: SQLStore) -> None:
+    """A RedisBus with Redis down offers LAGGED every poll interval; each refill must not
+    push the heartbeat back, or SSE clients would see no `: ping` for the whole outage."""
+    job_id = await new_job(store)
+    bus = LocalBus()
+
+    async def lag_forever() -> None:
+        while True:
+            bus.lag()
+            await asyncio.sleep(0.01)
+
+    lagging = asyncio.create_task(lag_forever())
+    try:
+        stream = follow(store, bus, job_id, 0, heartbeat=0.2)
+        assert [e.seq for e in await anext(stream)] == [1]
+        assert await asyncio.wait_for(anext(stream), 10) == []
+        await stream.aclose()
+    finally:
+        lagging.cancel()
+
+
+def test_closed_is_seen_behind_lagged_and_holes() -> None:
+    from backend.runtime.follow import _CLOSING, _REFILL, _live_batch
+
+    def progress(seq: int | None) -> Event:
+        return Event("job_1", EventType.NODE_PROGRESS, {}, utcnow(), 0, seq)
+
+    assert _live_batch([LAGGED, progress(5), CLOSED], 3)[2] is _CLOSING
+    assert _live_batch([progress(4), progress(7), CLOSED], 3)[1:] == (4, _CLOSING)
+    batch, last, state = _live_batch([progress(4), LAGGED, progress(5)], 3)
+    assert ([e.seq for e in batch], last, state) == ([4], 4, _REFILL)
+
+
+async def test_sse_streams_end_when_the_server_shuts_down(harness: Harness) -> None:
+    """The client reconnects with Last-Event-ID (to this or another replica)."""
+    job = await harness.create("review", {"task": "t"})
+    await harness.wait_for(job["id"], "waiting_for_review")
+    stream = asyncio.create_task(
+        harness.client.get(
+            f"/api/jobs/{job['id']}/events",
+            headers={**harness.headers(), "Accept": "text/event-stream"},
+        )
+    )
+    await eventually(lambda: harness.services.bus.follower_count(job["id"]) >= 1)
+    harness.services.bus.close()
+    response = await asyncio.wait_for(stream, 10)
+    body = await response.get_data(as_text=True)
+    assert "event: review.requested" in body
+    assert "job.completed" not in body

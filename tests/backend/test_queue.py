@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from backend.runtime.queue import LocalQueue
+from backend.runtime.queues.local import LocalQueue
 
 
 async def test_an_enqueue_during_a_run_runs_again_after_it_never_alongside() -> None:
@@ -20,10 +20,10 @@ async def test_an_enqueue_during_a_run_runs_again_after_it_never_alongside() -> 
         running -= 1
 
     queue = LocalQueue(run, max_concurrent=4)
-    queue.enqueue("job_1")
+    queue.put("job_1")
     await asyncio.sleep(0)
-    queue.enqueue("job_1")  # e.g. a decision arriving while the gate is parking the job
-    queue.enqueue("job_1")
+    queue.put("job_1")  # e.g. a decision arriving while the gate is parking the job
+    queue.put("job_1")
     release.set()
     while queue.active() or len(runs) < 2:
         await asyncio.sleep(0.01)
@@ -41,7 +41,7 @@ async def test_the_concurrency_limit_holds_jobs_back() -> None:
 
     queue = LocalQueue(run, max_concurrent=2)
     for i in range(5):
-        queue.enqueue(f"job_{i}")
+        queue.put(f"job_{i}")
     await asyncio.sleep(0.05)
     assert len(started) == 2
     release.set()
@@ -61,9 +61,9 @@ async def test_cancel_stops_the_task_and_forgets_a_pending_rerun() -> None:
             raise
 
     queue = LocalQueue(run, max_concurrent=1)
-    queue.enqueue("job_1")
+    queue.put("job_1")
     await asyncio.sleep(0)
-    queue.enqueue("job_1")
+    queue.put("job_1")
     assert queue.cancel("job_1")
     await asyncio.wait_for(cancelled.wait(), 2)
     await asyncio.sleep(0.01)
@@ -81,7 +81,7 @@ async def test_jobs_waiting_for_a_slot_hold_no_task() -> None:
 
     queue = LocalQueue(run, max_concurrent=2)
     for i in range(100):
-        queue.enqueue(f"job_{i}")
+        queue.put(f"job_{i}")
     await asyncio.sleep(0.05)
     tasks = [t for t in asyncio.all_tasks() if t.get_name().startswith("job:")]
     assert len(tasks) == 2, "only running jobs have a task"

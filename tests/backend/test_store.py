@@ -1,4 +1,8 @@
-"""The Store contract: one suite, run against every backend (SQLite now)."""
+"""The Store contract: one suite, run against every backend (SQLite and PostgreSQL).
+
+The PostgreSQL cases need a server (tests/services.py): without GENFLOW_TEST_POSTGRES_URL
+they are skipped, and SQLite runs alone.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
@@ -16,14 +21,20 @@ from backend.errors import Conflict
 from backend.events import EventType, NewEvent
 from backend.ids import new_id
 from backend.store.base import Decision, JobUpdate
-from backend.store.migrate import sync_url
+from backend.store.migrate import alembic_config, sync_url, upgrade
 from backend.store.sqlalchemy import SQLStore
 from backend.store.tables import metadata
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SQLStore]:
-    store = SQLStore(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    """A migrated, empty store; PostgreSQL's database is the test's own (`postgres_url`),
+    looked up only for that case so that SQLite needs no server."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = SQLStore(url)
     await store.initialize()
     yield store
     await store.close()
@@ -53,6 +64,15 @@ async def test_the_migrated_schema_matches_the_tables(store: SQLStore) -> None:
         diff = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
     assert diff == []
+
+
+async def test_the_migrations_go_down_and_up_again(store: SQLStore) -> None:
+    config = alembic_config(store.url)
+    await asyncio.to_thread(command.downgrade, config, "0001")
+    await asyncio.to_thread(command.downgrade, config, "base")
+    await asyncio.to_thread(upgrade, store.url)
+    job, _ = await store.create_job(new_job(), created())
+    assert await store.claim_job(job.id, owner="w1", lease_seconds=60) is not None
 
 
 async def test_create_and_read_back(store: SQLStore) -> None:
@@ -155,7 +175,7 @@ async def test_batch_items_and_artifacts_round_trip(store: SQLStore) -> None:
         created_at=utcnow(),
         data=b"abc",
     )
-    await store.save_artifact(artifact)
+    assert await store.save_artifact(artifact) == []
     meta = await store.get_artifact(artifact.id, with_data=False)
     full = await store.get_artifact(artifact.id)
     assert meta is not None and meta.data is None and meta.size == 3

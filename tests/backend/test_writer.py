@@ -55,7 +55,7 @@ def progress(i: int) -> NewEvent:
 
 async def test_a_burst_is_stored_in_order_in_few_transactions(store: CountingStore) -> None:
     job_id = await running_job(store)
-    writer = EventWriter(store, LocalBus(), job_id, last_seq=1, max_events=1000)
+    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
     for i in range(50):
         writer.append(progress(i))
     await writer.flush()
@@ -68,7 +68,7 @@ async def test_a_burst_is_stored_in_order_in_few_transactions(store: CountingSto
 
 async def test_take_hands_over_what_is_queued_unwritten(store: CountingStore) -> None:
     job_id = await running_job(store)
-    writer = EventWriter(store, LocalBus(), job_id, last_seq=1, max_events=1000)
+    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
     writer.append(progress(0))
     writer.append(progress(1))
     taken = await writer.take()  # nothing has run the drain task yet: both are handed over
@@ -80,7 +80,7 @@ async def test_take_hands_over_what_is_queued_unwritten(store: CountingStore) ->
 
 async def test_take_waits_for_the_write_in_flight(store: CountingStore) -> None:
     job_id = await running_job(store)
-    writer = EventWriter(store, LocalBus(), job_id, last_seq=1, max_events=1000)
+    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
     writer.append(progress(0))
     await asyncio.sleep(0)  # the drain task starts writing event 0
     writer.append(progress(1))
@@ -94,7 +94,7 @@ async def test_take_waits_for_the_write_in_flight(store: CountingStore) -> None:
 
 async def test_taken_progress_lines_respect_the_event_limit(store: CountingStore) -> None:
     job_id = await running_job(store)
-    writer = EventWriter(store, LocalBus(), job_id, last_seq=1, max_events=3)
+    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=3)
     for i in range(5):
         writer.append(progress(i))
     writer.append(NewEvent(EventType.ARTIFACT_CREATED, {"artifact_id": "a"}))
@@ -117,3 +117,34 @@ async def test_a_nodes_last_reports_share_its_checkpoint_transaction(tmp_path: P
     assert any(w[-2:] == ["node.progress", "node.finished"] for w in store.writes)
     # the last node's checkpoint completes the job in the same transaction
     assert store.writes[-1][-2:] == ["node.finished", "job.completed"]
+
+
+async def test_events_whose_write_failed_are_stored_once_the_database_is_back(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No event is dropped for an outage, and none waits for the node's next report."""
+    from backend.errors import StoreUnavailable
+    from backend.runtime import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "RETRY_DELAY", 0.01)
+    job_id = await running_job(store)
+    outage = 3
+    real_append = store.append_events
+
+    async def failing_append(*args: Any, **kwargs: Any) -> Any:
+        nonlocal outage
+        if outage:
+            outage -= 1
+            raise StoreUnavailable("database error: OperationalError")
+        return await real_append(*args, **kwargs)
+
+    monkeypatch.setattr(store, "append_events", failing_append)
+    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
+    writer.append(progress(0))
+    writer.append(progress(1))
+    while len(await store.events_after(job_id, 1)) < 2:  # nothing else is appended
+        await asyncio.sleep(0.01)
+    await writer.close()
+    stored = await store.events_after(job_id, 1)
+    assert [e.data["i"] for e in stored] == [0, 1]
+    assert outage == 0

@@ -10,8 +10,8 @@ In-process (async tests)::
         assert server.requests[-1].body["model"] == "gpt-4o-mini"
 
 Subprocess: `python -m tests.fakes.openai_server --port 0` prints the bound port on one
-line when ready; `POST /_fake/control` (`{"reset", "rules", "fail", "stall", "latency"}`)
-and `GET /_fake/requests` script and inspect it from another process.
+line when ready; `POST /_fake/control` (`{"reset", "rules", "fail", "stall", "latency",
+"chunk_delay"}`) and `GET /_fake/requests` script and inspect it from another process.
 
 Without a matching rule, chat answers echo the last user message (`Echo: ...`) and
 structured requests (`response_format.type == "json_schema"`) get a minimal instance
@@ -30,10 +30,14 @@ import json
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -351,6 +355,7 @@ def build_app(fake: FakeOpenAI) -> Quart:
         for seconds, times in body.get("stall", []):
             fake.stall(seconds, times)
         fake.latency = float(body.get("latency", fake.latency))
+        fake.chunk_delay = float(body.get("chunk_delay", fake.chunk_delay))
         return {"ok": True}
 
     @app.get("/_fake/requests")
@@ -358,6 +363,48 @@ def build_app(fake: FakeOpenAI) -> Quart:
         return {"requests": [asdict(r) for r in fake.requests]}
 
     return app
+
+
+@dataclass
+class FakeOpenAIProcess:
+    """The fake server as a process of its own, scripted over HTTP: for tests and
+    benchmarks whose event loop must stay free (or that block it)."""
+
+    latency: float = 0.0
+    proc: subprocess.Popen[str] | None = None
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> FakeOpenAIProcess:
+        command = [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0"]
+        self.proc = subprocess.Popen(
+            [*command, "--latency", str(self.latency)],
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+        return self
+
+    async def control(self, **body: Any) -> None:
+        """`reset`, `rules`, `fail`, `stall` ([[seconds, times]]), `latency`, `chunk_delay`."""
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            response = await http.post(f"http://127.0.0.1:{self.port}/_fake/control", json=body)
+            response.raise_for_status()
+
+    async def chat_requests(self) -> int:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            response = await http.get(f"http://127.0.0.1:{self.port}/_fake/requests")
+        return sum(1 for r in response.json()["requests"] if r["path"].endswith("/completions"))
+
+    def stop(self) -> None:
+        from tests.e2e.server import stop_process
+
+        stop_process(self.proc)  # type: ignore[arg-type]
 
 
 async def _main(port: int, host: str, latency: float) -> None:

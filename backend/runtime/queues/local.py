@@ -4,9 +4,12 @@ At most `max_concurrent` jobs run at once; the rest wait for a slot (as `pending
 job id in a FIFO, not as a task: ten thousand queued jobs cost ten thousand ids, not ten
 thousand suspended coroutines. A job enqueued while its previous task is still winding
 down (e.g. a decision arriving just as the gate parks) is run again right after, never
-twice at the same time. When the runner itself breaks (say the database was briefly
-unreachable), the job is retried a few times with a delay rather than left `running`
-until the next restart.
+twice at the same time. When the runner itself breaks (the database is unreachable, the
+disk is full), the job is tried again with a growing delay for as long as that lasts:
+an outage pauses jobs, it never strands them.
+
+This queue is the whole of one process's work, so its runs may take over a job whose
+lease a previous (crashed) run of the same server still holds.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
-RUNNER_RETRIES = 3
-RUNNER_RETRY_DELAY = 5.0
+RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # then every 30 s while it keeps failing
 
 
 class LocalQueue:
+    name = "local"
+
     def __init__(self, run: Callable[[str], Awaitable[None]], *, max_concurrent: int) -> None:
         self._run = run
         self._max = max(1, max_concurrent)
@@ -28,11 +33,20 @@ class LocalQueue:
         self._tasks: dict[str, asyncio.Task[None]] = {}  # running jobs
         self._again: set[str] = set()
         self._failures: dict[str, int] = {}
+        self._retries: dict[str, asyncio.TimerHandle] = {}
         self._closed = False
 
-    def enqueue(self, job_id: str) -> None:
+    async def start(self) -> None:
+        return None
+
+    async def enqueue(self, job_id: str) -> None:
+        self.put(job_id)
+
+    def put(self, job_id: str) -> None:
+        """`enqueue` without the await, for callbacks."""
         if self._closed:
             return
+        self._retries.pop(job_id, None)
         if job_id in self._tasks:
             self._again.add(job_id)
         else:
@@ -51,14 +65,11 @@ class LocalQueue:
         try:
             await self._run(job_id)
             self._failures.pop(job_id, None)
-        except Exception:
+        except Exception as exc:
             failures = self._failures[job_id] = self._failures.get(job_id, 0) + 1
-            if failures > RUNNER_RETRIES:
-                log.exception("job %s: runner error; it resumes on the next start", job_id)
-                self._failures.pop(job_id, None)
-                return
-            log.exception("job %s: runner error; retrying in %.0f s", job_id, RUNNER_RETRY_DELAY)
-            asyncio.get_running_loop().call_later(RUNNER_RETRY_DELAY, self.enqueue, job_id)
+            delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1]
+            log.warning("job %s: runner error (%s); trying again in %.1f s", job_id, exc, delay)
+            self._retries[job_id] = asyncio.get_running_loop().call_later(delay, self.put, job_id)
 
     def _finished(self, job_id: str) -> None:
         self._tasks.pop(job_id, None)
@@ -68,13 +79,18 @@ class LocalQueue:
         self._start_waiting()
 
     def cancel(self, job_id: str) -> bool:
+        """True when a task was stopped or a queued run dropped."""
         self._again.discard(job_id)
+        self._failures.pop(job_id, None)
+        retry = self._retries.pop(job_id, None)
+        if retry is not None:
+            retry.cancel()
         if job_id in self._waiting:
-            del self._waiting[job_id]
-            return True  # it had not started: it never will
+            del self._waiting[job_id]  # it had not started: it never will
+            return True
         task = self._tasks.get(job_id)
         if task is None or task.done():
-            return False
+            return retry is not None
         task.cancel()
         return True
 
@@ -85,9 +101,15 @@ class LocalQueue:
     def running(self) -> int:
         return sum(1 for task in self._tasks.values() if not task.done())
 
+    def status(self) -> dict[str, Any]:
+        return {"backend": self.name, "active_jobs": self.active(), "retrying": len(self._retries)}
+
     async def close(self) -> None:
         self._closed = True
         self._waiting.clear()
+        for retry in self._retries.values():
+            retry.cancel()
+        self._retries.clear()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()

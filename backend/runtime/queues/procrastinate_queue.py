@@ -1,0 +1,114 @@
+"""The `procrastinate` job queue: jobs run in `genflow worker` processes, via PostgreSQL.
+
+API replicas only defer ("run job X" rows in procrastinate's table, one per job at a time
+thanks to a queueing lock); workers fetch them, claim the GenFlow job with a lease, and
+run it. procrastinate is at-least-once and that is all we need from it: the lease and
+fence in the store make sure one runner, and only one, writes for a job. A periodic task
+(deferred once per period however many workers run) queues again every job whose lease
+expired - a worker killed mid-node, a deferral lost to an outage - so nothing stays
+`running` or `pending` without something that will run it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import procrastinate
+import psycopg
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.schema import SchemaManager
+
+log = logging.getLogger(__name__)
+QUEUE = "genflow"
+RUN_JOB = "genflow.run_job"
+REQUEUE = "genflow.requeue_unowned"
+SCHEMA_LOCK = 0x67656E666C6F77  # pg advisory lock key: one process installs the schema
+
+
+def conninfo(database_url: str) -> str:
+    """psycopg's form of the SQLAlchemy URL (`postgresql+psycopg://` → `postgresql://`)."""
+    scheme, sep, rest = database_url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
+
+
+def make_app(database_url: str, *, pool_size: int = 5) -> procrastinate.App:
+    connector = procrastinate.PsycopgConnector(
+        conninfo=conninfo(database_url), min_size=1, max_size=pool_size
+    )
+    return procrastinate.App(connector=connector)
+
+
+async def install_schema(database_url: str) -> bool:
+    """Create procrastinate's tables and functions unless they exist; True if created.
+
+    Replicas and workers starting together all call this: an advisory lock makes one of
+    them install the schema while the others wait and then find it there."""
+    async with await psycopg.AsyncConnection.connect(
+        conninfo(database_url), autocommit=True
+    ) as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            row = await (await conn.execute("SELECT to_regclass('procrastinate_jobs')")).fetchone()
+            if row and row[0] is not None:
+                return False
+            await conn.execute(SchemaManager.get_schema())
+            return True
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
+def register_tasks(
+    app: procrastinate.App,
+    *,
+    run: Callable[[str], Awaitable[None]],
+    requeue_unowned: Callable[[], Awaitable[int]],
+    every_seconds: int,
+) -> None:
+    """The worker's side: the task that runs a job, and the periodic re-queue."""
+
+    @app.task(name=RUN_JOB, queue=QUEUE)
+    async def run_job(job_id: str) -> None:
+        await run(job_id)
+
+    @app.periodic(cron=f"* * * * * */{every_seconds}", periodic_id="requeue")
+    @app.task(name=REQUEUE, queue=QUEUE, queueing_lock=REQUEUE)
+    async def requeue(timestamp: int) -> None:
+        count = await requeue_unowned()
+        if count:
+            log.info("queued %d job(s) again whose runner is gone", count)
+
+
+class ProcrastinateQueue:
+    name = "procrastinate"
+
+    def __init__(self, app: procrastinate.App, database_url: str) -> None:
+        self.app, self.database_url = app, database_url
+        self._open = False
+
+    async def start(self) -> None:
+        await install_schema(self.database_url)
+        await self.app.open_async()
+        self._open = True
+
+    async def enqueue(self, job_id: str) -> None:
+        deferrer = self.app.configure_task(RUN_JOB, queue=QUEUE, queueing_lock=job_id)
+        try:
+            await deferrer.defer_async(job_id=job_id)
+        except AlreadyEnqueued:
+            pass  # one is waiting already; it will see the job's latest state
+        except Exception as exc:  # the periodic re-queue finds the job once PostgreSQL is back
+            log.warning("job %s: could not be queued now (%s); it will be re-queued", job_id, exc)
+
+    def cancel(self, job_id: str) -> None:
+        """Nothing to do here: the worker running the job sees `job.cancelled` on the bus
+        (or its lease renewal fails) and stops."""
+
+    def status(self) -> dict[str, Any]:
+        return {"backend": self.name}
+
+    async def close(self) -> None:
+        if self._open:
+            self._open = False
+            await self.app.close_async()
