@@ -70,15 +70,26 @@ class LocalLLM:
             if on_delta is not None:
                 loop.call_soon_threadsafe(on_delta, text)
 
-        return await asyncio.to_thread(self._generate, messages, schema, deliver)
+        # A thread cannot be cancelled: when the caller is (a cancelled job, a worker
+        # shutting down), the generation stops at its next token instead of running on
+        # for minutes, holding the model and keeping the process from exiting.
+        stop = threading.Event()
+        try:
+            return await asyncio.to_thread(self._generate, messages, schema, deliver, stop)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
 
     def _generate(
         self,
         messages: list[Message],
         schema: dict[str, Any] | None,
         deliver: Callable[[str], None],
+        stop: threading.Event,
     ) -> Completion:
         with self._lock:
+            if stop.is_set():  # cancelled while waiting for the model
+                return Completion(text="", model=MODEL_NAME, tokens_in=0, tokens_out=0)
             model = self._load()
             kwargs: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": 0.7}
             if schema is not None:
@@ -88,6 +99,8 @@ class LocalLLM:
             else:
                 parts: list[str] = []
                 for chunk in model.create_chat_completion(messages=messages, stream=True, **kwargs):
+                    if stop.is_set():
+                        break
                     piece = chunk["choices"][0]["delta"].get("content")
                     if piece:
                         parts.append(piece)
