@@ -6,9 +6,14 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Harness, running_app
-from tests.services import postgres_url, redis_url  # real PostgreSQL and Redis fixtures
+from tests.services import (  # real PostgreSQL and Redis
+    postgres_url,
+    private_postgres,
+    private_redis,
+    redis_url,
+)
 
-__all__ = ["harness", "postgres_url", "redis_url"]
+__all__ = ["harness", "postgres_url", "private_postgres", "private_redis", "redis_url"]
 
 
 @pytest.fixture

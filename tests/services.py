@@ -9,9 +9,12 @@ Redis database keys are flushed between tests.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -72,3 +75,118 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+def redis_server_binary() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if _required():
+            pytest.fail("redis-server is not installed")
+        pytest.skip("redis-server is not installed")
+    return binary
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, to kill clients of, stop and start again on the
+    same port, without disturbing anything else using the shared one."""
+
+    def __init__(self, binary: str) -> None:
+        from tests.e2e.server import free_port
+
+        self.binary = binary
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self, within: float = 10.0) -> None:
+        import redis
+
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 - starting it takes no time
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        deadline = asyncio.get_running_loop().time() + within
+        try:
+            while True:
+                try:
+                    if client.ping():
+                        return
+                except redis.RedisError:
+                    pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"redis-server on {self.port} did not start")
+                await asyncio.sleep(0.02)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture
+async def private_redis() -> AsyncIterator[PrivateRedis]:
+    server = PrivateRedis(redis_server_binary())
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (Debian's pg_createcluster), to restart
+    mid-run without disturbing anything else using the shared one. Needs root."""
+
+    def __init__(self) -> None:
+        from tests.e2e.server import free_port
+
+        versions = sorted(os.listdir("/usr/lib/postgresql"), key=lambda v: int(v.split(".")[0]))
+        self.version = versions[-1]
+        self.name = f"gftest{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://genflow:genflow@127.0.0.1:{self.port}/genflow"
+
+    def _run(self, *command: str) -> None:
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def create(self) -> None:
+        self._run("pg_createcluster", self.version, self.name, "-p", str(self.port), "--start")
+        for sql in (
+            "CREATE ROLE genflow LOGIN PASSWORD 'genflow'",
+            "CREATE DATABASE genflow OWNER genflow",
+        ):
+            self._run("runuser", "-u", "postgres", "--", "psql", "-p", str(self.port), "-c", sql)
+
+    def restart(self) -> None:
+        self._run("pg_ctlcluster", self.version, self.name, "restart")
+
+    def drop(self) -> None:
+        subprocess.run(
+            ["pg_dropcluster", "--stop", self.version, self.name], capture_output=True, timeout=120
+        )
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    if shutil.which("pg_createcluster") is None or os.geteuid() != 0:
+        message = "a private PostgreSQL cluster needs Debian's pg_createcluster, as root"
+        if _required():
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PrivatePostgres()
+    server.create()
+    try:
+        yield server
+    finally:
+        server.drop()

@@ -8,9 +8,6 @@ events under test arrives after anything they could have caused.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +26,7 @@ from backend.runtime.redis_bus import RedisBus
 from backend.store.base import JobUpdate
 from backend.store.sqlalchemy import SQLStore
 from tests.e2e.server import free_port
+from tests.services import PrivateRedis
 
 T = TypeVar("T")
 FAST = {"poll_interval": 0.05, "min_backoff": 0.02, "max_backoff": 0.2, "ping_interval": 1.0}
@@ -218,65 +216,6 @@ async def test_lifecycle_and_status(kind: str, url: str | None) -> None:
 # -- RedisBus only ------------------------------------------------------------------------
 
 
-def redis_server_binary() -> str:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("GENFLOW_TEST_REQUIRE_SERVICES") == "1":
-            pytest.fail("redis-server is not installed")
-        pytest.skip("redis-server is not installed")
-    return binary
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, to stop and start again on the same port."""
-
-    def __init__(self, binary: str) -> None:
-        self.binary = binary
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - starting it takes no time
-            command,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis_sync.Redis.from_url(self.url, socket_connect_timeout=0.2)
-
-        def answers() -> bool:
-            try:
-                return bool(client.ping())
-            except redis_sync.RedisError:
-                return False
-
-        try:
-            await eventually(answers)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-
-@pytest.fixture
-async def private_redis() -> AsyncIterator[PrivateRedis]:
-    server = PrivateRedis(redis_server_binary())
-    await server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def kill_clients(url: str, kind: str) -> int:
     client = redis_sync.Redis.from_url(url)
     try:
@@ -285,7 +224,10 @@ def kill_clients(url: str, kind: str) -> int:
         client.close()
 
 
-async def test_killed_pubsub_connections_lag_then_deliver_again(redis_url: str) -> None:
+async def test_killed_pubsub_connections_lag_then_deliver_again(
+    private_redis: PrivateRedis,
+) -> None:
+    redis_url = private_redis.url  # killing clients on the shared server would hit others
     async with replicas("redis", redis_url) as r:
         follower = r.b.subscribe("job_1")
         await ready(r.b, follower)

@@ -9,9 +9,7 @@ Redis or PostgreSQL delays jobs without failing or duplicating anything.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
-import subprocess
 from collections import Counter
 from typing import Any
 
@@ -22,6 +20,7 @@ import redis.asyncio as aioredis
 from tests.e2e.server import GenFlowServer, read_sse
 from tests.fakes.openai_server import FakeOpenAIProcess
 from tests.scaleout.cluster import Cluster, client, token
+from tests.services import PrivatePostgres, PrivateRedis
 
 TERMINAL = {"job.completed", "job.failed", "job.cancelled"}
 pytestmark = pytest.mark.timeout(240)
@@ -209,8 +208,9 @@ async def test_cancel_on_any_replica_stops_the_model_call_on_the_worker(
 
 
 async def test_followers_get_every_event_when_redis_drops_its_subscribers(
-    cluster: Cluster, model: FakeOpenAIProcess, redis_url: str
+    cluster: Cluster, model: FakeOpenAIProcess, private_redis: PrivateRedis
 ) -> None:
+    cluster.redis_url = redis_url = private_redis.url  # its clients alone are killed
     a, b = cluster.add_replica(), cluster.add_replica()
     cluster.add_worker()
     await model.control(chunk_delay=0.05, latency=0.3)  # a job of a few seconds
@@ -227,10 +227,10 @@ async def test_followers_get_every_event_when_redis_drops_its_subscribers(
     assert_one_clean_history(read.durable)
 
 
-@pytest.mark.skipif(shutil.which("pg_ctlcluster") is None, reason="needs Debian's pg_ctlcluster")
 async def test_jobs_survive_a_postgresql_restart_without_failing_or_duplicating(
-    cluster: Cluster, model: FakeOpenAIProcess
+    cluster: Cluster, model: FakeOpenAIProcess, private_postgres: PrivatePostgres
 ) -> None:
+    cluster.database_url = private_postgres.url  # its own cluster: restarted under it alone
     a = cluster.add_replica()
     cluster.add_worker()
     cluster.add_worker()
@@ -238,18 +238,10 @@ async def test_jobs_survive_a_postgresql_restart_without_failing_or_duplicating(
     async with client(a) as http:
         jobs = [await create(http, "article", {"topic": f"Coffee {i}"}) for i in range(4)]
         await wait_for(http, jobs[0]["id"], started("WriteContent"), within=30, what="work")
-        restart_postgresql()
+        private_postgres.restart()
         for job in jobs:
             stored = await wait_for(http, job["id"], ended, within=120, what="the end")
             assert_one_clean_history(stored)
-
-
-def restart_postgresql() -> None:
-    clusters = subprocess.run(
-        ["pg_lsclusters", "-h"], check=True, capture_output=True, text=True
-    ).stdout.split()
-    version, name = clusters[0], clusters[1]
-    subprocess.run(["pg_ctlcluster", version, name, "restart"], check=True, timeout=60)
 
 
 async def test_the_rate_limit_holds_across_replicas(cluster: Cluster) -> None:
