@@ -21,6 +21,7 @@ from bench import (
     report,
     restart_recovery,
     runner_overhead,
+    scale_out,
     waiting_memory,
 )
 from bench.baseline import DESIGN
@@ -66,6 +67,18 @@ BENCHES: dict[str, tuple[Any, Runner]] = {
     restart_recovery.NAME: (
         restart_recovery,
         lambda s, tmp: restart_recovery.run(jobs=s.restart_jobs, tmp=tmp),
+    ),
+    scale_out.NAME: (
+        scale_out,
+        lambda s, tmp: scale_out.run(
+            jobs=s.scale_out_jobs,
+            workers=list(s.scale_out_workers),
+            concurrency=s.scale_out_concurrency,
+            bound_jobs=s.scale_out_bound_jobs,
+            bound_concurrency=s.scale_out_bound_concurrency,
+            latency_ms=s.llm_latency_ms,
+            tmp=tmp,
+        ),
     ),
 }
 

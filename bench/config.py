@@ -25,6 +25,11 @@ class Sizes:
     waiting_jobs: int = 10_000
     waiting_latency_ms: float = 50.0  # only makes the jobs park sooner
     restart_jobs: int = 1000
+    scale_out_jobs: int = 1000  # through 2 replicas, with each worker count
+    scale_out_workers: tuple[int, ...] = (1, 2)
+    scale_out_concurrency: int = 200  # per worker: more than CPU can feed, never the cap
+    scale_out_bound_jobs: int = 200  # the model-bound comparison (see bench/scale_out.py)
+    scale_out_bound_concurrency: int = 4  # per worker: few enough to leave CPU to spare
 
 
 FULL = Sizes(mode="full")
@@ -36,4 +41,6 @@ QUICK = Sizes(
     latency_rounds=(10, 3),
     waiting_jobs=1000,
     restart_jobs=200,
+    scale_out_jobs=100,
+    scale_out_bound_jobs=40,
 )

@@ -158,7 +158,9 @@ class PrivatePostgres:
         return f"postgresql+psycopg://genflow:genflow@127.0.0.1:{self.port}/genflow"
 
     def _run(self, *command: str) -> None:
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+        if done.returncode != 0:
+            raise AssertionError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
 
     def create(self) -> None:
         self._run("pg_createcluster", self.version, self.name, "-p", str(self.port), "--start")
@@ -169,7 +171,9 @@ class PrivatePostgres:
             self._run("runuser", "-u", "postgres", "--", "psql", "-p", str(self.port), "-c", sql)
 
     def restart(self) -> None:
-        self._run("pg_ctlcluster", self.version, self.name, "restart")
+        """Fast mode: sessions are cut, as in a crash or a failover (smart mode would
+        wait for pooled connections that never leave)."""
+        self._run("pg_ctlcluster", "--mode", "fast", self.version, self.name, "restart")
 
     def drop(self) -> None:
         subprocess.run(

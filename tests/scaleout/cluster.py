@@ -68,6 +68,7 @@ class Worker:
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     _log: TextIO | None = None
+    command: list[str] = field(default_factory=lambda: list(WORKER))
 
     @property
     def log_path(self) -> Path:
@@ -80,7 +81,7 @@ class Worker:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GENFLOW_", "OPENAI_"))}
         env.update(GENFLOW_DATA_DIR=str(self.data_dir), PYTHONUNBUFFERED="1", **self.env_extra)
         self.proc = subprocess.Popen(
-            WORKER, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            self.command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
         return self
 

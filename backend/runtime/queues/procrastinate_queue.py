@@ -101,6 +101,19 @@ class ProcrastinateQueue:
         except Exception as exc:  # the periodic re-queue finds the job once PostgreSQL is back
             log.warning("job %s: could not be queued now (%s); it will be re-queued", job_id, exc)
 
+    async def not_waiting(self, job_ids: list[str]) -> list[str]:
+        """The jobs without a `todo` entry: those already waiting in the queue (a backlog
+        of pending jobs, say) need no second one."""
+        if not job_ids:
+            return []
+        rows = await self.app.connector.execute_query_all_async(
+            "SELECT queueing_lock FROM procrastinate_jobs "
+            "WHERE status = 'todo' AND queueing_lock = ANY(%(ids)s)",
+            ids=job_ids,
+        )
+        waiting = {row["queueing_lock"] for row in rows}
+        return [job_id for job_id in job_ids if job_id not in waiting]
+
     def cancel(self, job_id: str) -> None:
         """Nothing to do here: the worker running the job sees `job.cancelled` on the bus
         (or its lease renewal fails) and stops."""
