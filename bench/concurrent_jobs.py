@@ -21,9 +21,10 @@ import psutil
 
 from bench.load import post_json, session
 from bench.report import table
-from bench.servers import BaselineProcess, FakeLLMProcess, GenFlowProcess
+from bench.servers import BaselineProcess, GenFlowProcess
 from bench.sse import Received, genflow_done, live_latencies, read_sse
 from bench.stats import ratio, summary
+from tests.fakes.openai_server import FakeOpenAIProcess
 
 NAME = "concurrent_jobs"
 CONNECTS = 64  # POSTs in flight at once: Hypercorn's listen backlog is 100
@@ -128,7 +129,7 @@ async def run(
         jobs, GenFlowProcess.make(tmp / "cj-genflow", latency, max_concurrent_jobs=genflow_max_jobs)
     )
     baseline = await baseline_jobs(jobs, latency, baseline_threads)
-    fake = FakeLLMProcess(latency).start()
+    fake = FakeOpenAIProcess(latency=latency).start()
     try:
         sdk = await genflow_jobs(
             jobs,

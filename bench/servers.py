@@ -19,45 +19,11 @@ import aiohttp
 import psutil
 
 from tests.e2e.server import ROOT, GenFlowServer, free_port, stop_process
+from tests.fakes.openai_server import FakeOpenAIProcess
 
 
 def rss_bytes(pid: int) -> int:
     return psutil.Process(pid).memory_info().rss
-
-
-class FakeLLMProcess:
-    """`python -m tests.fakes.openai_server` with a fixed latency before every answer."""
-
-    def __init__(self, latency: float) -> None:
-        self.latency = latency
-        self.proc: subprocess.Popen[str] | None = None
-        self.port = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> FakeLLMProcess:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.fakes.openai_server",
-                "--port",
-                "0",
-                "--latency",
-                str(self.latency),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.port = int(self.proc.stdout.readline())
-        return self
-
-    def stop(self) -> None:
-        stop_process(self.proc)
 
 
 @dataclass
@@ -76,7 +42,7 @@ class GenFlowProcess(GenFlowServer):
         return cls._build(data_dir, ["-m", "bench.genflow_server"], env, settings)
 
     @classmethod
-    def with_sdk(cls, data_dir: Path, llm: FakeLLMProcess, **settings: Any) -> GenFlowProcess:
+    def with_sdk(cls, data_dir: Path, llm: FakeOpenAIProcess, **settings: Any) -> GenFlowProcess:
         env = {"GENFLOW_LLM": "openai", "OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "x"}
         return cls._build(data_dir, ["-m", "backend.cli", "serve"], env, settings)
 

@@ -370,6 +370,7 @@ class FakeOpenAIProcess:
     """The fake server as a process of its own, scripted over HTTP: for tests and
     benchmarks whose event loop must stay free (or that block it)."""
 
+    log_path: Path | None = None  # its stderr, for failure messages
     latency: float = 0.0
     proc: subprocess.Popen[str] | None = None
     port: int = 0
@@ -384,21 +385,22 @@ class FakeOpenAIProcess:
             [*command, "--latency", str(self.latency)],
             cwd=Path(__file__).resolve().parents[2],
             stdout=subprocess.PIPE,
+            stderr=self.log_path.open("w") if self.log_path else None,
             text=True,
         )
         assert self.proc.stdout is not None
-        self.port = int(self.proc.stdout.readline())
+        line = self.proc.stdout.readline()  # the port, once it listens
+        assert line.strip().isdigit(), f"fake OpenAI did not start (log: {self.log_path})"
+        self.port = int(line)
         return self
 
-    async def control(self, **body: Any) -> None:
+    def control(self, **body: Any) -> None:
         """`reset`, `rules`, `fail`, `stall` ([[seconds, times]]), `latency`, `chunk_delay`."""
-        async with httpx.AsyncClient(timeout=5.0) as http:
-            response = await http.post(f"http://127.0.0.1:{self.port}/_fake/control", json=body)
-            response.raise_for_status()
+        url = f"http://127.0.0.1:{self.port}/_fake/control"
+        httpx.post(url, json=body, timeout=5.0).raise_for_status()
 
-    async def chat_requests(self) -> int:
-        async with httpx.AsyncClient(timeout=5.0) as http:
-            response = await http.get(f"http://127.0.0.1:{self.port}/_fake/requests")
+    def chat_requests(self) -> int:
+        response = httpx.get(f"http://127.0.0.1:{self.port}/_fake/requests", timeout=5.0)
         return sum(1 for r in response.json()["requests"] if r["path"].endswith("/completions"))
 
     def stop(self) -> None:

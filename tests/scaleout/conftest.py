@@ -24,7 +24,7 @@ def model() -> Iterator[FakeOpenAIProcess]:
 async def cluster(
     tmp_path: Path, postgres_url: str, redis_url: str, model: FakeOpenAIProcess
 ) -> AsyncIterator[Cluster]:
-    await model.control(reset=True, rules=RULES)
+    model.control(reset=True, rules=RULES)
     running = Cluster(tmp_path, postgres_url, redis_url, model.base_url)
     try:
         yield running

@@ -84,7 +84,7 @@ async def test_a_job_made_on_one_replica_streams_live_on_another(
     a, b = cluster.add_replica(), cluster.add_replica()
     cluster.add_worker()
     cluster.add_worker()
-    await model.control(chunk_delay=0.03)  # streamed text arrives in pieces
+    model.control(chunk_delay=0.03)  # streamed text arrives in pieces
     async with client(a) as on_a, client(b) as on_b:
         job = await create(on_a, "article", {"topic": "The history of coffee"})
         read = await asyncio.wait_for(read_sse(on_b, job["id"]), 60)
@@ -147,7 +147,7 @@ async def test_a_worker_killed_mid_node_is_replaced_and_finished_nodes_never_rer
     a = cluster.add_replica()
     doomed = cluster.add_worker()
     # The outline answers at once; the three sections hang on the doomed worker.
-    await model.control(stall=[[0.01, 1], [120, 3]])
+    model.control(stall=[[0.01, 1], [120, 3]])
     async with client(a) as http:
         job = await create(http, "article", {"topic": "The history of coffee"})
         await wait_for(http, job["id"], started("WriteContent"), within=30, what="sections")
@@ -166,7 +166,7 @@ async def test_a_paused_worker_that_lost_its_lease_writes_nothing(
 ) -> None:
     a = cluster.add_replica()
     paused = cluster.add_worker()
-    await model.control(stall=[[0.01, 1], [5, 3]])  # sections take 5 s on the first worker
+    model.control(stall=[[0.01, 1], [5, 3]])  # sections take 5 s on the first worker
     async with client(a) as http:
         job = await create(http, "article", {"topic": "The history of coffee"})
         await wait_for(http, job["id"], started("WriteContent"), within=30, what="sections")
@@ -186,11 +186,11 @@ async def test_cancel_on_any_replica_stops_the_model_call_on_the_worker(
 ) -> None:
     a, b = cluster.add_replica(), cluster.add_replica()
     workers = [cluster.add_worker(), cluster.add_worker()]
-    await model.control(stall=[[60, 1]])  # the outline call hangs until cancelled
+    model.control(stall=[[60, 1]])  # the outline call hangs until cancelled
     async with client(a) as on_a, client(b) as on_b:
         job = await create(on_a, "article", {"topic": "The history of coffee"})
         await wait_for(on_a, job["id"], started("GenerateOutline"), within=30, what="outline")
-        while await model.chat_requests() < 1:  # the call is in flight on a worker
+        while model.chat_requests() < 1:  # the call is in flight on a worker
             await asyncio.sleep(0.05)
         response = await on_b.post(f"/api/jobs/{job['id']}/cancel")
         assert response.status_code == 200 and response.json()["status"] == "cancelled"
@@ -213,7 +213,7 @@ async def test_followers_get_every_event_when_redis_drops_its_subscribers(
     cluster.redis_url = redis_url = private_redis.url  # its clients alone are killed
     a, b = cluster.add_replica(), cluster.add_replica()
     cluster.add_worker()
-    await model.control(chunk_delay=0.05, latency=0.3)  # a job of a few seconds
+    model.control(chunk_delay=0.05, latency=0.3)  # a job of a few seconds
     async with client(a) as on_a, client(b) as on_b:
         job = await create(on_a, "article", {"topic": "The history of coffee"})
         follower = asyncio.create_task(read_sse(on_b, job["id"]))
@@ -234,7 +234,7 @@ async def test_jobs_survive_a_postgresql_restart_without_failing_or_duplicating(
     a = cluster.add_replica()
     cluster.add_worker()
     cluster.add_worker()
-    await model.control(latency=0.5)
+    model.control(latency=0.5)
     async with client(a) as http:
         jobs = [await create(http, "article", {"topic": f"Coffee {i}"}) for i in range(4)]
         await wait_for(http, jobs[0]["id"], started("WriteContent"), within=30, what="work")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.stack import RULES, FakeOpenAIProcess, Stack, UIProcess, api_server
+from tests.fakes.openai_server import FakeOpenAIProcess
+from tests.ui.stack import RULES, Stack, UIProcess, api_server
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import httpx
 
 from tests.e2e.server import ROOT, GenFlowServer, free_port, stop_process, tail
+from tests.fakes.openai_server import FakeOpenAIProcess
 from tests.harness import OUTLINE
 
 START_TIMEOUT = 60.0
@@ -32,44 +33,6 @@ def clean_env(**extra: str) -> dict[str, str]:
         if not k.startswith(("GENFLOW_", "OPENAI_", "SLACK_", "GRADIO_"))
     }
     return env | {"PYTHONUNBUFFERED": "1", **extra}
-
-
-@dataclass
-class FakeOpenAIProcess:
-    """`python -m tests.fakes.openai_server`, scripted over its control endpoint."""
-
-    log_path: Path
-    proc: subprocess.Popen[str] | None = None
-    port: int = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> FakeOpenAIProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0"],
-            cwd=ROOT,
-            env=clean_env(),
-            stdout=subprocess.PIPE,
-            stderr=self.log_path.open("w"),
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # the port, once it listens
-        assert line.strip().isdigit(), f"fake OpenAI did not start: {self.log_path.read_text()}"
-        self.port = int(line)
-        return self
-
-    def control(self, **body: Any) -> None:
-        """`rules`, `reset`, `latency`, `fail` as `POST /_fake/control` takes them."""
-        url = f"http://127.0.0.1:{self.port}/_fake/control"
-        httpx.post(url, json=body, timeout=5).raise_for_status()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 @dataclass
