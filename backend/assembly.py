@@ -8,10 +8,7 @@ workers run them.
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-
+from backend.ids import instance_id
 from backend.metrics import Metrics
 from backend.ratelimit import LocalRateLimiter
 from backend.runtime.bus import EventBus, LocalBus
@@ -27,11 +24,6 @@ from flows import images, llm
 from flows.images import ImageBackend
 from flows.llm import LLMBackend
 from flows.registry import FlowSpec, default_flows
-
-
-def worker_id() -> str:
-    """Names this process in job leases (`host:pid:random`), for operators reading them."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def make_bus(settings: Settings) -> EventBus:
@@ -82,7 +74,7 @@ def build_services(
         ),
         settings=settings,
         metrics=metrics,
-        worker_id=worker_id(),
+        worker_id=instance_id(),
         distributed=distributed,
     )
     queue: JobQueue

@@ -19,7 +19,7 @@ import signal
 import sys
 from typing import Any
 
-from backend.settings import Settings
+from backend.settings import Settings, redacted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,19 +167,13 @@ def _migrate(settings: Settings) -> int:
 
     url = settings.resolved_database_url
     upgrade(url)
-    print(f"database is up to date: {_without_password(url)}")
+    print(f"database is up to date: {redacted(url)}")
     if settings.is_postgres:
         from backend.runtime.queues.procrastinate_queue import install_schema
 
         created = asyncio.run(install_schema(url))
         print("procrastinate queue schema " + ("created" if created else "is in place"))
     return 0
-
-
-def _without_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _banner(settings: Settings, services: Any, extras: list[Any]) -> str:

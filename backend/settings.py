@@ -20,6 +20,16 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 }
 
 
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        credentials, _, host = rest.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        rest = f"{user}:***@{host}" if ":" in credentials else rest
+    return f"{scheme}{sep}{rest}"
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -38,3 +39,17 @@ class FixedLatencyLLM:
         if on_delta is not None:
             on_delta(text)
         return Completion(text=text, model="fake", tokens_in=8, tokens_out=8)
+
+
+def use_in(module: Any, builder: str) -> None:
+    """Make `module.builder` (`create_app` of a server, `build_services` of a worker)
+    default to the fixed-latency model (GENFLOW_BENCH_LLM_LATENCY seconds), so the
+    benchmarked process runs exactly its real code path with only the model replaced."""
+    latency = float(os.environ.get("GENFLOW_BENCH_LLM_LATENCY", "0.2"))
+    real = getattr(module, builder)
+
+    def with_fake_model(settings: Any, **parts: Any) -> Any:
+        parts.setdefault("llm_backend", FixedLatencyLLM(latency))
+        return real(settings, **parts)
+
+    setattr(module, builder, with_fake_model)

@@ -7,23 +7,13 @@ backend from the environment, so benchmarks measure GenFlow and not a model clie
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 from backend import app as app_module
 from backend import cli
-from bench.fake_llm import FixedLatencyLLM
+from bench.fake_llm import use_in
 
 
 def main() -> int:
-    latency = float(os.environ.get("GENFLOW_BENCH_LLM_LATENCY", "0.2"))
-    real = app_module.create_app
-
-    def create_app(settings: Any, **parts: Any) -> Any:
-        parts.setdefault("llm_backend", FixedLatencyLLM(latency))
-        return real(settings, **parts)
-
-    app_module.create_app = create_app
+    use_in(app_module, "create_app")
     return cli.main(["serve"])
 
 

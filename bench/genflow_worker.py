@@ -8,24 +8,15 @@ so this is where the fake model has to live for the benchmark to measure GenFlow
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import Any
 
 from backend import cli
 from backend import worker as worker_module
-from bench.fake_llm import FixedLatencyLLM
+from bench.fake_llm import use_in
 
 
 def main(argv: list[str]) -> int:
-    latency = float(os.environ.get("GENFLOW_BENCH_LLM_LATENCY", "0.2"))
-    real = worker_module.build_services
-
-    def build_services(settings: Any, **parts: Any) -> Any:
-        parts.setdefault("llm_backend", FixedLatencyLLM(latency))
-        return real(settings, **parts)
-
-    worker_module.build_services = build_services
+    use_in(worker_module, "build_services")
     return cli.main(["worker", *argv])
 
 

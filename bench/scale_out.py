@@ -41,7 +41,7 @@ import psycopg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from backend.runtime.queues.procrastinate_queue import conninfo
+from backend.store.migrate import conninfo
 from bench.load import get_json, post_json, session
 from bench.report import table
 from bench.servers import GenFlowProcess

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from backend.store.migrate import conninfo
+
 POSTGRES_ENV = "GENFLOW_TEST_POSTGRES_URL"
 REDIS_ENV = "GENFLOW_TEST_REDIS_URL"
 
@@ -36,11 +38,6 @@ def service_url(variable: str) -> str:
     return url
 
 
-def _driver_url(url: str) -> str:
-    """psycopg's conninfo form of a SQLAlchemy URL."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
 def with_database(url: str, name: str) -> str:
     base, _, _ = url.rpartition("/")
     return f"{base}/{name}"
@@ -53,12 +50,12 @@ def postgres_url() -> Iterator[str]:
 
     server = service_url(POSTGRES_ENV)
     name = f"genflow_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_driver_url(server), autocommit=True) as conn:
+    with psycopg.connect(conninfo(server), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield with_database(server, name)
     finally:
-        with psycopg.connect(_driver_url(server), autocommit=True) as conn:
+        with psycopg.connect(conninfo(server), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

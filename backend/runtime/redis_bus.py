@@ -19,9 +19,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import secrets
-import socket
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,7 +30,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from backend.events import Event
+from backend.ids import instance_id
 from backend.runtime.bus import LocalBus, Subscription
+from backend.settings import redacted
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +43,6 @@ FAILURES = (RedisError, OSError)
 
 def channel_of(job_id: str) -> str:
     return CHANNEL_PREFIX + job_id
-
-
-def process_origin() -> str:
-    """Tells this bus's own messages apart (`host:pid:random`: unique per bus)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class RedisBus:
@@ -72,7 +66,7 @@ class RedisBus:
         self.ping_interval = ping_interval
         self.min_backoff, self.max_backoff = min_backoff, max_backoff
         self.connect_timeout, self.flush_timeout = connect_timeout, flush_timeout
-        self.origin = process_origin()
+        self.origin = instance_id()  # tells this bus's own messages apart
         self.local = LocalBus(queue_size, on_followers=self._followers_changed)
         self.dropped = 0  # publishes that never reached Redis
         self._outgoing: asyncio.Queue[list[Event]] = asyncio.Queue(outgoing_size)
@@ -261,7 +255,7 @@ class RedisBus:
                 self.local.lag()
                 backoff, reported = self.min_backoff, False
             elif not reported:
-                log.warning("cannot reach Redis at %s (%s); retrying", self._safe_url, error)
+                log.warning("cannot reach Redis at %s (%s); retrying", redacted(self.url), error)
                 reported = True
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
@@ -340,11 +334,3 @@ class RedisBus:
             await asyncio.sleep(self.poll_interval)
             if not self._connected:
                 self.local.lag()
-
-    @property
-    def _safe_url(self) -> str:
-        """The URL without its password, for logs."""
-        scheme, sep, rest = self.url.partition("://")
-        if "@" in rest:
-            rest = "…@" + rest.rpartition("@")[2]
-        return f"{scheme}{sep}{rest}"

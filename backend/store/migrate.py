@@ -21,6 +21,13 @@ def driver_url(url: str) -> str:
     return url
 
 
+def conninfo(url: str) -> str:
+    """psycopg's own form of a SQLAlchemy URL (`postgresql+psycopg://` → `postgresql://`),
+    for what talks to PostgreSQL without SQLAlchemy (procrastinate, schema locks)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
+
+
 def sync_url(url: str) -> str:
     """Alembic runs synchronously: drop the async driver where the sync one differs."""
     return url.replace("sqlite+aiosqlite", "sqlite")

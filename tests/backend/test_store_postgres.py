@@ -12,7 +12,7 @@ import pytest
 from backend.domain import JobStatus
 from backend.events import EventType, NewEvent
 from backend.store.base import JobUpdate
-from backend.store.migrate import MIGRATION_LOCK
+from backend.store.migrate import MIGRATION_LOCK, conninfo
 from backend.store.sqlalchemy import SQLStore
 from tests.backend.test_store import created, new_job
 
@@ -23,10 +23,6 @@ async def pg_store(postgres_url: str) -> AsyncIterator[SQLStore]:
     await store.initialize()
     yield store
     await store.close()
-
-
-def conninfo(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def terminate_other_connections(url: str) -> int:

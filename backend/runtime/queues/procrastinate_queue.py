@@ -20,17 +20,13 @@ import psycopg
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.schema import SchemaManager
 
+from backend.store.migrate import conninfo
+
 log = logging.getLogger(__name__)
 QUEUE = "genflow"
 RUN_JOB = "genflow.run_job"
 REQUEUE = "genflow.requeue_unowned"
 SCHEMA_LOCK = 0x67656E666C6F77  # pg advisory lock key: one process installs the schema
-
-
-def conninfo(database_url: str) -> str:
-    """psycopg's form of the SQLAlchemy URL (`postgresql+psycopg://` → `postgresql://`)."""
-    scheme, sep, rest = database_url.partition("://")
-    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
 
 
 def make_app(database_url: str, *, pool_size: int = 5) -> procrastinate.App:
