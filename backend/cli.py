@@ -242,7 +242,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.no_wait:
             print(job["id"])
             return 0
-        return await follow_job(client, job["id"])
+        return await follow_job(client, job)
 
 
 if __name__ == "__main__":

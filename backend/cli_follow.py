@@ -1,13 +1,20 @@
-"""`genflow run` in the terminal: a progress bar, streamed model text, review prompts."""
+"""`genflow run` in the terminal: a progress bar, streamed model text, review prompts.
+
+Each event is folded into the shared `JobView` (`backend.job_view`, the fold the web chat
+and the Slack bot use) and the terminal writes what the event changed in it, as a log:
+status lines on stderr, model text and the result on stdout.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import sys
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from backend.client import APIError, GenFlowClient
+from backend.job_view import Event, JobView, Retry, Step, fold
 
 BAR_WIDTH = 30
 
@@ -18,53 +25,52 @@ def bar(progress: int) -> str:
 
 
 class TerminalView:
-    """Writes events for a person: status lines on stderr, model text and results on stdout."""
+    """Writes a job for a person as its events arrive; `view` is the job so far."""
 
-    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
-        self.out, self.err = out, err
+    def __init__(self, view: JobView, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+        self.view, self.out, self.err = view, out, err
         self.in_text = False
 
-    def line(self, text: str, progress: int) -> None:
+    def line(self, text: str, progress: int | None = None) -> None:
         if self.in_text:
             self.out.write("\n")
             self.out.flush()
             self.in_text = False
-        self.err.write(f"{bar(progress)} {text}\n")
+        self.err.write(f"{bar(self.view.progress if progress is None else progress)} {text}\n")
         self.err.flush()
 
     def text(self, chunk: str) -> None:
-        self.in_text = True
-        self.out.write(chunk)
-        self.out.flush()
+        if chunk:
+            self.in_text = True
+            self.out.write(chunk)
+            self.out.flush()
 
-    def show(self, event: dict[str, Any]) -> None:
-        kind, data, progress = event["type"], event["data"], event.get("progress", 0)
-        if kind == "llm.delta":
-            self.text(data["text"])
-        elif kind == "node.started":
-            self.line(f"▶ {data['node']}", progress)
-        elif kind == "node.progress":
-            self.line(f"  {data['message']}", progress)
-        elif kind == "node.retry":
-            self.line(
-                f"  retry {data['node']} (attempt {data['attempt']}): {data['error']}", progress
-            )
-        elif kind == "node.finished":
-            summary = f": {data['summary']}" if data.get("summary") else ""
-            self.line(f"✔ {data['node']} ({data['duration_ms']} ms){summary}", progress)
-        elif kind == "artifact.created":
-            self.line(
-                f"  artifact {data['artifact_id']} ({data['mime']}) at {data['url']}", progress
-            )
-        elif kind == "review.decided":
-            self.line(f"  review: {data['decision']} by {data['by']} via {data['via']}", progress)
+    def show(self, event: Event) -> bool:
+        """Fold the event and write what it changed; False if it was already shown."""
+        before, after = self.view, fold(self.view, event)
+        if after is before:
+            return False
+        self.view = after
+        kind, data = event["type"], event.get("data") or {}
+        step = after.step(data.get("node"))
+        if kind == "llm.delta" and step is not None:
+            old = before.step(step.node)
+            fresh = old is not None and step.text.startswith(old.text)
+            self.text(step.text[len(old.text) :] if old is not None and fresh else step.text)
+        elif kind in STEP_LINES and step is not None:
+            self.line(STEP_LINES[kind](step))
+        elif kind == "artifact.created" and (artifact := after.artifact(data.get("artifact_id"))):
+            self.line(f"  artifact {artifact.id} ({artifact.mime}) at {artifact.url}")
+        elif kind == "review.decided" and (decided := after.last_decision):
+            self.line(f"  review: {decided.decision} by {decided.by} via {decided.via}")
         elif kind == "job.failed":
-            self.line(f"✘ failed: {data['error']['message']}", progress)
+            self.line(f"✘ failed: {(after.error or {}).get('message')}")
         elif kind == "job.cancelled":
-            self.line(f"✘ cancelled by {data['by']}", progress)
+            self.line(f"✘ cancelled by {after.cancelled_by}")
         elif kind == "job.completed":
             self.line("✔ completed", 100)
-            self.result(data.get("result"))
+            self.result(after.result)
+        return True
 
     def result(self, result: Any) -> None:
         if isinstance(result, dict) and "markdown" in result:
@@ -76,45 +82,75 @@ class TerminalView:
         self.out.flush()
 
 
-async def ask_review(
-    view: TerminalView, review: dict[str, Any], progress: int
-) -> tuple[str, str | None]:
+def _started(step: Step) -> str:
+    return f"▶ {step.node}"
+
+
+def _progress(step: Step) -> str:
+    return f"  {step.message}"
+
+
+def _retry(step: Step) -> str:
+    retry = next(line for line in reversed(step.lines) if isinstance(line, Retry))
+    return f"  retry {step.node} (attempt {retry.attempt}): {retry.error}"
+
+
+def _finished(step: Step) -> str:
+    summary = f": {step.summary}" if step.summary else ""
+    return f"✔ {step.node} ({step.duration_ms} ms){summary}"
+
+
+STEP_LINES = {
+    "node.started": _started,
+    "node.progress": _progress,
+    "node.retry": _retry,
+    "node.finished": _finished,
+}
+
+
+async def ask_review(terminal: TerminalView, review: Mapping[str, Any]) -> tuple[str, str | None]:
     payload = review.get("payload") or {}
-    view.line(f"? {review['prompt']}", progress)
+    terminal.line(f"? {review['prompt']}")
     for key in ("output", "markdown", "url"):
         if key in payload:
-            view.out.write(f"\n{payload[key]}\n\n")
+            terminal.out.write(f"\n{payload[key]}\n\n")
     options = review["options"]
     while True:
         answer = (await asyncio.to_thread(input, f"Decision ({'/'.join(options)}): ")).strip()
         if answer in options:
             break
-        view.err.write(f"please answer one of: {', '.join(options)}\n")
+        terminal.err.write(f"please answer one of: {', '.join(options)}\n")
     comment = None
     if answer != options[0]:
         comment = (await asyncio.to_thread(input, "Comment (optional): ")).strip() or None
     return answer, comment
 
 
-async def follow_job(client: GenFlowClient, job_id: str, view: TerminalView | None = None) -> int:
-    """Follow until the job ends; answer reviews at the prompt. Exit code 0 only on success."""
-    view = view or TerminalView()
-    async with contextlib.aclosing(client.follow(job_id)) as events:
-        async for event in events:
-            if await _handle(client, job_id, view, event):
-                return 0 if event["type"] == "job.completed" else 1
-    return 1
+async def follow_job(
+    client: GenFlowClient, job: Mapping[str, Any], terminal: TerminalView | None = None
+) -> int:
+    """Follow a job from its snapshot (the create response) until it ends; answer reviews
+    at the prompt. Exit code 0 only when it completed."""
+    terminal = terminal or TerminalView(JobView.from_job(job))
+    job_id = terminal.view.job_id
+    if not terminal.view.finished:
+        stream = client.follow(job_id, after=terminal.view.last_seq)
+        async with contextlib.aclosing(stream) as events:
+            async for event in events:
+                if await _handle(client, terminal, event):
+                    break
+    return 0 if terminal.view.status == "completed" else 1
 
 
-async def _handle(
-    client: GenFlowClient, job_id: str, view: TerminalView, event: dict[str, Any]
-) -> bool:
-    """Show one event (and answer it if it asks for a review); True when the job ended."""
-    view.show(event)
-    if event["type"] == "review.requested":
-        decision, comment = await ask_review(view, event["data"], event.get("progress", 0))
+async def _handle(client: GenFlowClient, terminal: TerminalView, event: Event) -> bool:
+    """Show one event (and answer the review it opens); True when the job ended."""
+    if terminal.show(event) and event["type"] == "review.requested" and terminal.view.review:
+        review = terminal.view.review
+        decision, comment = await ask_review(terminal, review)
         try:
-            await client.decide(job_id, event["data"]["id"], decision, comment=comment, via="cli")
+            await client.decide(
+                terminal.view.job_id, review["id"], decision, comment=comment, via="cli"
+            )
         except APIError as exc:  # somebody else decided first: the stream shows what won
-            view.line(f"  {exc.message}", event.get("progress", 0))
-    return event["type"] in ("job.completed", "job.failed", "job.cancelled")
+            terminal.line(f"  {exc.message}")
+    return terminal.view.finished

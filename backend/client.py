@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL = ("job.completed", "job.failed", "job.cancelled")
+from backend.job_view import TERMINAL_EVENTS, TERMINAL_STATUSES
 
 
 class APIError(Exception):
@@ -163,13 +163,10 @@ class GenFlowClient:
                         if event.get("seq") is not None:
                             last = event["seq"]
                         yield event
-                        if event["type"] in TERMINAL:
+                        if event["type"] in TERMINAL_EVENTS:
                             return
                 job = await self.job(job_id)  # the stream ended without a terminal event
-                if (
-                    job["status"] in ("completed", "failed", "cancelled")
-                    and last >= job["last_seq"]
-                ):
+                if job["status"] in TERMINAL_STATUSES and last >= job["last_seq"]:
                     return
             except (httpx.TransportError, Unreachable):
                 pass

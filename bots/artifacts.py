@@ -13,10 +13,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from backend.client import APIError, GenFlowClient
+from backend.job_view import Artifact
 from bots.blocks import article_blocks
 from bots.markdown import truncate
 from bots.store import BotStore
-from bots.view import Artifact, JobView
+from bots.view import MessageView
 
 log = logging.getLogger("genflow.slack")
 
@@ -25,7 +26,7 @@ class ArtifactPoster:
     def __init__(self, genflow: GenFlowClient, slack: AsyncWebClient, store: BotStore) -> None:
         self.genflow, self.slack, self.store = genflow, slack, store
 
-    async def post(self, view: JobView, artifact: Artifact, channel: str, ts: str) -> None:
+    async def post(self, view: MessageView, artifact: Artifact, channel: str, ts: str) -> None:
         """Post `artifact` under the message (channel, ts); failures are logged, not raised."""
         try:
             data, _mime = await self.genflow.artifact(artifact.id)
@@ -36,30 +37,30 @@ class ArtifactPoster:
         except (APIError, SlackApiError, OSError, ValueError) as exc:
             log.warning("could not post %s of %s to Slack: %s", artifact.id, view.job_id, exc)
             return
-        artifact.posted = True
-        await self.store.add_posted(view.job_id, artifact.id, artifact.file_id, artifact.permalink)
+        upload = view.upload(artifact.id)
+        upload.posted = True
+        await self.store.add_posted(view.job_id, artifact.id, upload.file_id, upload.permalink)
 
     async def _upload(
-        self, view: JobView, artifact: Artifact, data: bytes, channel: str, ts: str
+        self, view: MessageView, artifact: Artifact, data: bytes, channel: str, ts: str
     ) -> None:
+        artifacts = view.job.artifacts
         number = sum(
-            1
-            for a in view.artifacts[: view.artifacts.index(artifact) + 1]
-            if a.kind == artifact.kind
+            1 for a in artifacts[: artifacts.index(artifact) + 1] if a.kind == artifact.kind
         )
+        name = artifact.name or artifact.id
         title = (
-            f"Attempt {number}: {truncate(view.title, 120)}"
-            if artifact.kind == "image"
-            else artifact.name
+            f"Attempt {number}: {truncate(view.title, 120)}" if artifact.kind == "image" else name
         )
         response = await self.slack.files_upload_v2(
-            channel=channel, thread_ts=ts, file=data, filename=artifact.name, title=title
+            channel=channel, thread_ts=ts, file=data, filename=name, title=title
         )
         uploaded = response.get("file") or {}
-        artifact.file_id, artifact.permalink = uploaded.get("id"), uploaded.get("permalink")
+        upload = view.upload(artifact.id)
+        upload.file_id, upload.permalink = uploaded.get("id"), uploaded.get("permalink")
 
     async def _article(
-        self, view: JobView, artifact: Artifact, markdown: str, channel: str, ts: str
+        self, view: MessageView, artifact: Artifact, markdown: str, channel: str, ts: str
     ) -> None:
         blocks = article_blocks(markdown)
         title = markdown.strip().splitlines()[0].lstrip("# ").strip() if markdown.strip() else ""

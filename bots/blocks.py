@@ -1,6 +1,6 @@
 """Block Kit for a job: the one message per job, its review buttons, and the comment modal.
 
-Pure functions of a `JobView`; the follower decides when to send them.
+Pure functions of a `MessageView`; the follower decides when to send them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from bots import texts
 from bots.markdown import chunks, escape, to_mrkdwn, truncate
-from bots.view import JobView, step_label
+from bots.view import MessageView, step_label
 
 ACTION_PREFIX = "genflow_review_"  # action_id = prefix + decision
 MODAL_CALLBACK = "genflow_decision"
@@ -49,7 +49,7 @@ def bar(percent: int, width: int = 10) -> str:
     return "▰" * filled + "▱" * (width - filled) + f" {percent}%"
 
 
-def job_message(view: JobView, job_url: str, *, images: bool = True) -> tuple[str, Blocks]:
+def job_message(view: MessageView, job_url: str, *, images: bool = True) -> tuple[str, Blocks]:
     """Fallback text and blocks of the job's message as it stands now."""
     label = FLOW_LABEL.get(view.flow, f"⚙️ {view.flow}")
     blocks: Blocks = [
@@ -79,7 +79,7 @@ def job_message(view: JobView, job_url: str, *, images: bool = True) -> tuple[st
     return text, blocks
 
 
-def _status_line(view: JobView) -> str:
+def _status_line(view: MessageView) -> str:
     parts = [f"*{STATUS.get(view.status, view.status)}*"]
     if not view.finished and view.status != "waiting_for_review" and view.node:
         step = step_label(view.node)
@@ -89,21 +89,21 @@ def _status_line(view: JobView) -> str:
     return " · ".join(parts)
 
 
-def _image_block(view: JobView, artifact_id: str | None, title: str) -> Blocks:
-    artifact = view.artifact(artifact_id)
-    if artifact is None or artifact.file_id is None:
+def _image_block(view: MessageView, artifact_id: str | None, title: str) -> Blocks:
+    upload = view.uploads.get(artifact_id or "")
+    if view.artifact(artifact_id) is None or upload is None or upload.file_id is None:
         return []
     return [
         {
             "type": "image",
-            "slack_file": {"id": artifact.file_id},
+            "slack_file": {"id": upload.file_id},
             "alt_text": truncate(view.title, 1900),
             "title": plain(title),
         }
     ]
 
 
-def _review(view: JobView, *, images: bool) -> Blocks:
+def _review(view: MessageView, *, images: bool) -> Blocks:
     review = view.review or {}
     payload = review.get("payload") or {}
     blocks: Blocks = [section(f"*Review:* {escape(review.get('prompt', ''))}")]
@@ -139,7 +139,7 @@ def review_actions(job_id: str, review: dict[str, Any]) -> dict[str, Any]:
     return {"type": "actions", "block_id": f"review_{review['id']}", "elements": buttons}
 
 
-def _result(view: JobView, *, images: bool) -> Blocks:
+def _result(view: MessageView, *, images: bool) -> Blocks:
     result = view.result or {}
     if _is_image(view, result.get("artifact_id")):
         attempts = len(result.get("attempts") or view.images)
@@ -162,19 +162,19 @@ def _result(view: JobView, *, images: bool) -> Blocks:
     return []
 
 
-def _not_shown(view: JobView, artifact_id: str | None, title: str) -> dict[str, Any]:
-    artifact = view.artifact(artifact_id)
-    if artifact is not None and artifact.posted:
+def _not_shown(view: MessageView, artifact_id: str | None, title: str) -> dict[str, Any]:
+    upload = view.uploads.get(artifact_id or "")
+    if view.artifact(artifact_id) is not None and upload is not None and upload.posted:
         return context(f"{title} is in the thread below.")
     return context(f"{title} could not be shown in Slack; open the job in the web UI.")
 
 
-def _is_image(view: JobView, artifact_id: str | None) -> bool:
+def _is_image(view: MessageView, artifact_id: str | None) -> bool:
     artifact = view.artifact(artifact_id)
     return artifact is not None and artifact.kind == "image"
 
 
-def _attempt_of(view: JobView, artifact_id: str | None) -> int:
+def _attempt_of(view: MessageView, artifact_id: str | None) -> int:
     ids = [a.id for a in view.images]
     return ids.index(artifact_id) + 1 if artifact_id in ids else len(ids)
 

@@ -23,7 +23,7 @@ from bots.follower import JobFollower
 from bots.reviewers import Reviewers
 from bots.store import BotStore, JobMessage
 from bots.throttle import RateLimiter
-from bots.view import JobView
+from bots.view import MessageView
 
 log = logging.getLogger("genflow.slack")
 NOT_A_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
@@ -86,7 +86,7 @@ class SlackBot:
     def follow(self, record: JobMessage) -> None:
         if record.job_id in self.followers:
             return
-        view = JobView(record.job_id, record.flow, record.title, record.user_id)
+        view = MessageView(record.job_id, record.flow, record.title, record.user_id)
         task = asyncio.create_task(
             JobFollower(self, record, view).run(), name=f"slack-follow-{record.job_id}"
         )
@@ -100,7 +100,7 @@ class SlackBot:
 
     async def _post(self, record: JobMessage) -> tuple[JobMessage, str | None]:
         """Post the job's message in its channel, or in a DM when the bot is not a member."""
-        view = JobView(record.job_id, record.flow, record.title, record.user_id)
+        view = MessageView(record.job_id, record.flow, record.title, record.user_id)
         text, blocks = job_message(view, self.config.job_url(record.job_id))
         note = None
         for channel in (record.channel, record.user_id):

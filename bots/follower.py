@@ -1,7 +1,7 @@
 """`JobFollower`: one job's events in, one Slack message kept up to date out.
 
 Two tasks per job. The reader follows the job's event stream (SSE, reconnecting) from
-where the view stands, folds each event into the `JobView`, and posts new artifacts in
+where the view stands, folds each event into the `MessageView`, and posts new artifacts in
 the thread. The writer edits the message with the latest view at most once per
 `update_interval` (and within the shared rate budget), so bursts of events coalesce into
 one edit and the final state is always sent. Only the follower edits the message, so
@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from backend.client import APIError
 from bots.blocks import job_message
 from bots.store import JobMessage
-from bots.view import JobView
+from bots.view import MessageView, Upload
 
 if TYPE_CHECKING:
     from bots.bot import SlackBot
@@ -32,7 +32,7 @@ GONE = ("message_not_found", "channel_not_found", "cant_update_message", "is_arc
 
 
 class JobFollower:
-    def __init__(self, bot: SlackBot, record: JobMessage, view: JobView) -> None:
+    def __init__(self, bot: SlackBot, record: JobMessage, view: MessageView) -> None:
         self.bot, self.record, self.view = bot, record, view
         self._dirty = asyncio.Event()
         self._reading = True
@@ -69,8 +69,7 @@ class JobFollower:
             except APIError as exc:
                 if exc.status == 404:  # deleted, or no longer visible to the bot's token
                     log.warning("stopped following %s: %s", self.view.job_id, exc)
-                    self.view.status = "failed"
-                    self.view.error = {"type": "Gone", "message": "GenFlow no longer has this job"}
+                    self.view.gone = True
                     self._changed()
                     return
                 log.warning("following %s failed: %s", self.view.job_id, exc)
@@ -87,11 +86,7 @@ class JobFollower:
             artifact = self.view.artifact(event["data"].get("artifact_id"))
             if artifact is not None and artifact.id in posted:
                 done = posted[artifact.id]
-                artifact.file_id, artifact.permalink, artifact.posted = (
-                    done.file_id,
-                    done.permalink,
-                    True,
-                )
+                self.view.uploads[artifact.id] = Upload(done.file_id, done.permalink, posted=True)
             elif artifact is not None and self.record.ts is not None:
                 await self.bot.poster.post(self.view, artifact, self.record.channel, self.record.ts)
         self._changed()

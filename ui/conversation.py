@@ -1,33 +1,26 @@
-"""A job as a chat: the pure fold from GenFlow events to chat messages.
+"""A job as a chat: the shared `JobView` rendered as chat messages.
 
-Events are the one source of every progress display (DESIGN §4), so a page that follows a
-job live and a page reopened later from its link show the same conversation: `JobView`
-applies events in `seq` order (duplicates are ignored) and `messages()` renders it. Each
-node is a collapsible step (pending with a spinner, then done with its duration); progress
-lines and streamed model text go inside it; reviews, decisions and results are plain
-messages. Images are referenced by artifact id; the caller supplies local files for them.
+`backend.job_view` folds the job's events (the same fold Slack and the CLI use), so a page
+that follows a job live and a page reopened later from its link show the same
+conversation. This module only renders it: the request first, then the job's timeline —
+each node a collapsible step (pending with a spinner, then done with its duration) with
+its progress lines and streamed model text inside, images, reviews, decisions and the end
+as plain messages — with the lines this page said itself (help, refusals) where they were
+said. Images are referenced by artifact id; the caller supplies local files for them.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.job_view import Decision, Event, JobView, Moment, Progress, Resumed, Retry, Step
 from ui.commands import describe
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
-STATUS_AFTER = {
-    "job.created": "pending",
-    "job.started": "running",
-    "review.requested": "waiting_for_review",
-    "review.decided": "running",
-    "job.completed": "completed",
-    "job.failed": "failed",
-    "job.cancelled": "cancelled",
-}
 DECISIONS = {  # how a decision reads in the chat: icon, past tense
     "approve": ("✔", "Approved"),
     "reject": ("✘", "Rejected"),
@@ -39,189 +32,144 @@ Message = dict[str, Any]
 
 
 @dataclass
-class Step:
-    """One visit of one node: a collapsible step in the chat."""
-
-    node: str
-    visit: int
-    lines: list[str] = field(default_factory=list)
-    text: str = ""
-    done: bool = False
-    duration: float | None = None
-    log: str | None = None
-
-    def message(self) -> Message:
-        body = "\n".join(f"- {line}" for line in self.lines)
-        if self.text:
-            body = f"{body}\n\n{self.text}" if body else self.text
-        metadata: dict[str, Any] = {"title": step_title(self.node, self.visit)}
-        metadata["status"] = "done" if self.done else "pending"
-        if self.duration is not None:
-            metadata["duration"] = self.duration
-        if self.log:
-            metadata["log"] = self.log
-        return {"role": "assistant", "content": body, "metadata": metadata}
-
-
-@dataclass
 class Note:
+    """A chat line that is not a job event: said by this page, or the person's request."""
+
     markdown: str
     role: str = "assistant"
 
-
-@dataclass
-class Picture:
-    artifact_id: str
-    caption: str
-
-
-Item = Step | Note | Picture
+    def message(self) -> Message:
+        return {"role": self.role, "content": self.markdown}
 
 
 @dataclass
-class JobView:
-    """Everything the chat shows about one job, folded from its events."""
+class ChatView:
+    """One job as this tab's chat: the shared view, plus what only this page knows."""
 
-    job_id: str
-    flow: str | None = None
-    input: dict[str, Any] = field(default_factory=dict)
-    status: str = "pending"
-    progress: int = 0
-    last_seq: int = 0
-    items: list[Item] = field(default_factory=list)
-    review: dict[str, Any] | None = None  # the open review request, per the events
+    job: JobView
     answered: str | None = None  # a review id this page has just decided
-    error: str | None = None
-    result: Any = None
-    _steps: dict[str, Step] = field(default_factory=dict, repr=False)
+    notes: list[tuple[int, Note]] = field(default_factory=list)  # (timeline position, note)
+
+    @property
+    def job_id(self) -> str:
+        return self.job.job_id
+
+    @property
+    def flow(self) -> str | None:
+        return self.job.flow
+
+    @property
+    def status(self) -> str:
+        return self.job.status
+
+    @property
+    def progress(self) -> int:
+        return self.job.progress
+
+    @property
+    def last_seq(self) -> int:
+        return self.job.last_seq
+
+    @property
+    def review(self) -> dict[str, Any] | None:
+        return self.job.review
 
     @property
     def finished(self) -> bool:
-        return self.status in TERMINAL
+        return self.job.finished
 
     @property
     def open_review(self) -> dict[str, Any] | None:
         """The review to show buttons for: open, and not already answered from this page."""
-        review = self.review
-        if review is None or self.finished or review.get("id") == self.answered:
+        review = self.job.review
+        if review is None or review.get("id") == self.answered:
             return None
         return review
 
+    def apply(self, event: Event) -> None:
+        """Fold one event into the job's view."""
+        before = self.job.review
+        self.job = self.job.apply(event)
+        if before is not None and self.job.review is None:
+            self.answered = None
+
+    def say(self, *notes: Note) -> None:
+        """Lines for the chat that are not job events; they stay where they were said."""
+        position = len(self.job.timeline)
+        self.notes.extend((position, note) for note in notes)
+
     def pictures(self) -> list[str]:
-        return [item.artifact_id for item in self.items if isinstance(item, Picture)]
-
-    # -- folding events ----------------------------------------------------------------
-
-    def apply(self, event: dict[str, Any]) -> None:
-        seq = event.get("seq")
-        if seq is not None:
-            if seq <= self.last_seq:
-                return  # already seen (a replay overlapping a live stream)
-            self.last_seq = seq
-        if event.get("progress") is not None:
-            self.progress = int(event["progress"])
-        kind, data = event["type"], event.get("data") or {}
-        self.status = STATUS_AFTER.get(kind, self.status)
-        handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
-        if handler is not None:
-            handler(data)
-
-    def _on_job_created(self, data: dict[str, Any]) -> None:
-        first = self.flow is None  # else the page that started the job showed it already
-        self.flow, self.input = data.get("flow"), data.get("input") or {}
-        if first:
-            self.items.insert(0, Note(describe(self.flow or "job", self.input), role="user"))
-
-    def _on_node_started(self, data: dict[str, Any]) -> None:
-        node, visit = data["node"], int(data.get("attempt") or 1)
-        step = self._steps.get(node)
-        if step is not None and not step.done and step.visit == visit:
-            step.lines.append("resumed after a restart")
-            return
-        step = Step(node, visit)
-        self._steps[node] = step
-        self.items.append(step)
-
-    def _step(self, node: str) -> Step:
-        step = self._steps.get(node)
-        if step is None:  # joined in the middle of a node; give it a step anyway
-            step = self._steps[node] = Step(node, 1)
-            self.items.append(step)
-        return step
-
-    def _on_node_progress(self, data: dict[str, Any]) -> None:
-        self._step(data["node"]).lines.append(str(data.get("message", "")))
-
-    def _on_llm_delta(self, data: dict[str, Any]) -> None:
-        self._step(data["node"]).text += str(data.get("text", ""))
-
-    def _on_node_retry(self, data: dict[str, Any]) -> None:
-        self._step(data["node"]).lines.append(f"retrying: {data.get('error')}")
-
-    def _on_node_finished(self, data: dict[str, Any]) -> None:
-        step = self._step(data["node"])
-        step.done = True
-        step.duration = (data.get("duration_ms") or 0) / 1000
-        step.log = data.get("summary") or None
-
-    def _on_artifact_created(self, data: dict[str, Any]) -> None:
-        if data.get("kind") == "image":
-            self.items.append(Picture(data["artifact_id"], data.get("name") or "image"))
-
-    def _on_review_requested(self, data: dict[str, Any]) -> None:
-        self.review = data
-        step = self._steps.get(data.get("node", ""))
-        if step is not None and not step.done:
-            step.log = "waiting for a decision"
-        self.items.append(Note(review_markdown(data)))
-
-    def _on_review_decided(self, data: dict[str, Any]) -> None:
-        self.review = None
-        self.answered = None
-        self.items.append(Note(decision_markdown(data)))
-
-    def _on_job_completed(self, data: dict[str, Any]) -> None:
-        self.result = data.get("result")
-        self._close_steps(None)
-        self.items.append(Note(result_markdown(self.result)))
-
-    def _on_job_failed(self, data: dict[str, Any]) -> None:
-        error = data.get("error") or {}
-        self.error = error.get("message") or error.get("type") or "unknown error"
-        self._close_steps("failed")
-        self.items.append(Note(f"✘ **The job failed:** {self.error}"))
-
-    def _on_job_cancelled(self, data: dict[str, Any]) -> None:
-        self._close_steps("cancelled")
-        self.items.append(Note(f"■ **Cancelled** by {data.get('by') or 'someone'}"))
-
-    def _close_steps(self, log: str | None) -> None:
-        """A finished job has no running steps: no spinner may outlive the job."""
-        self.review = None
-        for step in self._steps.values():
-            if not step.done:
-                step.done = True
-                step.log = log or step.log
-
-    # -- rendering ---------------------------------------------------------------------
+        return [artifact.id for artifact in self.job.images]
 
     def messages(self, files: Mapping[str, str] | None = None) -> list[Message]:
         """Chat messages; `files` maps image ids to local files ("" if unavailable)."""
         files = files or {}
+        job = self.job
         out: list[Message] = []
-        for item in self.items:
-            if isinstance(item, Step):
-                out.append(item.message())
-            elif isinstance(item, Picture):
-                path = files.get(item.artifact_id)
-                content: Any = {"path": path, "alt_text": item.caption}
-                if not path:
-                    state = "loading…" if path is None else "could not be loaded"
-                    content = f"Image {item.caption} ({state})"
-                out.append({"role": "assistant", "content": content})
-            else:
-                out.append({"role": item.role, "content": item.markdown})
+        if job.flow is not None:
+            out.append(Note(describe(job.flow, dict(job.input)), role="user").message())
+        said = deque(self.notes)
+        for position, moment in enumerate(job.timeline):
+            while said and said[0][0] <= position:
+                out.append(said.popleft()[1].message())
+            shown = moment_message(job, moment, files)
+            if shown is not None:
+                out.append(shown)
+        out.extend(note.message() for _, note in said)
         return out
+
+
+def moment_message(job: JobView, moment: Moment, files: Mapping[str, str]) -> Message | None:
+    """One entry of the job's timeline as a chat message (None: not shown in the chat)."""
+    if moment.kind == "step":
+        return step_message(job.steps[moment.index])
+    if moment.kind == "artifact":
+        artifact = job.artifacts[moment.index]
+        if artifact.kind != "image":
+            return None
+        caption = artifact.name or "image"
+        path = files.get(artifact.id)
+        content: Any = {"path": path, "alt_text": caption}
+        if not path:
+            state = "loading…" if path is None else "could not be loaded"
+            content = f"Image {caption} ({state})"
+        return {"role": "assistant", "content": content}
+    if moment.kind == "review":
+        return Note(review_markdown(job.reviews[moment.index])).message()
+    if moment.kind == "decision":
+        return Note(decision_markdown(job.decisions[moment.index])).message()
+    return Note(end_markdown(job)).message()
+
+
+def step_message(step: Step) -> Message:
+    """A collapsible step: its lines and streamed text, pending until the step is done."""
+    body = "\n".join(f"- {step_line(line)}" for line in step.lines)
+    if step.text:
+        body = f"{body}\n\n{step.text}" if body else step.text
+    metadata: dict[str, Any] = {"title": step_title(step.node, step.visit or 1)}
+    metadata["status"] = "done" if step.done else "pending"
+    if step.finished:
+        metadata["duration"] = (step.duration_ms or 0) / 1000
+    if log := step_log(step):
+        metadata["log"] = log
+    return {"role": "assistant", "content": body, "metadata": metadata}
+
+
+def step_line(line: Progress | Retry | Resumed) -> str:
+    if isinstance(line, Progress):
+        return line.message
+    if isinstance(line, Retry):
+        return f"retrying: {line.error}"
+    return "resumed after a restart"
+
+
+def step_log(step: Step) -> str | None:
+    """The step's note beside its title: why it stopped, its summary, or what it awaits."""
+    if step.stopped in ("failed", "cancelled"):
+        return step.stopped
+    if step.finished:
+        return step.summary
+    return "waiting for a decision" if step.waiting else None
 
 
 def step_title(node: str, visit: int) -> str:
@@ -234,7 +182,7 @@ def quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.strip().splitlines())
 
 
-def review_markdown(review: dict[str, Any]) -> str:
+def review_markdown(review: Mapping[str, Any]) -> str:
     payload = review.get("payload") or {}
     text = f"⚑ **Your review, please:** {review.get('prompt') or 'review the result'}"
     if payload.get("output"):
@@ -244,13 +192,22 @@ def review_markdown(review: dict[str, Any]) -> str:
     return text
 
 
-def decision_markdown(decided: dict[str, Any]) -> str:
-    decision = str(decided.get("decision"))
-    icon, label = DECISIONS.get(decision, ("➜", f"Decision: {decision}"))
-    text = f"{icon} **{label}** via {decided.get('via') or 'api'} by {decided.get('by') or '?'}"
-    if decided.get("comment"):
-        text += f": “{decided['comment']}”"
+def decision_markdown(decided: Decision) -> str:
+    icon, label = DECISIONS.get(decided.decision, ("➜", f"Decision: {decided.decision}"))
+    text = f"{icon} **{label}** via {decided.via} by {decided.by or '?'}"
+    if decided.comment:
+        text += f": “{decided.comment}”"
     return text
+
+
+def end_markdown(job: JobView) -> str:
+    if job.status == "failed":
+        error = job.error or {}
+        reason = error.get("message") or error.get("type") or "unknown error"
+        return f"✘ **The job failed:** {reason}"
+    if job.status == "cancelled":
+        return f"■ **Cancelled** by {job.cancelled_by or 'someone'}"
+    return result_markdown(job.result)
 
 
 def result_markdown(result: Any) -> str:

@@ -17,10 +17,11 @@ from typing import Any
 import gradio as gr
 
 from backend.client import APIError, GenFlowClient
+from backend.job_view import JobView
 from ui import live
 from ui.artifacts import ArtifactFiles
 from ui.commands import InputProblem, ShowHelp, StartJob, help_text, parse
-from ui.conversation import JobView
+from ui.conversation import ChatView
 from ui.errors import explain
 from ui.panels import jobs_html, status_html
 from ui.session import Session
@@ -70,7 +71,7 @@ class Handlers:
         title = session.titles().get(view.flow or "") if view else None
         return (
             view.messages(self.artifacts.files()) if view else list(session.notes),
-            status_html(view, title, session.problem),
+            status_html(view.job if view else None, title, session.problem),
             gr.Column(visible=review is not None),
             f"**Your decision:** {review.get('prompt', '')}" if review else "",
             *buttons,
@@ -101,7 +102,7 @@ class Handlers:
             session.problem = strip_markdown(explain(exc))
         job_id = (request.query_params.get("job") or "").strip()
         if JOB_ID.match(job_id):
-            session.open(JobView(job_id))
+            session.open(ChatView(JobView(job_id)))
         elif job_id:
             session.say("⚠ **Not found:** the link does not name a job.")
         names = list(session.titles())
@@ -129,9 +130,8 @@ class Handlers:
         except Exception as exc:  # the API's refusal, or a bug (logged)
             session.say(explain(exc), user=text)
         else:
-            view = JobView(job["id"])  # shows the request at once; events fill in the rest
-            view.apply({"type": "job.created", "data": {k: job[k] for k in ("flow", "input")}})
-            session.open(view)
+            # The create response is a snapshot: the request shows at once, events follow it.
+            session.open(ChatView(JobView.from_job(job)))
             keep = ""
         return (*self.view_outputs(session), keep)
 

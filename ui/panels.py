@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from ui.conversation import JobView
+from backend.job_view import JobView
 
 STATES = {
     "pending": ("◔", "queued"),

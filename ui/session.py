@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from ui.conversation import JobView, Message, Note
+from ui.conversation import ChatView, Message, Note
 
 STOP = object()  # put in a follower's inbox: another follower took over, or the tab closed
 
@@ -19,7 +19,7 @@ STOP = object()  # put in a follower's inbox: another follower took over, or the
 @dataclass
 class Session:
     flows: list[dict[str, Any]] = field(default_factory=list)
-    view: JobView | None = None
+    view: ChatView | None = None
     notes: list[Message] = field(default_factory=list)  # chat lines before any job
     problem: str | None = None  # a connection problem, shown in the status bar
     inbox: asyncio.Queue[Any] | None = None  # the current follower's
@@ -31,7 +31,7 @@ class Session:
     def titles(self) -> dict[str, str]:
         return {flow["name"]: flow.get("title") or flow["name"] for flow in self.flows}
 
-    def open(self, view: JobView) -> None:
+    def open(self, view: ChatView) -> None:
         """Show another job; whoever follows the previous one stops."""
         self.stop_following()
         self.view, self.notes = view, []
@@ -44,9 +44,9 @@ class Session:
         """Add lines to the conversation that are not job events (help, refusals)."""
         lines = ([Note(user, role="user")] if user else []) + [Note(markdown)]
         if self.view is not None:
-            self.view.items.extend(lines)
+            self.view.say(*lines)
         else:
-            self.notes.extend({"role": note.role, "content": note.markdown} for note in lines)
+            self.notes.extend(note.message() for note in lines)
 
     def take_over(self) -> asyncio.Queue[Any]:
         self.stop_following()

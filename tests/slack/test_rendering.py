@@ -9,7 +9,7 @@ from pathlib import Path
 from bots.blocks import article_blocks, job_message
 from bots.markdown import chunks, to_mrkdwn
 from bots.texts import decided
-from bots.view import JobView, step_label
+from bots.view import MessageView, step_label
 from tests.slack.slack_view import buttons, shown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def test_long_text_is_split_under_slack_limits() -> None:
 
 
 def test_a_job_renders_step_progress_review_and_decision() -> None:
-    view = JobView("job_1", "review", "Write a haiku", "U_ALICE")
+    view = MessageView("job_1", "review", "Write a haiku", "U_ALICE")
     for e in [
         event(1, "job.created"),
         event(2, "job.started"),
@@ -99,16 +99,16 @@ def test_words_for_people() -> None:
     assert step_label("GenerateOutline") == "Generate outline"
 
 
-def test_bots_reach_the_backend_only_through_its_client() -> None:
+def test_bots_reach_the_backend_only_through_its_client_and_the_shared_view() -> None:
     imports = re.compile(r"^\s*(?:from|import)\s+(backend[\w.]*)", re.MULTILINE)
     found = {
         name for path in (ROOT / "bots").glob("*.py") for name in imports.findall(path.read_text())
     }
-    assert found <= {"backend.client"}
+    assert found <= {"backend.client", "backend.job_view"}
 
 
 def test_model_output_cannot_ping_the_channel() -> None:
-    view = JobView("job_1", "review", "<!channel> hi", "U_ALICE")
+    view = MessageView("job_1", "review", "<!channel> hi", "U_ALICE")
     view.apply(event(1, "job.completed", 100, result={"output": "<!here> & <@U1>", "attempts": 1}))
     text, blocks = job_message(view, "http://ui/?job=job_1")
     seen = shown({"blocks": blocks}) + text

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from backend.job_view import JobView
 from flows.registry import default_flows
 from ui.commands import InputProblem, ShowHelp, StartJob, describe, help_text, parse
-from ui.conversation import JobView
 from ui.panels import jobs_html, status_html
 
 FLOWS = [spec.to_json() for spec in default_flows().values()]  # what GET /api/flows lists

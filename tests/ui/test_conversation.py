@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui.conversation import JobView, step_title
+from backend.job_view import JobView
+from ui.conversation import ChatView, step_title
 
 Event = dict[str, Any]
 
@@ -16,8 +17,8 @@ def events(*items: tuple[str, dict[str, Any]], progress: int = 0) -> list[Event]
     ]
 
 
-def view_of(*items: tuple[str, dict[str, Any]]) -> JobView:
-    view = JobView("job_1")
+def view_of(*items: tuple[str, dict[str, Any]]) -> ChatView:
+    view = ChatView(JobView("job_1"))
     for event in events(*items):
         view.apply(event)
     return view
@@ -174,7 +175,7 @@ def test_a_node_resumed_after_a_restart_keeps_its_step() -> None:
 
 
 def test_the_request_is_shown_once_even_when_the_page_showed_it_first() -> None:
-    view = JobView("job_1")
+    view = ChatView(JobView("job_1"))
     view.apply({"type": "job.created", "data": CREATED[1]})  # from the create response
     for event in events(CREATED, STARTED):
         view.apply(event)

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from backend.client import GenFlowClient, Unreachable
+from backend.job_view import JobView
 from ui import live
 from ui.artifacts import ArtifactFiles
-from ui.conversation import JobView
+from ui.conversation import ChatView
 from ui.session import Session
 
 REVIEW = {"id": "rev_1", "node": "TaskReview", "prompt": "OK?", "options": ["approve", "reject"]}
@@ -64,7 +65,7 @@ class StubAPI:
 
 def session_for(job_id: str = "job_1") -> Session:
     session = Session()
-    session.open(JobView(job_id))
+    session.open(ChatView(JobView(job_id)))
     return session
 
 
