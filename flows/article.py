@@ -6,18 +6,22 @@ revision (with a comment), which rewrites the article and asks again.
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypedDict
 
-from pocketflow import AsyncFlow, AsyncNode, AsyncParallelBatchNode
+from pocketflow import AsyncBatchNode, AsyncFlow, AsyncNode, AsyncParallelBatchNode
 
-from flows import context
+from flows import checks, context
+from flows.checks import OutputRejected
 from flows.gate import HumanReview
 from flows.llm import complete
 
+# The length bounds keep a small model's grammar-constrained answer from rambling on
+# inside one string until it runs out of tokens.
 OUTLINE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "title": {"type": "string", "minLength": 1},
+        "title": {"type": "string", "minLength": 1, "maxLength": 120},
         "sections": {
             "type": "array",
             "minItems": 3,
@@ -25,8 +29,12 @@ OUTLINE_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "properties": {
-                    "title": {"type": "string", "minLength": 1},
-                    "points": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
+                    "title": {"type": "string", "minLength": 1, "maxLength": 80},
+                    "points": {
+                        "type": "array",
+                        "items": {"type": "string", "maxLength": 200},
+                        "maxItems": 5,
+                    },
                 },
                 "required": ["title", "points"],
             },
@@ -73,19 +81,56 @@ class ArticleShared(TypedDict, total=False):
     result: dict[str, Any]
 
 
+# Parts an article can cover, offered to the model and used when its outline repeats.
+ANGLES = ("Where it began", "How it works", "Why it matters today")
+SECTION_WORDS = 120  # asked for per section
+FULL_SECTION_WORDS = 100  # less than this, and the model is asked to go on
+CONTINUATIONS = 2  # ... at most this many times
+MIN_SECTION_WORDS = 40  # less than this is not a paragraph
+KEEP = 0.85  # of a section's words, that its style rewrite must keep
+
+
 class GenerateOutline(AsyncNode):
     async def prep_async(self, shared: ArticleShared) -> str:
         return shared["topic"]
 
     async def exec_async(self, topic: str) -> dict[str, Any]:
         context.report(f"Planning an article about {topic}")
-        return await complete(
+        outline = await complete(
             f"Write an outline for a short article about: {topic}\n"
-            "Give the article a title and exactly 3 sections, each with a title and "
-            "2-3 key points. Answer in JSON.",
+            "Give it a title and exactly 3 sections. Each section covers a different part "
+            f"of the topic (for example: {'; '.join(a.lower() for a in ANGLES)}), has its "
+            "own title, and 2-3 key points. Answer in JSON." + checks.retry_note(self),
             schema=OUTLINE_SCHEMA,
             stream=False,
         )
+        for section in outline["sections"]:
+            section["title"] = re.sub(r"^\W*\d+[.):]\s+", "", section["title"]).strip(' ,.;:-"')
+            section["points"] = [p.strip() for p in section["points"] if checks.is_prose(p)]
+        checks.refuse(
+            self, checks.outline_problem(topic, outline["title"], outline["sections"]), outline
+        )
+        return outline
+
+    async def exec_fallback_async(self, topic: str, exc: Exception) -> dict[str, Any]:
+        if not isinstance(exc, OutputRejected):
+            raise exc
+        outline: dict[str, Any] = self.last
+        seen: set[str] = set()
+        sections = []
+        for section in outline["sections"]:
+            if section["title"].lower() not in seen and not checks.heading_problem(
+                section["title"]
+            ):
+                seen.add(section["title"].lower())
+                sections.append(section)
+        spare = (a for a in ANGLES if a.lower() not in seen)
+        while len(sections) < 3:
+            sections.append({"title": next(spare), "points": []})
+        if checks.outline_problem(topic, outline["title"], sections):
+            outline["title"] = topic
+        context.report(f"Fixed the outline: {exc}")
+        return {**outline, "sections": sections}
 
     async def post_async(self, shared: ArticleShared, topic: str, outline: dict[str, Any]) -> str:
         shared["title"] = outline["title"]
@@ -106,35 +151,107 @@ class WriteContent(AsyncParallelBatchNode):
     max_concurrency = 3
 
     async def prep_async(self, shared: ArticleShared) -> list[dict[str, Any]]:
+        words = shared.get("section_words") or SECTION_WORDS
+        notes = _editor_notes(shared)
         return [
-            {"topic": shared["topic"], "index": i, "total": len(shared["outline"]), **section}
+            {
+                "topic": shared["topic"],
+                "index": i,
+                "total": len(shared["outline"]),
+                "words": words,
+                "notes": notes,
+                **section,
+            }
             for i, section in enumerate(shared["outline"])
         ]
 
     async def exec_async(self, item: dict[str, Any]) -> str:
-        points = "\n".join(f"- {p}" for p in item["points"])
-        text = await complete(
-            f"Write one paragraph (about 100 words) for the section '{item['title']}' "
-            f"of an article about {item['topic']}. Cover:\n{points}",
-            stream=False,
+        points = "".join(f"\n- {p}" for p in item["points"])
+        about = f"the section '{item['title']}' of an article about {item['topic']}"
+        text = await checks.tidied(
+            await complete(
+                f"Write one paragraph (about {item.get('words', SECTION_WORDS)} words) for "
+                f"{about}."
+                + (f" Cover:{points}" if points else "")
+                + item.get("notes", "")
+                + "\nAnswer with the paragraph only."
+                + checks.retry_note(self),
+                stream=False,
+            )
         )
+        checks.refuse(self, checks.not_the_work(text), text)
+        for _ in range(CONTINUATIONS):  # small models stop early: ask them to go on
+            if checks.words(text) >= min(FULL_SECTION_WORDS, item.get("words", SECTION_WORDS)):
+                break
+            more = await checks.tidied(
+                await complete(
+                    f"Here is the start of {about}:\n\n{text}\n\nWrite the next paragraph "
+                    "of this section. Do not repeat what it already says. Answer with the "
+                    "paragraph only.",
+                    stream=False,
+                )
+            )
+            if checks.not_the_work(more) or not more:
+                break
+            text = await checks.tidied(f"{text}\n\n{more}")
+        checks.refuse(self, checks.prose_problem(text, min_words=MIN_SECTION_WORDS), text)
         context.report(
             f"Wrote section {item['index'] + 1} of {item['total']}: {item['title']}",
             section=item["title"],
         )
-        return text.strip()
+        return text
+
+    async def exec_fallback_async(self, item: dict[str, Any], exc: Exception) -> str:
+        """A short paragraph is kept, and said to be short; a refusal never is."""
+        if not isinstance(exc, OutputRejected) or checks.not_the_work(self.last):
+            raise exc
+        context.report(
+            f"Kept a short section {item['index'] + 1} of {item['total']}: {exc}",
+            section=item["title"],
+        )
+        return self.last
 
     async def post_async(
         self, shared: ArticleShared, items: list[dict[str, Any]], texts: list[str]
     ) -> str:
         shared["sections"] = texts
-        shared["draft"] = "\n\n".join(
-            f"## {item['title']}\n\n{text}" for item, text in zip(items, texts, strict=True)
-        )
+        shared["draft"] = _markdown(items, texts)
         return "default"
 
     def summarize(self, shared: ArticleShared) -> str:
         return f"{len(shared['sections'])} sections, {len(shared['draft'].split())} words"
+
+
+STYLE = "a warm, conversational style"
+
+
+def _editor_notes(shared: Any) -> str:
+    """What a person asked for (a session's tone, instructions, review feedback)."""
+    notes = [
+        f"{label}: {shared[key]}"
+        for key, label in (
+            ("audience", "The readers are"),
+            ("instructions", "Instructions"),
+            ("feedback", "The editor asked for"),
+        )
+        if shared.get(key)
+    ]
+    return "".join(f"\n{n}" for n in notes)
+
+
+async def _body(section: str) -> str:
+    """A rewritten section without the headings the model repeated (the article has its own)."""
+    lines = (await checks.tidied(section)).splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("#")):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def _markdown(sections: list[dict[str, Any]], texts: list[str]) -> str:
+    return "\n\n".join(
+        f"## {section['title']}\n\n{text}" if section["title"] else text
+        for section, text in zip(sections, texts, strict=True)
+    )
 
 
 async def _store_article(shared: ArticleShared, body: str) -> None:
@@ -147,52 +264,58 @@ async def _store_article(shared: ArticleShared, body: str) -> None:
     )
 
 
-# A draft this long is an article a rewrite can lose; shorter ones are not checked.
-CHECKED_DRAFT_WORDS = 120
+class ApplyStyle(AsyncBatchNode):
+    """The draft rewritten section by section, streamed: the headings stay by
+    construction, and a rewrite that loses a section's text is caught per section
+    (a whole-article rewrite lost the draft with small models and short contexts)."""
 
+    async def prep_async(self, shared: ArticleShared) -> list[dict[str, Any]]:
+        return [
+            {
+                "topic": shared["topic"],
+                "style": shared.get("style") or STYLE,
+                "notes": _editor_notes(shared),
+                "index": i,
+                "total": len(shared["outline"]),
+                "title": section["title"],
+                "text": text,
+            }
+            for i, (section, text) in enumerate(
+                zip(shared["outline"], shared["sections"], strict=True)
+            )
+        ]
 
-class RewriteLostTheDraft(ValueError):
-    """The style rewrite threw most of the draft away (small models answer a long
-    prompt with a chatty one-liner)."""
-
-
-def rewrite_problem(draft: str, styled: str) -> str | None:
-    """What an editor would refuse in a rewrite of a real draft: most of it gone."""
-    draft_words, styled_words = len(draft.split()), len(styled.split())
-    if draft_words >= CHECKED_DRAFT_WORDS and styled_words < draft_words // 2:
-        return (
-            f"the rewrite has {styled_words} words but the draft has {draft_words}: "
-            "rewrite all of it, section by section"
+    async def exec_async(self, item: dict[str, Any]) -> str:
+        style = item.get("style", STYLE)
+        if item["index"] == 0 and not getattr(self, "problem", None):
+            context.report(f"Rewriting in {style}")
+        context.stream(f"\n\n## {item['title']}\n\n")
+        styled = await _body(
+            await complete(
+                f"Rewrite this article draft section about {item['topic']} in {style}. "
+                "Keep every sentence and every fact; change only the tone. Answer with the "
+                "rewritten text only."
+                + item.get("notes", "")
+                + checks.retry_note(self)
+                + f"\n\n{item['text']}"
+            )
         )
-    return None
-
-
-class ApplyStyle(AsyncNode):
-    async def prep_async(self, shared: ArticleShared) -> str:
-        return shared["draft"]
-
-    async def exec_async(self, draft: str) -> str:
-        context.report("Rewriting in a conversational style")
-        problem = getattr(self, "problem", None)  # the last try's, said to the model
-        styled = await complete(
-            "Rewrite this article draft in a warm, conversational style. Keep the "
-            "markdown section headings."
-            + (f" Your last rewrite was refused: {problem}." if problem else "")
-            + f"\n\n{draft}"
-        )
-        self.problem = rewrite_problem(draft, styled)
-        if self.problem:
-            raise RewriteLostTheDraft(self.problem)
+        checks.refuse(self, checks.rewrite_problem(item["text"], styled, keep=KEEP), styled)
         return styled
 
-    async def exec_fallback_async(self, draft: str, exc: Exception) -> str:
-        if not isinstance(exc, RewriteLostTheDraft):
+    async def exec_fallback_async(self, item: dict[str, Any], exc: Exception) -> str:
+        if not isinstance(exc, OutputRejected):
             raise exc
-        context.report(f"Kept the draft as it is: {exc}")
-        return draft
+        context.report(
+            f"Kept section {item['index'] + 1} ({item['title']}) as drafted: {exc}",
+            section=item["title"],
+        )
+        return item["text"]
 
-    async def post_async(self, shared: ArticleShared, draft: str, styled: str) -> str:
-        await _store_article(shared, styled)
+    async def post_async(
+        self, shared: ArticleShared, items: list[dict[str, Any]], styled: list[str]
+    ) -> str:
+        await _store_article(shared, _markdown(items, styled))
         return "default"
 
     def summarize(self, shared: ArticleShared) -> str:
@@ -222,7 +345,21 @@ class ReviseArticle(AsyncNode):
     async def exec_async(self, inputs: tuple[str, str]) -> str:
         article, feedback = inputs
         context.report("Revising the article", feedback=feedback)
-        return await complete(f"Revise this article. Reviewer's request: {feedback}\n\n{article}")
+        revised = await checks.tidied(
+            await complete(
+                f"Revise this article. Reviewer's request: {feedback}"
+                + checks.retry_note(self)
+                + f"\n\n{article}"
+            )
+        )
+        checks.refuse(self, checks.not_the_work(revised), revised)
+        return revised
+
+    async def exec_fallback_async(self, inputs: tuple[str, str], exc: Exception) -> str:
+        if not isinstance(exc, OutputRejected):
+            raise exc
+        context.report(f"Kept the article as it was: {exc}")
+        return inputs[0]
 
     async def post_async(self, shared: ArticleShared, inputs: Any, revised: str) -> str:
         await _store_article(shared, revised)
@@ -244,7 +381,7 @@ def build(input_: dict[str, Any] | None = None) -> AsyncFlow:
     style, finish = ApplyStyle(max_retries=2, wait=1), Finish()
     outline >> content >> style
     if (input_ or {}).get("review"):
-        review, revise = ArticleReview(), ReviseArticle()
+        review, revise = ArticleReview(), ReviseArticle(max_retries=2, wait=1)
         style >> review
         review - "revise" >> revise >> review
         review - "approve" >> finish

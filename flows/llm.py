@@ -78,6 +78,7 @@ def _backend_from_env() -> LLMBackend:
     return make_backend(
         os.environ.get("GENFLOW_LLM") or ("openai" if has_openai else "local"),
         model=os.environ.get("GENFLOW_MODEL"),
+        timeout=float(os.environ.get("GENFLOW_LLM_TIMEOUT") or 120.0),
         script=os.environ.get("GENFLOW_LLM_SCRIPT"),
     )
 

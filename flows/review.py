@@ -10,7 +10,7 @@ from typing import Any, TypedDict
 
 from pocketflow import AsyncFlow, AsyncNode
 
-from flows import context
+from flows import checks, context
 from flows.gate import HumanReview
 from flows.llm import complete
 
@@ -57,7 +57,10 @@ class Process(AsyncNode):
                 f"\nReviewer's comment: {job['feedback'] or '(no comment)'}"
                 "\nWrite an improved answer."
             )
-        return await complete(prompt)
+        output = await complete(prompt + checks.retry_note(self))
+        # A refusal or a question back wastes the reviewer's time: retried, never shown.
+        checks.refuse(self, checks.not_the_work(output), output)
+        return output
 
     async def post_async(self, shared: TaskShared, job: dict[str, Any], output: str) -> str:
         shared["attempt"] = job["attempt"]

@@ -49,14 +49,35 @@ OUTLINE = {
     ],
 }
 
+# A section as a model writes one: long enough to pass the article's checks.
+SECTION_TEXT = (
+    "Coffee's story starts in the highlands of Ethiopia, where, legend says, a goatherd "
+    "named Kaldi saw his goats dance after eating red berries. Monks brewed the berries to "
+    "stay awake through night prayers, and traders carried the beans across the Red Sea to "
+    "Yemen, where the first coffee farms grew. From the port of Mocha the drink spread to "
+    "Cairo, Istanbul and Venice, and within two centuries coffeehouses in London and Paris "
+    "had become the places where news was read aloud and deals were struck. Lloyd's of "
+    "London, the insurance market, began as one of them, and so did the stock exchange."
+)
+STYLED_TEXT = (
+    "So, picture this: the highlands of Ethiopia, a goatherd called Kaldi, and goats that "
+    "start dancing after a snack of red berries. Monks soon brewed those berries to stay "
+    "awake through their night prayers, and traders took the beans over the Red Sea to "
+    "Yemen, where the very first coffee farms grew. From the port of Mocha the drink made "
+    "its way to Cairo, Istanbul and Venice, and before long London and Paris had "
+    "coffeehouses where people read the news aloud and struck their deals. Fun fact: "
+    "Lloyd's of London, the insurance market, started out as one of those coffeehouses, "
+    "and so did the stock exchange."
+)
+
 
 def article_llm(**extra: Any) -> ScriptedLLM:
     """A scripted model that can write a whole article."""
     return ScriptedLLM(
         [
             Reply(OUTLINE, match="Write an outline"),
-            Reply("A paragraph about this section.", match="Write one paragraph"),
-            Reply("A friendly article.", match="Rewrite this article draft"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
             Reply("A revised article.", match="Revise this article"),
             Reply("An answer to the task.", match="Task:"),
         ]

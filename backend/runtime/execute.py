@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 from pocketflow import AsyncFlow, AsyncNode, AsyncParallelBatchNode, BaseNode, BatchNode, Flow
 
+from flows.checks import OutputRejected
+
 OnRetry = Callable[[int, BaseException, int | None], Awaitable[None]]
 
 
@@ -76,7 +78,7 @@ async def _run_with_retries(node: BaseNode, item: Any, on_retry: OnRetry, index:
             if attempt == attempts:
                 return await _fallback(node, item, exc)
             await on_retry(attempt, exc, index)
-            if wait > 0:
+            if wait > 0 and not isinstance(exc, OutputRejected):  # the server is fine
                 await asyncio.sleep(wait)
     raise AssertionError("unreachable")
 

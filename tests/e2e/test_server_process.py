@@ -21,7 +21,7 @@ import pytest
 
 from backend.client import GenFlowClient
 from tests.e2e.server import GenFlowServer, SSEBlock, read_sse, write_script
-from tests.harness import OUTLINE
+from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -32,11 +32,10 @@ STREAM_TIMEOUT = 30.0  # an article takes ~3.5 s here; a stream that never ends 
 # Section "Origins" is written fast and the other two slowly, so a crash can land
 # after one batch item is checkpointed and before the node finishes.
 SCRIPT: list[dict[str, Any]] = [
-    {"answer": "# Coffee\n\nA friendly, conversational article.", "match": "conversational",
-     "delay": 0.6},
+    {"answer": STYLED_TEXT, "match": "conversational", "delay": 0.2},
     {"answer": OUTLINE, "match": "outline", "delay": 0.6},
-    {"answer": "Coffee was first found in Ethiopia.", "match": "section 'Origins'", "delay": 0.2},
-    {"answer": "A paragraph for this section.", "match": "Write one paragraph", "delay": 2.0},
+    {"answer": SECTION_TEXT, "match": "section 'Origins'", "delay": 0.2},
+    {"answer": SECTION_TEXT, "match": "Write one paragraph", "delay": 2.0},
     {"answer": "An answer to the task.", "match": "Task:", "delay": 0.4},
 ]  # fmt: skip
 

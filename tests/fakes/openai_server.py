@@ -10,12 +10,24 @@ In-process (async tests)::
         assert server.requests[-1].body["model"] == "gpt-4o-mini"
 
 Subprocess: `python -m tests.fakes.openai_server --port 0` prints the bound port on one
-line when ready; `POST /_fake/control` (`{"reset", "rules", "fail", "stall", "latency",
-"chunk_delay"}`) and `GET /_fake/requests` script and inspect it from another process.
+line when ready; `POST /_fake/control` (`{"reset", "rules", "fail", "stall", "raw",
+"latency", "chunk_delay", "structured", "trickle"}`) and `GET /_fake/requests` script
+and inspect it from another process.
 
 Without a matching rule, chat answers echo the last user message (`Echo: ...`) and
-structured requests (`response_format.type == "json_schema"`) get a minimal instance
-of the schema (`minimal_instance`). Images are small real PNGs drawn with Pillow.
+structured requests (`response_format` `json_schema`, or `json_object` with a `schema`)
+get a minimal instance of the schema (`minimal_instance`). Images are small real PNGs
+drawn with Pillow.
+
+Servers that are not OpenAI, as the tests need them:
+
+- `structured`: which `response_format` the server takes. `"json_schema"` (OpenAI,
+  vLLM); `"json_object"` refuses `json_schema` with the HTTP 500 llama-cpp-python's
+  server sends; `"none"` refuses any `response_format` with a 400 unsupported parameter.
+- `trickle`: seconds between the tokens of an answer that never ends (a streamed one
+  sends a word each time; a non-streamed one a space before its JSON, as keep-alives do).
+- `send_raw(body, content_type, status)`: the next requests get exactly this body (a
+  proxy's HTML login page, invalid JSON, an image that is not base64).
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,11 +81,14 @@ class Rule:
 
 @dataclass
 class Fault:
-    """One injected failure: an HTTP `status` error, or (status 0) a stall of `seconds`."""
+    """One injected failure: an HTTP `status` error, (status 0) a stall of `seconds`, or
+    with `body` that body verbatim, whatever the status."""
 
     status: int
     seconds: float = 0.0
     message: str = "injected failure"
+    body: str | None = None
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -92,6 +108,8 @@ class FakeOpenAI:
     chunk_delay: float = 0.0  # seconds between streamed chunks
     retry_after_ms: int = 1  # sent with 429/5xx so the SDK retries almost at once
     api_key: str | None = None  # when set, other bearer tokens get 401
+    structured: str = "json_schema"  # response_format taken: json_schema, json_object, none
+    trickle: float = 0.0  # > 0: answers never end, a token every `trickle` seconds
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     port: int = 0
@@ -109,11 +127,18 @@ class FakeOpenAI:
         """The next `times` requests wait `seconds` before answering (to hit timeouts)."""
         self.faults += [Fault(0, seconds=seconds) for _ in range(times)]
 
+    def send_raw(
+        self, body: str, content_type: str = "application/json", status: int = 200, times: int = 1
+    ) -> None:
+        """The next `times` requests get `body` as it is (HTML, broken JSON, ...)."""
+        self.faults += [Fault(status, body=body, content_type=content_type)] * times
+
     def reset(self) -> None:
         self.rules.clear()
         self.requests.clear()
         self.faults.clear()
-        self.latency = self.chunk_delay = 0.0
+        self.latency = self.chunk_delay = self.trickle = 0.0
+        self.structured = "json_schema"
 
     @property
     def base_url(self) -> str:
@@ -161,6 +186,13 @@ class FakeOpenAI:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    async def ticks(self) -> AsyncIterator[None]:
+        """Every `trickle` seconds, until the client goes away or the server stops."""
+        assert self._closing is not None
+        while not self._closing.is_set():
+            await self._wait(self.trickle)
+            yield
+
     async def _wait(self, seconds: float) -> None:
         """Sleep, but wake up at once when the server shuts down."""
         if seconds > 0 and self._closing is not None:
@@ -182,8 +214,34 @@ class FakeOpenAI:
             schema = response_format.get("json_schema", {}).get("schema") or {}
             return json.dumps(minimal_instance(schema))
         if response_format.get("type") == "json_object":
+            if isinstance(response_format.get("schema"), dict):  # llama-cpp-python's extension
+                return json.dumps(minimal_instance(response_format["schema"]))
             return json.dumps({"answer": prompt[:ECHO_CHARS]})
         return f"Echo: {prompt[:ECHO_CHARS]}"
+
+    def refusal(self, body: dict[str, Any]) -> Response | None:
+        """What a server without this `response_format` answers, as real ones do."""
+        kind = (body.get("response_format") or {}).get("type")
+        if kind is None or self.structured == "json_schema":
+            return None
+        if self.structured == "json_object" and kind in ("json_object", "text"):
+            return None
+        if self.structured == "json_object":  # llama-cpp-python's words (less its traceback)
+            detail = (
+                "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+                "'response_format', 'type'), 'msg': \"Input should be 'text' or "
+                f"'json_object'\", 'input': '{kind}', 'ctx': {{'expected': \"'text' or "
+                "'json_object'\"}}}\n"
+            )
+            error = {"message": detail, "type": "internal_server_error", "param": None}
+            return _json_response({"error": {**error, "code": None}}, 500)
+        error = {
+            "message": "Unsupported parameter: 'response_format' is not supported by this server.",
+            "type": "invalid_request_error",
+            "param": "response_format",
+            "code": "unsupported_parameter",
+        }
+        return _json_response({"error": error}, 400)
 
 
 def last_user_message(messages: list[dict[str, Any]]) -> str:
@@ -260,6 +318,10 @@ def png_bytes(prompt: str, size: str) -> bytes:
     return buffer.getvalue()
 
 
+def _json_response(body: Any, status: int) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
 def _error(status: int, message: str, retry_after_ms: int) -> Response:
     kind = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     body = {"error": {"message": message, "type": kind, "param": None, "code": kind}}
@@ -293,6 +355,8 @@ def build_app(fake: FakeOpenAI) -> Quart:
             return _error(401, "Incorrect API key provided", fake.retry_after_ms)
         if fake.faults:
             fault = fake.faults.pop(0)
+            if fault.body is not None:
+                return Response(fault.body, status=fault.status, content_type=fault.content_type)
             if fault.status == 0:
                 await fake._wait(fault.seconds)
             else:
@@ -302,6 +366,8 @@ def build_app(fake: FakeOpenAI) -> Quart:
     @app.post("/v1/chat/completions")
     async def chat() -> Response | dict[str, Any]:
         body = await request.get_json()
+        if (refused := fake.refusal(body)) is not None:
+            return refused
         answer = fake.answer(body)
         base = {
             "id": f"chatcmpl-fake-{next(fake._ids)}",
@@ -310,6 +376,13 @@ def build_app(fake: FakeOpenAI) -> Quart:
             "system_fingerprint": "fake",
         }
         usage = _usage(body, answer)
+        if not body.get("stream") and fake.trickle > 0:  # keep-alive spaces, never the JSON
+
+            async def spaces() -> AsyncIterator[bytes]:
+                async for _ in fake.ticks():
+                    yield b" "
+
+            return Response(spaces(), mimetype="application/json")
         if not body.get("stream"):
             message = {"role": "assistant", "content": answer, "refusal": None}
             choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
@@ -323,6 +396,9 @@ def build_app(fake: FakeOpenAI) -> Quart:
 
         async def events() -> Any:
             yield chunk({"role": "assistant", "content": ""})
+            if fake.trickle > 0:
+                async for _ in fake.ticks():
+                    yield chunk({"content": " more"})
             for piece in re.findall(r"\s*\S+|\s+$", answer) or [answer]:
                 await fake._wait(fake.chunk_delay)
                 yield chunk({"content": piece})
@@ -354,6 +430,10 @@ def build_app(fake: FakeOpenAI) -> Quart:
             fake.fail(status, times)
         for seconds, times in body.get("stall", []):
             fake.stall(seconds, times)
+        for raw in body.get("raw", []):  # {"body", "content_type"?, "status"?, "times"?}
+            fake.send_raw(**raw)
+        fake.structured = str(body.get("structured", fake.structured))
+        fake.trickle = float(body.get("trickle", fake.trickle))
         fake.latency = float(body.get("latency", fake.latency))
         fake.chunk_delay = float(body.get("chunk_delay", fake.chunk_delay))
         return {"ok": True}
@@ -395,7 +475,8 @@ class FakeOpenAIProcess:
         return self
 
     def control(self, **body: Any) -> None:
-        """`reset`, `rules`, `fail`, `stall` ([[seconds, times]]), `latency`, `chunk_delay`."""
+        """`reset`, `rules`, `fail`, `stall` ([[seconds, times]]), `raw`, `latency`,
+        `chunk_delay`, `structured`, `trickle` (see the module docstring)."""
         url = f"http://127.0.0.1:{self.port}/_fake/control"
         httpx.post(url, json=body, timeout=5.0).raise_for_status()
 

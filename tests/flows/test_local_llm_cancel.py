@@ -1,13 +1,14 @@
 """The embedded model stops generating when its caller is cancelled.
 
-llama.cpp runs in a worker thread, which asyncio cannot cancel: without a stop signal a
-cancelled job's generation would run to its end, holding the model's lock (stalling
+llama.cpp runs on the model's own thread, which asyncio cannot cancel: without a stop
+signal a cancelled job's generation would run to its end, holding the model (stalling
 every other job of the process) and keeping a stopping worker alive for minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -35,7 +36,20 @@ async def test_a_cancelled_generation_stops_and_frees_the_model() -> None:
     long_one.cancel()
     with pytest.raises(asyncio.CancelledError):
         await long_one
-    # The thread notices at its next token and lets go of the model's lock.
-    acquired = await asyncio.to_thread(llm._lock.acquire, True, 10)
-    assert acquired, "the cancelled generation still holds the model"
-    llm._lock.release()
+    # The thread notices at its next token and lets go of the model: the next caller,
+    # queued on the same thread, gets its turn.
+    freed = asyncio.wrap_future(llm._thread.submit(threading.current_thread))
+    worker = await asyncio.wait_for(freed, 10)
+    assert worker.name.startswith("genflow-local-llm"), "the model runs on its own thread"
+
+
+async def test_calls_wait_their_turn_in_order_on_the_models_own_thread() -> None:
+    llm = LocalLLM(max_tokens=8)
+    finished: list[int] = []
+
+    async def ask(n: int) -> None:
+        await llm.generate([{"role": "user", "content": f"Say the number {n}."}])
+        finished.append(n)
+
+    await asyncio.gather(*(ask(n) for n in range(4)))
+    assert finished == [0, 1, 2, 3], "first come, first served"

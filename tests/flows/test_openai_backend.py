@@ -22,7 +22,7 @@ from flows.llm import LLMError, LLMOutputError, complete
 from flows.providers.openai_images import OpenAIImages
 from flows.providers.openai_llm import OpenAILLM
 from tests.fakes.openai_server import FakeOpenAI, Rule, minimal_instance
-from tests.harness import running_app
+from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT, running_app
 
 MODEL = "gpt-4o-mini"
 
@@ -261,6 +261,11 @@ async def test_images_are_retried_then_fail_with_image_error(
 async def test_article_flow_completes_over_the_openai_backend(
     tmp_path: Path, server: FakeOpenAI, client: openai.AsyncOpenAI
 ) -> None:
+    server.rules += [
+        Rule(OUTLINE, match="Write an outline"),
+        Rule(SECTION_TEXT, match="Write one paragraph"),
+        Rule(STYLED_TEXT, match="Rewrite this article draft"),
+    ]
     async with running_app(
         tmp_path,
         llm=OpenAILLM(model=MODEL, client=client),
@@ -276,17 +281,19 @@ async def test_article_flow_completes_over_the_openai_backend(
         assert response.headers["content-type"].startswith("text/markdown")
         markdown = await response.get_data(as_text=True)
 
-    assert done["result"]["title"] == "Title"  # the fake's minimal outline
-    assert markdown.startswith("# Title\n\nEcho: Rewrite this article draft")
-    outline, *paragraphs, style = server.chats()
+    assert done["result"]["title"] == "Coffee, a history"
+    assert markdown.startswith("# Coffee, a history\n\n## Origins\n\nSo, picture this")
+    assert markdown.count("the very first coffee farms") == 3
+    outline, *paragraphs = server.chats()[:4]
+    styles = server.chats()[4:]
     assert outline["response_format"]["type"] == "json_schema"
     assert "coffee" in outline["messages"][-1]["content"]
     assert sorted(p["messages"][-1]["content"].split("'")[1] for p in paragraphs) == [
-        "Section 1",
-        "Section 2",
-        "Section 3",
+        "Coffeehouses",
+        "Origins",
+        "Today",
     ]
-    assert style["stream"] is True
+    assert len(styles) == 3 and all(style["stream"] is True for style in styles)
     assert all(body["model"] == MODEL for body in server.chats())
 
 

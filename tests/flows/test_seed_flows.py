@@ -162,37 +162,3 @@ async def test_review_gates_take_decisions_from_a_detached_context() -> None:
         with context.bind(context.DetachedContext(decisions=[{"decision": "approve"}])):
             await image.build().run_async(picture)
         assert len(picture["result"]["attempts"]) == 1
-
-
-PARAGRAPH = " ".join(["Coffee spread from the Ethiopian highlands to Yemen and beyond."] * 6)
-
-
-async def test_a_rewrite_that_loses_the_draft_is_retried_then_the_draft_is_kept(
-    tmp_path: Path,
-) -> None:
-    """A small model answering the style prompt with a chatty one-liner must not replace
-    a real article (issue 13's embedded-model failure)."""
-    llm = ScriptedLLM(
-        [
-            Reply(OUTLINE, match="Write an outline"),
-            Reply(PARAGRAPH, match="Write one paragraph"),
-            Reply("I'm ready to help! What's the topic?", match="Rewrite this article draft"),
-        ]
-    )
-    async with running_app(tmp_path, llm) as h:
-        job = await h.create("article", {"topic": "coffee"})
-        done = await h.wait_for(job["id"])
-        events = await h.events(job["id"])
-    assert done["status"] == "completed", done["error"]
-    markdown = done["result"]["markdown"]
-    assert markdown.count("Ethiopian highlands") == 3 * 6 and "## Origins" in markdown
-    retries = [e["data"] for e in events if e["type"] == "node.retry"]
-    assert [r["node"] for r in retries] == ["ApplyStyle"]
-    assert "rewrite all of it" in retries[0]["error"]
-    assert "Your last rewrite was refused" in llm.prompts()[-1]
-    kept = [
-        e
-        for e in events
-        if e["type"] == "node.progress" and "Kept the draft" in e["data"]["message"]
-    ]
-    assert len(kept) == 1

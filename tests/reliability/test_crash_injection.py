@@ -23,7 +23,7 @@ import pytest
 
 from backend.client import GenFlowClient
 from tests.e2e.server import GenFlowServer, write_script
-from tests.harness import OUTLINE
+from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 from tests.reliability.invariants import UNLIMITED, assert_sound
 
 pytestmark = pytest.mark.timeout(280)
@@ -33,10 +33,10 @@ SEED = int(os.environ.get("GENFLOW_RELIABILITY_SEED", "20251121"))
 
 SCRIPT: list[dict[str, Any]] = [
     {"answer": "# Coffee\n\nA revised article.", "match": "Revise this article", "delay": 0.3},
-    {"answer": "# Coffee\n\nA friendly article.", "match": "conversational", "delay": 0.4},
+    {"answer": STYLED_TEXT, "match": "conversational", "delay": 0.15},
     {"answer": OUTLINE, "match": "outline", "delay": 0.3},
-    {"answer": "A paragraph.", "match": "section 'Origins'", "delay": 0.1},
-    {"answer": "A paragraph.", "match": "Write one paragraph", "delay": 0.6},
+    {"answer": SECTION_TEXT, "match": "section 'Origins'", "delay": 0.1},
+    {"answer": SECTION_TEXT, "match": "Write one paragraph", "delay": 0.6},
     {"answer": "An answer to the task.", "match": "Task:", "delay": 0.25},
 ]
 

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.server import GenFlowServer, write_script
-from tests.harness import ERROR_CODES, OUTLINE
+from tests.harness import ERROR_CODES, OUTLINE, SECTION_TEXT, STYLED_TEXT
 from tests.reliability.invariants import UNLIMITED
 from tests.reliability.openapi import TEXT, Operation, body_bytes, near, operations
 
@@ -32,9 +32,9 @@ EXAMPLES = 2500  # requests in all, spread over the operations
 DEADLINE = 10.0  # seconds for any response (headers, and the body unless it is SSE)
 EXTRA_QUERY = ("after", "limit", "cursor", "status", "flow", "owner", "meta", "access_token")
 SCRIPT = [
-    {"answer": "A friendly article.", "match": "conversational"},
+    {"answer": STYLED_TEXT, "match": "conversational"},
     {"answer": OUTLINE, "match": "outline"},
-    {"answer": "A paragraph.", "match": "Write one paragraph"},
+    {"answer": SECTION_TEXT, "match": "Write one paragraph"},
     {"answer": "An answer.", "match": "Task:"},
 ]
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.server import GenFlowServer, read_sse, write_script
-from tests.harness import OUTLINE
+from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 from tests.reliability.invariants import UNLIMITED, assert_sound
 
 pytestmark = pytest.mark.timeout(240)
@@ -27,9 +27,9 @@ FOLLOWERS = 500
 CONNECTING = 50  # connections being opened at once (the listen backlog is 100)
 
 SCRIPT = [
-    {"answer": "# Coffee\n\nA friendly article.", "match": "conversational", "delay": 0.2},
+    {"answer": STYLED_TEXT, "match": "conversational", "delay": 0.07},
     {"answer": OUTLINE, "match": "outline", "delay": 0.2},
-    {"answer": "A paragraph.", "match": "Write one paragraph", "delay": 0.2},
+    {"answer": SECTION_TEXT, "match": "Write one paragraph", "delay": 0.2},
 ]
 
 

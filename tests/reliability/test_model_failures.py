@@ -24,7 +24,7 @@ from tests.reliability.invariants import UNLIMITED, assert_sound
 
 pytestmark = pytest.mark.timeout(120)
 
-TIMEOUT = 0.5  # GENFLOW_LLM_TIMEOUT: seconds per model call
+TIMEOUT = 0.5  # GENFLOW_LLM_TIMEOUT: seconds a model call may take
 
 
 class FakeModel:
@@ -180,6 +180,24 @@ async def test_a_model_that_never_answers_fails_the_job(
     model.control()
     assert job["status"] == "failed"
     assert job["error"]["message"] == "the model server timed out (after retries)"
+
+
+async def test_a_model_that_trickles_forever_fails_the_job_at_the_timeout(
+    server: GenFlowServer, model: FakeModel
+) -> None:
+    """A token every 0.1 s never trips the SDK's per-read timeout; GENFLOW_LLM_TIMEOUT
+    bounds the whole answer."""
+    model.control(trickle=0.1)
+    job, _ = await run_task(server, "never finished")
+    tries = model.prompts().count("Task: never finished")
+    model.control()
+    assert job["status"] == "failed"
+    assert job["error"] == {
+        "type": "LLMError",
+        "message": f"the model server did not finish its answer within {TIMEOUT:g} s "
+        "(GENFLOW_LLM_TIMEOUT)",
+    }
+    assert tries == 2, "one cut-off call per node try (no SDK retry once a stream runs)"
 
 
 async def test_a_vanished_model_server_fails_the_job(

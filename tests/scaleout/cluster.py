@@ -25,7 +25,7 @@ import httpx
 
 from backend.auth import issue_token
 from tests.e2e.server import ROOT, GenFlowServer, stop_process, tail
-from tests.harness import OUTLINE
+from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
 SECRET = "scale-out-test-secret-0123456789abcdef"
 WORKER = [sys.executable, "-m", "backend.cli", "worker"]
@@ -33,8 +33,9 @@ LEASE_SECONDS = 3
 # What the fake model answers for the seed flows' prompts (others get an echo).
 RULES = [
     {"answer": OUTLINE, "match": "Write an outline"},
-    {"answer": "Coffee came from the highlands of Ethiopia.", "match": "Write one paragraph"},
-    {"answer": "So, coffee: a friendly history of the bean we love.", "match": "Rewrite"},
+    {"answer": SECTION_TEXT, "match": "Write one paragraph"},
+    {"answer": f"So, coffee: a friendly history of the bean we love. {STYLED_TEXT}",
+     "match": "Rewrite"},
 ]
 
 

@@ -14,7 +14,7 @@ from bots.config import SlackConfig
 from bots.slack import RunningBot, running
 from tests.e2e.server import GenFlowServer, write_script
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import OUTLINE
+from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
 # First matching rule wins (a rule matches on any text of the prompt).
 LONG = "\n\n".join(f"Paragraph {i}: " + "coffee " * 60 for i in range(20))  # ~9000 chars
@@ -23,10 +23,10 @@ SCRIPT: list[dict[str, Any]] = [
     {"answer": f"# The epic\n\n{LONG}", "match": "EPIC section text"},
     {"answer": "no JSON here", "match": "doomed"},  # this topic's outline never validates
     {"answer": "# Coffee\n\nA **revised** article.", "match": "Revise this article"},
-    {"answer": "# Coffee\n\n## Origins\n\nA **friendly** article about [coffee](https://example.com).",
+    {"answer": f"## Origins\n\n{STYLED_TEXT} A **friendly** cup of [coffee](https://example.com).",
      "match": "conversational"},
     {"answer": OUTLINE, "match": "Write an outline"},
-    {"answer": "A paragraph for this section.", "match": "Write one paragraph"},
+    {"answer": SECTION_TEXT, "match": "Write one paragraph"},
     {"answer": "Second try, rhyming now.", "match": "Reviewer's comment"},
     {"answer": "An answer to the task.", "match": "Task:"},
 ]  # fmt: skip

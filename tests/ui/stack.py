@@ -21,7 +21,7 @@ import httpx
 
 from tests.e2e.server import ROOT, GenFlowServer, free_port, stop_process, tail
 from tests.fakes.openai_server import FakeOpenAIProcess
-from tests.harness import OUTLINE
+from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
 START_TIMEOUT = 60.0
 
@@ -120,15 +120,11 @@ def api_server(data_dir: Path, fake: FakeOpenAIProcess) -> OpenAIBackedServer:
     return OpenAIBackedServer(data_dir=data_dir, script=script, openai_base_url=fake.base_url)
 
 
-STYLED = (
-    "## Origins\n\nLegend says a goatherd named Kaldi saw his goats dance.\n\n"
-    "## Coffeehouses\n\nIstanbul, then London, argued over coffee.\n\n"
-    "## Today\n\nEspresso, everywhere."
-)
+STYLED = f"Legend says a goatherd named Kaldi saw his goats dance. {STYLED_TEXT}"
 # What the fake model answers (first match wins); each test uses its own task text.
 RULES: list[dict[str, Any]] = [
     {"answer": OUTLINE, "match": "Write an outline"},
-    {"answer": "Coffee began in the highlands of Ethiopia.", "match": "Write one paragraph"},
+    {"answer": SECTION_TEXT, "match": "Write one paragraph"},
     {"answer": STYLED, "match": "Rewrite this article draft"},
     {"answer": "Rain taps the window / a haiku that rhymes, with flair / autumn in the air",
      "match": "make it rhyme"},

@@ -147,10 +147,10 @@ def test_a_job_link_reopens_the_running_job_live(
 ) -> None:
     stack.fake.control(latency=1.0)  # each model call takes a second: the job runs a while
     try:
-        job = stack.create_job("article", {"topic": "Tea in Japan"})
+        job = stack.create_job("article", {"topic": "Coffee in Japan"})
         chat = new_chat().open(job["id"])
 
-        expect(chat.chat).to_contain_text("/article Tea in Japan")
+        expect(chat.chat).to_contain_text("/article Coffee in Japan")
         expect(chat.spinners.first).to_be_visible()  # a step is running now
         chat.expect_status("completed")
     finally:

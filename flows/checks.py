@@ -1,0 +1,256 @@
+"""What a careful editor checks in a model's answer before passing it on.
+
+Small models answer a long prompt with a chatty one-liner ("I'm ready to help! What's
+the topic?"), repeat one sentence until they run out of tokens, or give three sections
+the same title. The `*_problem` functions say what is wrong in words the model is told
+on its retry (and a person reads in the progress line); `tidy` removes what is safe to
+remove without asking the model again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+
+class OutputRejected(ValueError):
+    """A check refused the model's answer: the node tries again at once (no backoff
+    wait, the server is fine) and tells the model what was wrong."""
+
+
+def retry_note(node: Any) -> str:
+    """What the node's last try was refused for, to tell the model on this one."""
+    problem = getattr(node, "problem", None)
+    return f"\nYour last answer was refused: {problem}." if problem else ""
+
+
+def refuse(node: Any, problem: str | None, answer: Any) -> None:
+    """Remember the answer (for the node's fallback) and the problem (for its retry);
+    raise `OutputRejected` if there is one. The runner gives every run, and every
+    batch item, its own copy of the node, so this state is per try sequence."""
+    node.problem, node.last = problem, answer
+    if problem:
+        raise OutputRejected(problem)
+
+
+# Openings of an answer that is not the work: a refusal, or a question back.
+_NOT_THE_WORK = re.compile(
+    r"^\s*(i'?m sorry|sorry,|i can(no|')t|i am unable|i'?m unable|as an ai|"
+    r"i'?m (ready|happy|here) to help|i'?d be (happy|glad) to help|"
+    r"(could|can|would) you (please )?(provide|tell|share|give|clarify)|"
+    r"please provide|what('?s| is) the (topic|task)|what would you like)",
+    re.IGNORECASE,
+)
+# A first line that introduces the answer instead of being part of it.
+_PREAMBLE = re.compile(
+    r"^\s*(here('?s| is| are)\b|sure[,!.]|certainly[,!.]|of course[,!.]|okay[,!.]|"
+    r"absolutely[,!.])[^\n]*(\n|$)",
+    re.IGNORECASE,
+)
+# "…could be more engaging. Here's an edited version:" - commentary before the work.
+_INTRODUCED = re.compile(
+    r"^[^\n]{0,300}?\bhere('?s| is| are)\b[^:\n]{0,40}\b(version|rewrite|rewritten|edit|"
+    r"edited|revised|revision|article|paragraph|section|text|draft)\b[^:\n]{0,30}:\s*",
+    re.IGNORECASE,
+)
+# A sentence about the prompt, not about the topic: "The paragraph does not contain…".
+_META = re.compile(
+    r"\b(your request|you are asking|you asked|as an ai|(the|this) (above|given|provided) "
+    r"(paragraph|text|section)|(the|this) (paragraph|section|text|rewrite) (does|is|has|was)\b)",
+    re.IGNORECASE,
+)
+# A sentence ends at . ! or ? followed by a space or the end: not inside "example.com"
+# or "3.5".
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?]+(?=[^\s.!?\"')\]]))+(?:[.!?]+[\"')\]]*|$)")
+_STOPWORDS = frozenset(
+    "a an and are as at be by for from how in into is it its of on or the their this to "
+    "what when where which who why with your you about".split()
+)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def _key(sentence: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", sentence.lower()).strip()
+
+
+CUT_OFF_WORDS = 8
+LONG_TEXT = 20_000  # characters
+
+
+def tidy(text: str) -> str:
+    """Drop an introducing first line, sentences said before, and a last sentence the
+    token limit cut off; keep paragraphs, line breaks and markdown headings."""
+    text = _PREAMBLE.sub("", text.strip(), count=1).strip()
+    text = _INTRODUCED.sub("", text, count=1).strip()
+    if len(text) > 2 and text[0] == text[-1] == '"' and '"' not in text[1:-1]:
+        text = text[1:-1].strip()  # the whole answer quoted
+    elif text.startswith('"') and text.count('"') == 1:
+        text = text[1:].strip()  # ... and the closing quote cut off
+    said = _Said()
+    paragraphs: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            if line.lstrip().startswith("#"):
+                lines.append(line.strip())
+                continue
+            kept: list[str] = []
+            for match in _SENTENCE.finditer(line):
+                if not said.before(match.group()) and not _META.search(match.group()):
+                    kept.append(match.group().strip())
+            if kept:
+                lines.append(" ".join(kept))
+        if lines:
+            paragraphs.append("\n".join(lines))
+    if paragraphs:
+        paragraphs[-1] = _without_cut_off_sentence(paragraphs[-1])
+    return "\n\n".join(p for p in paragraphs if p).strip()
+
+
+class _Said:
+    """The sentences said so far; a sentence is said again when it is the same, or
+    (from 6 words on) shares 75 % of its words with one of the last `WINDOW` sentences,
+    the way a small model loops with a word changed here and there. The window keeps a
+    long answer linear in its length."""
+
+    SIMILAR = 0.75
+    WINDOW = 40
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.recent: deque[set[str]] = deque(maxlen=self.WINDOW)
+
+    def before(self, sentence: str) -> bool:
+        key = _key(sentence)
+        if not key:
+            return False
+        words_ = set(key.split())
+        again = key in self.keys or (
+            len(words_) >= 6
+            and any(
+                len(words_ & other) >= self.SIMILAR * len(words_ | other) for other in self.recent
+            )
+        )
+        self.keys.add(key)
+        self.recent.append(words_)
+        return again
+
+
+async def tidied(text: str) -> str:
+    """`tidy` off the event loop for a long answer (a megabyte takes a good part of a
+    second); a model's usual few kilobytes are tidied in place."""
+    if len(text) > LONG_TEXT:
+        return await asyncio.to_thread(tidy, text)
+    return tidy(text)
+
+
+def repeats(text: str) -> int:
+    """How many sentences of the text were (nearly) said before in it."""
+    said = _Said()
+    return sum(said.before(m.group()) for m in _SENTENCE.finditer(text))
+
+
+def _without_cut_off_sentence(paragraph: str) -> str:
+    """An unfinished sentence after finished ones on the last line is where the token
+    limit cut in: a short one is dropped, a long one only lacks its full stop. A line
+    that is one unpunctuated phrase (a poem's, a list's) is left alone."""
+    head, _, line = paragraph.rpartition("\n")
+    sentences = list(_SENTENCE.finditer(line))
+    if len(sentences) < 2 or re.search(r"[.!?][\"')\]]*\s*$", line):
+        return paragraph
+    if words(sentences[-1].group()) < CUT_OFF_WORDS:
+        line = line[: sentences[-1].start()].rstrip()
+    else:
+        line = line.rstrip(" ,;:-") + ("" if line.rstrip().endswith('"') else ".")
+    return f"{head}\n{line}" if head else line
+
+
+def not_the_work(text: str) -> str | None:
+    """A refusal or a question back instead of the answer asked for."""
+    stripped = text.strip()
+    if not stripped:
+        return "the answer was empty"
+    if _NOT_THE_WORK.match(stripped):
+        return f"the answer was not the work asked for ({_excerpt(stripped)}); do the task itself"
+    if stripped.endswith("?") and words(stripped) < 40:
+        return f"the answer was a question ({_excerpt(stripped)}); answer, do not ask"
+    return None
+
+
+def prose_problem(text: str, *, min_words: int) -> str | None:
+    """Text that cannot stand as a paragraph of an article."""
+    problem = not_the_work(text)
+    if problem:
+        return problem
+    if words(text) < min_words:
+        return f"the text has {words(text)} words; write at least {min_words}"
+    return None
+
+
+def rewrite_problem(original: str, rewrite: str, *, keep: float = 0.6) -> str | None:
+    """A rewrite must be the same text in another voice, not a summary of it."""
+    problem = not_the_work(rewrite)
+    if problem:
+        return problem
+    if words(rewrite) < words(original) * keep:
+        return (
+            f"the rewrite has {words(rewrite)} words but the original has {words(original)}: "
+            "rewrite all of it, keep every fact"
+        )
+    return None
+
+
+def topic_words(topic: str) -> set[str]:
+    return {w[:5] for w in re.findall(r"[a-z0-9]+", topic.lower()) if w not in _STOPWORDS}
+
+
+MAX_HEADING_WORDS = 10
+
+
+def heading_problem(heading: str) -> str | None:
+    """A section title a reader can take in at a glance."""
+    if not re.search(r"[A-Za-z]{3}", heading):
+        return f"a section needs a title in words, not {_excerpt(heading) if heading else 'none'}"
+    if words(heading) > MAX_HEADING_WORDS:
+        return (
+            f"section titles are short headings (at most {MAX_HEADING_WORDS} words), "
+            f"not {_excerpt(heading)}"
+        )
+    return None
+
+
+def outline_problem(topic: str, title: str, sections: Sequence[dict[str, Any]]) -> str | None:
+    """Three sections that say different things about the topic."""
+    for section in sections:
+        problem = heading_problem(section["title"])
+        if problem:
+            return problem
+    keys = [_key(s["title"]) for s in sections]
+    if len(set(keys)) < len(keys):
+        titles = ", ".join(repr(s["title"]) for s in sections)
+        return f"the sections must have different titles and cover different parts, not {titles}"
+    wanted = topic_words(topic)
+    text = " ".join([title, *(s["title"] for s in sections)])
+    if wanted and not wanted & topic_words(text):
+        return f"the outline is not about {topic!r}: mention it in the title"
+    return None
+
+
+def is_prose(text: str) -> bool:
+    """A key point a person can read: mostly words, not URLs, ids or markup."""
+    tokens = text.split()
+    if len(tokens) < 3 or re.search(r"https?:|www\.|\.com|[<>{}\[\]#|\\]", text):
+        return False
+    wordlike = sum(1 for t in tokens if re.fullmatch(r"[A-Za-z][A-Za-z'-]*[,.;:!?]?", t))
+    return wordlike >= 0.7 * len(tokens) and all(len(t) <= 20 for t in tokens)
+
+
+def _excerpt(text: str, limit: int = 60) -> str:
+    one_line = " ".join(text.split())
+    return repr(one_line if len(one_line) <= limit else one_line[: limit - 1] + "…")

@@ -1,0 +1,234 @@
+"""The seed flows check what the model wrote, the way a careful editor would.
+
+Each rejection is retried at once with the problem told to the model (a `node.retry`
+event says why), then falls back visibly (a progress line) or fails the job with a
+message a person can act on. Small models are the reason: SmolLM2 answered the style
+prompt with "I'm ready to help! What's the topic?" and gave three sections one title.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flows import article, checks
+from flows.providers.scripted_llm import Reply, ScriptedLLM
+from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT, running_app
+
+REFUSAL = "I'm ready to help! What's the topic you'd like to discuss?"
+SAME_TITLES = {
+    "title": "Coffee",
+    "sections": [{"title": "History of Coffee", "points": ["origins"]}] * 3,
+}
+
+
+async def run_article(tmp_path: Path, replies: list[Reply]) -> tuple[dict, list[dict], ScriptedLLM]:
+    llm = ScriptedLLM(replies)
+    async with running_app(tmp_path, llm) as h:
+        job = await h.create("article", {"topic": "coffee"})
+        done = await h.wait_for(job["id"])
+        events = await h.events(job["id"])
+    return done, events, llm
+
+
+def retries(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(e["data"]["node"], e["data"]["error"]) for e in events if e["type"] == "node.retry"]
+
+
+def progress(events: list[dict[str, Any]], text: str) -> list[str]:
+    return [
+        e["data"]["message"]
+        for e in events
+        if e["type"] == "node.progress" and text in e["data"]["message"]
+    ]
+
+
+async def test_a_refused_rewrite_is_retried_then_each_section_keeps_its_draft(
+    tmp_path: Path,
+) -> None:
+    done, events, llm = await run_article(
+        tmp_path,
+        [
+            Reply(OUTLINE, match="Write an outline"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(REFUSAL, match="Rewrite this article draft"),
+        ],
+    )
+    assert done["status"] == "completed", done["error"]
+    markdown = done["result"]["markdown"]
+    assert REFUSAL not in markdown
+    assert markdown.count("goatherd named Kaldi") == 3
+    assert [s for s in ("## Origins", "## Coffeehouses", "## Today") if s in markdown] == [
+        "## Origins",
+        "## Coffeehouses",
+        "## Today",
+    ]
+    refused = retries(events)
+    assert [node for node, _ in refused] == ["ApplyStyle"] * 3  # one retry per section
+    assert all("not the work asked for" in error for _, error in refused)
+    rewrites = [p for p in llm.prompts() if p.startswith("Rewrite this article draft")]
+    assert sum("Your last answer was refused" in p for p in rewrites) == 3
+    assert len(progress(events, "as drafted")) == 3
+
+
+async def test_a_rewrite_that_drops_most_of_a_section_is_refused(tmp_path: Path) -> None:
+    done, events, _ = await run_article(
+        tmp_path,
+        [
+            Reply(OUTLINE, match="Write an outline"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply("Coffee came from Ethiopia. Then Yemen.", match="Rewrite", times=1),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+    )
+    assert done["status"] == "completed", done["error"]
+    [(node, error)] = retries(events)
+    assert node == "ApplyStyle" and "rewrite all of it" in error
+    assert done["result"]["markdown"].count("very first coffee farms") == 3
+    assert "Then Yemen" not in done["result"]["markdown"]
+
+
+async def test_an_outline_with_one_title_three_times_is_asked_again(tmp_path: Path) -> None:
+    done, events, llm = await run_article(
+        tmp_path,
+        [
+            Reply(SAME_TITLES, match="Write an outline", times=1),
+            Reply(OUTLINE, match="Write an outline"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+    )
+    assert done["status"] == "completed", done["error"]
+    [(node, error)] = retries(events)
+    assert node == "GenerateOutline" and "different titles" in error
+    outlines = [p for p in llm.prompts() if p.startswith("Write an outline")]
+    assert "'History of Coffee'" in outlines[1]
+    assert "## Origins" in done["result"]["markdown"]
+
+
+async def test_an_outline_that_keeps_repeating_gets_distinct_sections(tmp_path: Path) -> None:
+    done, events, _ = await run_article(
+        tmp_path,
+        [
+            Reply(SAME_TITLES, match="Write an outline"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+    )
+    assert done["status"] == "completed", done["error"]
+    assert [node for node, _ in retries(events)] == ["GenerateOutline"]
+    headings = [line for line in done["result"]["markdown"].splitlines() if line.startswith("## ")]
+    assert len(set(headings)) == 3 and headings[0] == "## History of Coffee"
+    assert progress(events, "Fixed the outline")
+
+
+async def test_a_section_the_model_refuses_to_write_fails_the_job_saying_so(
+    tmp_path: Path,
+) -> None:
+    done, events, _ = await run_article(
+        tmp_path,
+        [
+            Reply(OUTLINE, match="Write an outline"),
+            Reply(REFUSAL, match="section 'Today'"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+        ],
+    )
+    assert done["status"] == "failed"
+    assert done["error"]["type"] == "OutputRejected"
+    assert "not the work asked for" in done["error"]["message"]
+    assert [node for node, _ in retries(events)] == ["WriteContent"]
+
+
+async def test_a_short_section_is_asked_again_then_kept_and_said_to_be_short(
+    tmp_path: Path,
+) -> None:
+    done, events, _ = await run_article(
+        tmp_path,
+        [
+            Reply(OUTLINE, match="Write an outline"),
+            Reply("Espresso, everywhere.", match="section 'Today'"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+    )
+    assert done["status"] == "completed", done["error"]
+    [(node, error)] = retries(events)
+    assert node == "WriteContent" and f"write at least {article.MIN_SECTION_WORDS}" in error
+    assert progress(events, "Kept a short section 3 of 3")
+
+
+async def test_a_task_answered_with_a_question_is_retried_before_a_person_sees_it(
+    tmp_path: Path,
+) -> None:
+    llm = ScriptedLLM(
+        [
+            Reply("Could you please tell me what kind of haiku you want?", times=1),
+            Reply("Steam curls from the cup\nthe kettle hums its last note\nautumn tea is poured"),
+        ]
+    )
+    async with running_app(tmp_path, llm) as h:
+        job = await h.create("review", {"task": "Write a haiku about tea"})
+        waiting = await h.wait_for(job["id"], "waiting_for_review")
+        events = await h.events(job["id"])
+    assert "kettle hums" in waiting["review"]["payload"]["output"]
+    [(node, error)] = retries(events)
+    assert node == "Process" and "not the work asked for" in error
+
+
+def test_tidy_drops_the_preamble_repeats_and_a_cut_off_sentence() -> None:
+    text = (
+        "Here is the rewritten version of the article:\n\n"
+        "Coffee is old. The future of coffee is bright. The future of coffee is bright.\n\n"
+        "The future of coffee is bright. Tea is older. And then the"
+    )
+    assert checks.tidy(text) == "Coffee is old. The future of coffee is bright.\n\nTea is older."
+
+
+def test_tidy_keeps_line_breaks_and_headings() -> None:
+    poem = "## Tea\n\nSteam curls from the cup\nthe kettle hums its last note"
+    assert checks.tidy(poem) == poem
+
+
+def test_an_outline_must_be_about_the_topic_with_short_distinct_headings() -> None:
+    sections = [{"title": t, "points": []} for t in ("Origins", "Coffeehouses", "Today")]
+    assert checks.outline_problem("coffee", "Coffee, a history", sections) is None
+    assert "not about 'tea'" in (checks.outline_problem("tea", "Coffee, a history", sections) or "")
+    long = [*sections[:2], {"title": "1908-23, the world's oldest coffee shop in the world is a"}]
+    assert "short headings" in (checks.outline_problem("coffee", "Coffee", long) or "")
+
+
+def test_key_points_that_are_not_prose_are_not_passed_on() -> None:
+    assert checks.is_prose("Coffee reached Yemen in the 15th century.")
+    assert not checks.is_prose("https.comstatic3650921487-fafcjdzvhkqbwgxnrblmakrdf")
+    assert not checks.is_prose("<span id=4>History<br><a href=")
+
+
+async def test_a_section_that_stops_early_is_continued_once(tmp_path: Path) -> None:
+    start = "Coffee began in Ethiopia. Monks brewed it to stay awake through the night."
+    done, events, llm = await run_article(
+        tmp_path,
+        [
+            Reply(OUTLINE, match="Write an outline"),
+            Reply(start, match="Write one paragraph"),
+            Reply(SECTION_TEXT, match="Here is the start of"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+    )
+    assert done["status"] == "completed", done["error"]
+    assert not retries(events)
+    continued = [p for p in llm.prompts() if p.startswith("Here is the start of")]
+    assert len(continued) == 3 and all(start in p for p in continued)
+
+
+def test_tidy_drops_commentary_and_sentences_repeated_with_a_word_changed() -> None:
+    text = (
+        "The article is clear, but it could be more engaging. Here's an edited version:\n"
+        "Sleep is essential not only physically but also mentally for everyone.\n"
+        "Sleep is essential not only physically but also mentally for anyone.\n"
+        "It also helps memory."
+    )
+    assert checks.tidy(text) == (
+        "Sleep is essential not only physically but also mentally for everyone.\n"
+        "It also helps memory."
+    )
+    assert checks.repeats(text) == 1
