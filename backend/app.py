@@ -12,7 +12,16 @@ from typing import Any
 from quart import Quart, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from backend.api import artifacts, events, flows, health, jobs, openapi
+from backend.api import (
+    artifacts,
+    events,
+    flows,
+    health,
+    jobs,
+    openapi,
+    session_realtime,
+    sessions,
+)
 from backend.assembly import build_services
 from backend.auth import ensure_admin_token, load_secret
 from backend.errors import GenFlowError, RateLimited
@@ -61,7 +70,7 @@ def create_app(
     )
     app.extensions["genflow"] = parts
 
-    for module in (health, flows, jobs, events, artifacts, openapi):
+    for module in (health, flows, jobs, events, artifacts, sessions, session_realtime, openapi):
         app.register_blueprint(module.blueprint)
     _register_error_handlers(app)
 

@@ -17,6 +17,7 @@ from backend.runtime.queues import JobQueue
 from backend.runtime.queues.local import LocalQueue
 from backend.runtime.runner import Runner
 from backend.services import Services
+from backend.sessions.service import SessionService
 from backend.settings import Settings
 from backend.store.base import Store
 from backend.store.sqlalchemy import SQLStore
@@ -99,8 +100,11 @@ def build_services(
         metrics=metrics,
         limiter=make_limiter(settings),
     )
+    sessions = SessionService(store=store, bus=bus, jobs=jobs, ttl=settings.session_ttl)
+    runner.on_session_job_end = sessions.job_ended
     return Services(
         settings=settings,
+        sessions=sessions,
         store=store,
         bus=bus,
         queue=queue,

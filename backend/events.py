@@ -31,6 +31,9 @@ class EventType(StrEnum):
     JOB_COMPLETED = "job.completed"
     JOB_FAILED = "job.failed"
     JOB_CANCELLED = "job.cancelled"
+    # Never stored with a job: rings a GenFlow session's followers (its channel is the
+    # session id) when the session has new frames in the store.
+    SESSION_FRAME = "session.frame"
 
     @property
     def terminal(self) -> bool:

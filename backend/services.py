@@ -11,6 +11,7 @@ from backend.runtime.bus import EventBus
 from backend.runtime.jobs import JobService
 from backend.runtime.queues import JobQueue
 from backend.runtime.runner import Runner
+from backend.sessions.service import SessionService
 from backend.settings import Settings
 from backend.store.base import Store
 from flows.registry import FlowSpec
@@ -26,6 +27,7 @@ class Services:
     jobs: JobService
     flows: dict[str, FlowSpec]
     metrics: Metrics
+    sessions: SessionService
     secret: str = ""
     admin_token: str = ""
 

@@ -74,6 +74,7 @@ class Settings:
     image_backend: str = "local"
     image_model: str = "gpt-image-1"
     llm_timeout: float = 120.0
+    session_ttl: float = 7200.0  # seconds a GenFlow session may stay idle
     api_url: str = "http://127.0.0.1:8000"
     api_token: str | None = None
     max_body_bytes: int = 1_000_000
@@ -114,6 +115,7 @@ class Settings:
             or "local",
             image_model=_env("GENFLOW_IMAGE_MODEL", "gpt-image-1") or "gpt-image-1",
             llm_timeout=_float("GENFLOW_LLM_TIMEOUT", 120.0),
+            session_ttl=_float("GENFLOW_SESSION_TTL", 7200.0),
             api_url=_env("GENFLOW_API_URL", f"http://{host}:{port}") or "",
             api_token=_env("GENFLOW_API_TOKEN"),
             max_body_bytes=_int("GENFLOW_MAX_BODY_BYTES", 1_000_000),

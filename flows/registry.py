@@ -20,6 +20,8 @@ class FlowSpec:
     build: Callable[[dict[str, Any]], Flow]
     review_options: tuple[str, ...] = ()
     examples: list[dict[str, Any]] = field(default_factory=list)
+    # A session's stage flow: run by session actions, not listed or started on its own.
+    internal: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,5 +66,37 @@ def default_flows() -> dict[str, FlowSpec]:
             review_options=image.ImageReview.options,
             examples=[{"prompt": "A lighthouse at dawn, watercolor"}],
         ),
+        *session_flows(),
     ]
     return {spec.name: spec for spec in specs}
+
+
+def session_flows() -> list[FlowSpec]:
+    """The stage flows GenFlow sessions run as jobs (flows/content)."""
+    from flows.content import critique, research, styling, suggest, topics, writing
+
+    stages = [
+        ("session.topics", "Discover topics", topics.INPUT_SCHEMA, topics.build),
+        ("session.research", "Research a topic", research.INPUT_SCHEMA, research.build),
+        ("session.write", "Write a draft", writing.INPUT_SCHEMA, writing.build),
+        (
+            "session.regenerate_section",
+            "Rewrite one section",
+            writing.REGENERATE_SCHEMA,
+            writing.build_regenerate,
+        ),
+        ("session.style", "Restyle a draft", styling.INPUT_SCHEMA, styling.build),
+        ("session.review", "Review a draft", critique.INPUT_SCHEMA, critique.build),
+        ("session.suggest", "Suggest ideas", suggest.INPUT_SCHEMA, suggest.build),
+    ]
+    return [
+        FlowSpec(
+            name=name,
+            title=title,
+            description=title,
+            input_schema=schema,
+            build=build,
+            internal=True,
+        )
+        for name, title, schema, build in stages
+    ]

@@ -13,4 +13,4 @@ blueprint = Blueprint("flows", __name__)
 @blueprint.get("/api/flows")
 async def list_flows() -> dict:
     principal()
-    return {"flows": [spec.to_json() for spec in services().flows.values()]}
+    return {"flows": [spec.to_json() for spec in services().flows.values() if not spec.internal]}

@@ -6,7 +6,7 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from backend.api import schemas
+from backend.api import schemas, sessions
 from backend.services import services
 
 blueprint = Blueprint("openapi", __name__)
@@ -42,6 +42,19 @@ def _job_path(
     return {method: operation}
 
 
+def _session_path(
+    summary: str,
+    *statuses: int,
+    body: dict[str, Any] | None = None,
+    method: str = "get",
+    ok: str = "200",
+) -> dict[str, Any]:
+    operation = _job_path(summary, 410, *statuses, body=body, method=method)[method]
+    operation["parameters"][0]["name"] = "session_id"
+    operation["responses"] = {**_responses(ok, 401, 404, 410, *statuses)}
+    return {method: operation}
+
+
 def document() -> dict[str, Any]:
     flows = services().flows
     return {
@@ -72,6 +85,8 @@ def document() -> dict[str, Any]:
                 },
                 "CreateJob": schemas.CREATE_JOB,
                 "Decision": schemas.DECISION,
+                "CreateSession": sessions.CREATE,
+                "SessionAction": sessions.ACT,
                 **{f"Input_{name}": spec.input_schema for name, spec in flows.items()},
             },
         },
@@ -142,6 +157,46 @@ def document() -> dict[str, Any]:
                     "responses": _responses("200", 401, 404),
                 }
             },
+            "/api/genflow/sessions": {
+                "post": {
+                    "summary": "Start a GenFlow session (an article in stages)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/CreateSession"}
+                            }
+                        },
+                    },
+                    "responses": _responses("201", 400, 401, 413, 422),
+                },
+                "get": {
+                    "summary": "The caller's sessions, newest first",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": _responses("200", 401, 422),
+                },
+            },
+            "/api/genflow/sessions/{session_id}": {
+                **_session_path("A session: progress, available actions, document"),
+                **_session_path("Delete a session", method="delete", ok="204"),
+            },
+            "/api/genflow/sessions/{session_id}/actions": _session_path(
+                "Act: 202 for a model action (a job), 200 for a change",
+                400,
+                409,
+                413,
+                422,
+                429,
+                body={"$ref": "#/components/schemas/SessionAction"},
+                method="post",
+            ),
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",

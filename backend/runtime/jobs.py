@@ -71,12 +71,22 @@ class JobService:
         self.store, self.bus, self.queue, self.flows = store, bus, queue, flows
         self.settings, self.metrics, self.limiter = settings, metrics, limiter
 
-    async def create(self, flow: str, input_: dict[str, Any], owner: str) -> Job:
+    async def create(
+        self,
+        flow: str,
+        input_: dict[str, Any],
+        owner: str,
+        *,
+        job_id: str | None = None,
+        session_id: str | None = None,
+    ) -> Job:
+        """Validate and start a job. A session names the job's id up front (it claims the
+        action on the session before the job exists) and may run its internal flows."""
         spec = self.flows.get(flow)
-        if spec is None:
+        if spec is None or (spec.internal and session_id is None):
             raise InvalidInput(
                 f"unknown flow {flow!r}",
-                [{"field": "flow", "message": f"use one of: {', '.join(sorted(self.flows))}"}],
+                [{"field": "flow", "message": f"use one of: {', '.join(self.public_flows())}"}],
             )
         problems = _long_strings(input_, self.settings.max_input_chars, "input")
         problems += schema_errors(input_, spec.input_schema, "input")
@@ -85,7 +95,8 @@ class JobService:
         await self.limiter.check(owner)  # only jobs that would start count against the limit
         now = utcnow()
         job = Job(
-            id=new_id("job"),
+            id=job_id or new_id("job"),
+            session_id=session_id,
             flow=flow,
             status=JobStatus.PENDING,
             input=input_,
@@ -101,6 +112,9 @@ class JobService:
         self.metrics.jobs_created.labels(flow).inc()
         await self.queue.enqueue(job.id)
         return job
+
+    def public_flows(self) -> list[str]:
+        return sorted(name for name, spec in self.flows.items() if not spec.internal)
 
     async def get(self, job_id: str, principal: Principal) -> Job:
         job = await self.store.get_job(job_id)

@@ -29,7 +29,7 @@ from typing import Any
 
 from pocketflow import BaseNode
 
-from backend.domain import Checkpoint, Job, JobStatus, Review, utcnow
+from backend.domain import TERMINAL_STATUSES, Checkpoint, Job, JobStatus, Review, utcnow
 from backend.errors import StoreUnavailable
 from backend.events import EventType, NewEvent
 from backend.ids import new_id
@@ -100,6 +100,9 @@ class Runner:
         # Where a run hands its job back when this process stops mid-job (a worker
         # shutting down); set by the worker to its queue's `enqueue`.
         self.requeue: Callable[[str], Awaitable[None]] | None = None
+        # Told when a session's job ends (completed or failed), so the session folds its
+        # result in whichever process ran the job; set by the assembly.
+        self.on_session_job_end: Callable[[Job], Awaitable[object]] | None = None
 
     async def run(self, job_id: str, *, steal: bool = False) -> None:
         """Run (or resume) a job until it finishes, fails, parks at a gate, or is cancelled.
@@ -378,7 +381,15 @@ class Runner:
         if saved is None:
             raise JobLost(job.id)
         self.bus.publish(saved[1])
-        return saved[0]
+        ended = saved[0]
+        if ended.session_id and ended.status in TERMINAL_STATUSES and self.on_session_job_end:
+            try:
+                await self.on_session_job_end(ended)
+            except StoreUnavailable:
+                pass  # the next reader of the session folds the result
+            except Exception:
+                log.exception("session %s: could not fold job %s", ended.session_id, ended.id)
+        return ended
 
     def _context(self, job: Job, node: str, writer: EventWriter, visit: int) -> NodeContext:
         return NodeContext(

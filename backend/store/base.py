@@ -8,12 +8,14 @@ cancelled job's late checkpoint a no-op.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from backend.domain import Artifact, Checkpoint, Job, JobStatus, Review
 from backend.events import Event, NewEvent
+from backend.sessions.model import Frame, NewFrame, Session
 
 
 class _Unset:
@@ -47,7 +49,59 @@ class Decision:
     via: str
 
 
-class Store(Protocol):
+class SessionStore(Protocol):
+    """Sessions and their frames (backend/sessions/model.py).
+
+    Every change of a session is a compare-and-set on its `version`, and appends its
+    frames in the same transaction; frames are numbered 1, 2, 3... per session with no
+    gaps, whichever writer (API replica, worker) appends them.
+    """
+
+    async def create_session(
+        self, session: Session, frames: Sequence[NewFrame] = ()
+    ) -> tuple[Session, list[Frame]]:
+        """Insert the session and its first frames (event ids from 1)."""
+
+    async def get_session(self, session_id: str) -> Session | None: ...
+
+    async def list_sessions(
+        self, *, owner: str | None, limit: int = 50, before: str | None = None
+    ) -> list[Session]:
+        """Newest first; `before` is the id of the last session of the previous page."""
+
+    async def update_session(
+        self,
+        session_id: str,
+        *,
+        version: int,
+        changes: Mapping[str, Any],
+        frames: Sequence[NewFrame] = (),
+    ) -> tuple[Session, list[Frame]] | None:
+        """Apply `changes` (Session fields but id, owner, created_at, version and
+        last_event_id; ValueError otherwise), set updated_at (now, unless `changes` sets
+        it) and version + 1, and append `frames`, in one transaction.
+
+        Returns None, changing nothing, when the stored version is not `version` (another
+        writer changed the session since it was read: read it again and retry) or the
+        session is gone.
+        """
+
+    async def append_frames(self, session_id: str, frames: Sequence[NewFrame]) -> list[Frame]:
+        """Append frames that change no state (a suggestion, an error): the version and
+        updated_at stay. [] (nothing stored) when the session is gone."""
+
+    async def frames_after(
+        self, session_id: str, after: int = 0, limit: int = 1000
+    ) -> list[Frame]: ...
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete the session and its frames; False when there was none."""
+
+    async def expired_sessions(self, now: datetime, limit: int = 500) -> list[str]:
+        """Ids of sessions whose expires_at is before `now`, longest expired first."""
+
+
+class Store(SessionStore, Protocol):
     async def initialize(self) -> None:
         """Create or migrate the schema."""
 

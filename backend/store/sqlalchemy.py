@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -29,7 +30,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from backend.domain import Artifact, Job, JobStatus, Review
 from backend.errors import StoreUnavailable
 from backend.events import Event, NewEvent
+from backend.sessions.model import Frame, NewFrame, Session
 from backend.store import queries as q
+from backend.store import session_queries as sq
 from backend.store.base import Decision, JobUpdate
 from backend.store.migrate import driver_url, sync_url
 
@@ -255,6 +258,56 @@ class SQLStore:
 
     async def batch_items(self, job_id: str, key: str) -> dict[int, Any]:
         return await self._read(partial(q.batch_items, job_id=job_id, key=key))
+
+    # -- sessions --------------------------------------------------------------------
+
+    async def create_session(
+        self, session: Session, frames: Sequence[NewFrame] = ()
+    ) -> tuple[Session, list[Frame]]:
+        return await self._write(partial(sq.create_session, session=session, frames=frames))
+
+    async def get_session(self, session_id: str) -> Session | None:
+        return await self._read(partial(sq.get_session, session_id=session_id))
+
+    async def list_sessions(
+        self, *, owner: str | None, limit: int = 50, before: str | None = None
+    ) -> list[Session]:
+        return await self._read(partial(sq.list_sessions, owner=owner, limit=limit, before=before))
+
+    async def update_session(
+        self,
+        session_id: str,
+        *,
+        version: int,
+        changes: Mapping[str, Any],
+        frames: Sequence[NewFrame] = (),
+    ) -> tuple[Session, list[Frame]] | None:
+        sq.check_changes(changes)  # a ValueError here, not a StoreUnavailable from the thread
+        return await self._write(
+            partial(
+                sq.update_session,
+                session_id=session_id,
+                version=version,
+                changes=changes,
+                frames=frames,
+            )
+        )
+
+    async def append_frames(self, session_id: str, frames: Sequence[NewFrame]) -> list[Frame]:
+        if not frames:
+            return []
+        return await self._write(partial(sq.append_frames, session_id=session_id, frames=frames))
+
+    async def frames_after(self, session_id: str, after: int = 0, limit: int = 1000) -> list[Frame]:
+        return await self._read(
+            partial(sq.frames_after, session_id=session_id, after=after, limit=limit)
+        )
+
+    async def delete_session(self, session_id: str) -> bool:
+        return await self._write(partial(sq.delete_session, session_id=session_id))
+
+    async def expired_sessions(self, now: datetime, limit: int = 500) -> list[str]:
+        return await self._read(partial(sq.expired_sessions, now=now, limit=limit))
 
 
 @contextlib.contextmanager

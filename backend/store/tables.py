@@ -104,3 +104,43 @@ batch_items = Table(
     Column("idx", Integer, primary_key=True),
     Column("result", JSON),
 )
+
+# Sessions (migration 0003): an article made in stages, and its own event log (frames).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # as long as jobs.session_id
+    Column("owner", String(200), nullable=False),
+    Column("article_id", String(200), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("current_step", String(200)),
+    Column("context", JSON, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("last_message", Text),
+    Column("active_job_id", String(40)),
+    Column("active_action", String(100)),
+    Column("last_event_id", Integer, nullable=False, default=0),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_sessions_owner_id", "owner", "id"),
+    Index("ix_sessions_expires_at", "expires_at"),
+)
+
+session_frames = Table(
+    "session_frames",
+    metadata,
+    Column(
+        "session_id",
+        String(64),
+        ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("event_id", Integer, primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+)

@@ -43,7 +43,7 @@ FUZZ = settings(
 )
 
 MAX_INPUT_CHARS = 2_000
-FLOWS = default_flows()
+FLOWS = {name: spec for name, spec in default_flows().items() if not spec.internal}
 
 # -- strategies ------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""GenFlow sessions (DESIGN §8): staged content production over REST and a WebSocket."""
