@@ -6,6 +6,7 @@ one from the environment. Nothing is read from module globals.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -25,6 +26,7 @@ from backend.api import (
 from backend.assembly import build_services
 from backend.auth import ensure_admin_token, load_secret
 from backend.errors import GenFlowError, RateLimited
+from backend.services import Services
 from backend.settings import Settings
 from backend.store.base import Store
 from flows.images import ImageBackend
@@ -86,15 +88,32 @@ def create_app(
             resumed = await parts.jobs.recover()
             if resumed:
                 log.info("resuming %d interrupted job(s)", len(resumed))
+        app.extensions["genflow_sweeper"] = asyncio.create_task(_sweep_sessions(parts))
 
     @app.after_serving
     async def stop() -> None:
+        app.extensions["genflow_sweeper"].cancel()
         await parts.queue.close()
         await parts.jobs.limiter.aclose()
         await parts.bus.aclose()
         await parts.store.close()
 
     return app
+
+
+SWEEP_SECONDS = 60.0
+
+
+async def _sweep_sessions(parts: Services) -> None:
+    """Expired GenFlow sessions lose their working state (SessionService.sweep)."""
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            swept = await parts.sessions.sweep()
+        except GenFlowError:  # the store is down: next time
+            continue
+        if swept:
+            log.info("cleared %d expired session(s)", swept)
 
 
 def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:

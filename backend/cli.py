@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--no-wait", action="store_true", help="print the job id and return")
 
+    session = commands.add_parser(
+        "session", help="make an article in stages (a GenFlow session), step by step"
+    )
+    session.add_argument("subject", nargs="?", help="a category or topic to start from")
+
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="issue a token")
@@ -79,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(settings, args, announce=args.command == "up")
         if args.command == "run":
             return asyncio.run(_run(settings, args))
+        if args.command == "session":
+            return asyncio.run(_session(settings, args))
         if args.command == "token":
             return _token(settings, args)
         if args.command == "ui":
@@ -243,6 +250,19 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             print(job["id"])
             return 0
         return await follow_job(client, job)
+
+
+async def _session(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.cli_session import SessionTerminal
+    from backend.client import APIError, GenFlowClient, default_token
+
+    token = settings.api_token or default_token(settings.data_dir)
+    async with GenFlowClient(settings.api_url, token) as client:
+        try:
+            return await SessionTerminal(client).run(args.subject)
+        except APIError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

@@ -149,6 +149,32 @@ class GenFlowClient:
         response = await self._request("GET", f"/api/artifacts/{artifact_id}")
         return response.content, response.headers.get("content-type", "")
 
+    # -- GenFlow sessions ---------------------------------------------------------------
+
+    async def create_session(
+        self,
+        article_id: str,
+        *,
+        context: dict[str, Any] | None = None,
+        initial_stage: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"articleId": article_id, "context": context or {}}
+        if initial_stage:
+            body["initialStage"] = initial_stage
+        return (await self._request("POST", "/api/genflow/sessions", json=body)).json()
+
+    async def session(self, session_id: str) -> dict[str, Any]:
+        return (await self._request("GET", f"/api/genflow/sessions/{session_id}")).json()
+
+    async def session_action(
+        self, session_id: str, action: str, parameters: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """202 `{actionId, status, progress}` for a model action (follow the job by
+        `actionId`), 200 `{status, progress, session}` for a change."""
+        body = {"action": action, "parameters": parameters or {}}
+        path = f"/api/genflow/sessions/{session_id}/actions"
+        return (await self._request("POST", path, json=body)).json()
+
     # -- live events -----------------------------------------------------------------
 
     async def follow(

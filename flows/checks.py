@@ -39,6 +39,7 @@ def refuse(node: Any, problem: str | None, answer: Any) -> None:
 # Openings of an answer that is not the work: a refusal, or a question back.
 _NOT_THE_WORK = re.compile(
     r"^\s*(i'?m sorry|sorry,|i can(no|')t|i am unable|i'?m unable|as an ai|"
+    r"(rewrite|write|revise) (this|the) (article|section|paragraph|draft)\b|"
     r"i'?m (ready|happy|here) to help|i'?d be (happy|glad) to help|"
     r"(could|can|would) you (please )?(provide|tell|share|give|clarify)|"
     r"please provide|what('?s| is) the (topic|task)|what would you like)",
@@ -59,7 +60,10 @@ _INTRODUCED = re.compile(
 # A sentence about the prompt, not about the topic: "The paragraph does not contain…".
 _META = re.compile(
     r"\b(your request|you are asking|you asked|as an ai|(the|this) (above|given|provided) "
-    r"(paragraph|text|section)|(the|this) (paragraph|section|text|rewrite) (does|is|has|was)\b)",
+    r"(paragraph|text|section)|(the|this) (paragraph|section|text|rewrite) (does|is|has|was)\b"
+    r"|i hope (this|it) (helps|meets)|my recommendations?\b|your (paragraph|text|draft|"
+    r"requirements)\b|rewritten (text|version|paragraph)s?\b|the original (article|text|"
+    r"paragraph|section)\b)|^\W*(rewrite|write|revise) (this|the|a|one)\b",
     re.IGNORECASE,
 )
 # A sentence ends at . ! or ? followed by a space or the end: not inside "example.com"
@@ -80,6 +84,7 @@ def _key(sentence: str) -> str:
 
 
 CUT_OFF_WORDS = 8
+CUT_OFF_LINE_WORDS = 15  # an unfinished line this long is prose, not a line of verse
 LONG_TEXT = 20_000  # characters
 
 
@@ -114,12 +119,14 @@ def tidy(text: str) -> str:
 
 
 class _Said:
-    """The sentences said so far; a sentence is said again when it is the same, or
-    (from 6 words on) shares 75 % of its words with one of the last `WINDOW` sentences,
+    """The sentences said so far; a sentence is said again when it is the same, when
+    (from 6 words on) it shares 75 % of its words with one of the last `WINDOW` sentences,
+    or (from 8 words on) 90 % of its words are in one of them,
     the way a small model loops with a word changed here and there. The window keeps a
     long answer linear in its length."""
 
     SIMILAR = 0.75
+    CONTAINED = 0.9  # ... or says little that one of them did not (a cut-off retelling)
     WINDOW = 40
 
     def __init__(self) -> None:
@@ -131,11 +138,10 @@ class _Said:
         if not key:
             return False
         words_ = set(key.split())
-        again = key in self.keys or (
-            len(words_) >= 6
-            and any(
-                len(words_ & other) >= self.SIMILAR * len(words_ | other) for other in self.recent
-            )
+        again = key in self.keys or any(
+            (len(words_) >= 6 and len(words_ & other) >= self.SIMILAR * len(words_ | other))
+            or (len(words_) >= 8 and len(words_ & other) >= self.CONTAINED * len(words_))
+            for other in self.recent
         )
         self.keys.add(key)
         self.recent.append(words_)
@@ -162,8 +168,10 @@ def _without_cut_off_sentence(paragraph: str) -> str:
     that is one unpunctuated phrase (a poem's, a list's) is left alone."""
     head, _, line = paragraph.rpartition("\n")
     sentences = list(_SENTENCE.finditer(line))
-    if len(sentences) < 2 or re.search(r"[.!?][\"')\]]*\s*$", line):
+    if not sentences or re.search(r"[.!?][\"')\]]*\s*$", line):
         return paragraph
+    if len(sentences) == 1:  # a whole line: a poem's, or prose the limit cut in two
+        return head.rstrip() if head and words(line) >= CUT_OFF_LINE_WORDS else paragraph
     if words(sentences[-1].group()) < CUT_OFF_WORDS:
         line = line[: sentences[-1].start()].rstrip()
     else:
@@ -215,7 +223,7 @@ MAX_HEADING_WORDS = 10
 
 def heading_problem(heading: str) -> str | None:
     """A section title a reader can take in at a glance."""
-    if not re.search(r"[A-Za-z]{3}", heading):
+    if not re.search(r"[A-Za-z]{3}", heading) or re.search(r"[{}<>\[\]#|\\]", heading):
         return f"a section needs a title in words, not {_excerpt(heading) if heading else 'none'}"
     if words(heading) > MAX_HEADING_WORDS:
         return (

@@ -114,8 +114,7 @@ ACTIONS: dict[str, Action] = {
             "edit_draft",
             "Edit the draft",
             ("writing", "styling", "review"),
-            form=True,
-            needs=_has_draft,
+            form=True,  # a person may also bring a draft of their own
             parameters=_object({"markdown": _text(100_000, 1)}, ("markdown",)),
         ),
         Action(

@@ -30,6 +30,7 @@ from backend.store.base import Store
 
 log = logging.getLogger(__name__)
 CAS_TRIES = 20
+UNBORN_JOB_GRACE = timedelta(seconds=30)
 
 Change = Callable[[Session], tuple[dict[str, Any], list[NewFrame]] | None]
 
@@ -85,7 +86,10 @@ class SessionService:
             raise Expired(f"session {session_id!r} expired after {self.ttl:g} s idle")
         if session.status == "processing" and session.active_job_id:
             job = await self.store.get_job(session.active_job_id)
-            if job is None or job.status in TERMINAL_STATUSES:  # ended while nobody folded it
+            # A job that ended while nobody folded it (a crash); or one that never came to
+            # be (a crash between the claim and the job): not one being created right now.
+            never_made = job is None and session.updated_at < utcnow() - UNBORN_JOB_GRACE
+            if never_made or (job is not None and job.status in TERMINAL_STATUSES):
                 session = await self.job_ended(job, session_id=session_id) or session
         return session
 
@@ -202,7 +206,6 @@ class SessionService:
                     "status": "processing",
                     "active_job_id": job_id,
                     "active_action": action.id,
-                    "progress": 0,
                     "current_step": action.text,
                 },
                 [
@@ -317,6 +320,23 @@ class SessionService:
         }
         frames = await self.store.append_frames(job.session_id, [NewFrame("suggestion", data)])
         self._publish(frames)
+
+    async def sweep(self) -> int:
+        """Expired sessions lose their working state (topics, notes, drafts, history);
+        a completed one keeps its final article. They still answer 410. Idempotent, so
+        every replica may run it."""
+        stripped: set[str] = set()
+
+        def strip(session: Session) -> tuple[dict[str, Any], list[NewFrame]] | None:
+            kept = {"final": session.document["final"]} if "final" in session.document else {}
+            if session.document == kept or session.expires_at > utcnow():
+                return None
+            stripped.add(session.id)
+            return {"document": kept, "expires_at": session.expires_at}, []
+
+        for session_id in await self.store.expired_sessions(utcnow()):
+            await self._update(session_id, strip, missing_ok=True)
+        return len(stripped)
 
     # -- the compare-and-set loop ---------------------------------------------------------
 

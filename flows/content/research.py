@@ -7,6 +7,7 @@ from typing import Any
 from pocketflow import AsyncFlow, AsyncNode
 
 from flows import checks, context
+from flows.article import OUTLINE_SCHEMA
 from flows.llm import complete
 
 INPUT_SCHEMA: dict[str, Any] = {
@@ -49,18 +50,7 @@ NOTES_SCHEMA: dict[str, Any] = {
         },
         "suggestedOutline": {
             "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "title": {"type": "string", "minLength": 1, "maxLength": 80},
-                    "points": {
-                        "type": "array",
-                        "items": {"type": "string", "maxLength": 200},
-                        "maxItems": 4,
-                    },
-                },
-                "required": ["title", "points"],
-            },
+            "items": OUTLINE_SCHEMA["properties"]["sections"]["items"],
             "minItems": 3,
             "maxItems": 3,
         },

@@ -14,6 +14,8 @@ runs out of tokens.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -82,10 +84,14 @@ class LocalLLM:
         # shutting down), the generation stops at its next token instead of running on
         # for minutes, holding the model and keeping the process from exiting.
         stop = threading.Event()
+        # Run in this task's context, as asyncio.to_thread does: the streamed text is
+        # handed to the job whose context is current here (run_in_executor alone would
+        # give the callbacks the model thread's empty context, and the text would be lost).
+        work = functools.partial(
+            contextvars.copy_context().run, self._generate, messages, schema, deliver, stop
+        )
         try:
-            return await loop.run_in_executor(
-                self._thread, self._generate, messages, schema, deliver, stop
-            )
+            return await loop.run_in_executor(self._thread, work)
         except asyncio.CancelledError:
             stop.set()
             raise

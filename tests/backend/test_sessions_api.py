@@ -18,29 +18,8 @@ from quart.testing.connections import WebsocketDisconnectError
 
 from backend.api import session_realtime
 from flows.providers.scripted_llm import Reply, ScriptedLLM
-from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT, Harness, running_app
-
-TOPICS = {
-    "topics": [
-        {"title": "Why coffee houses mattered", "angle": "Where news was made.", "keywords": []},
-        {"title": "The long road to espresso", "angle": "From pot to pump.", "keywords": []},
-    ]
-}
-NOTES = {
-    "keyPoints": [
-        "Coffee was first brewed in Yemen.",
-        "Coffeehouses spread news in London.",
-        "Espresso machines came from Italy.",
-    ],
-    "questions": [{"question": "Where did coffee start?", "answer": "In Ethiopia."}],
-    "suggestedOutline": OUTLINE["sections"],
-}
-REVIEW = {
-    "scores": {"clarity": 8, "accuracy": 6, "engagement": 7},
-    "summary": "A lively history that needs sources.",
-    "suggestions": ["Name a source for the Kaldi legend in the first section."],
-}
-IDEAS = {"suggestions": ["Coffee and empire", "A bean's journey", "Brewing revolutions"]}
+from tests.fakes.session_answers import IDEAS, NOTES, REVIEW, TOPICS
+from tests.harness import SECTION_TEXT, STYLED_TEXT, Harness, running_app
 
 
 def session_llm(delay: float = 0.0) -> ScriptedLLM:
@@ -336,3 +315,30 @@ async def test_a_socket_on_a_session_that_expires_closes_4410(tmp_path: Path) ->
                 while True:  # pings, then the close
                     await asyncio.wait_for(ws.connection.receive(), 10)
         assert closed.value.args[0] == 4410
+
+
+async def test_expired_sessions_lose_their_working_state_but_keep_a_final_article(
+    tmp_path: Path,
+) -> None:
+    async with app(tmp_path, session_ttl=0.5) as h:
+        done = (await create(h, initialStage="review", context={"topic": "Coffee"}))["sessionId"]
+        await act(h, done, "edit_draft", markdown="# Coffee\n\nA final word.")
+        assert (await act(h, done, "approve")).status_code == 200
+        open_ = (await create(h, initialStage="writing", context={"topic": "Tea"}))["sessionId"]
+        await act(h, open_, "edit_draft", markdown="# Tea\n\nA draft.")
+        sessions = h.services.sessions
+        deadline = asyncio.get_running_loop().time() + 10
+        while await sessions.sweep() < 2:  # both expire half a second after their last change
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+        kept = await h.services.store.get_session(done)
+        cleared = await h.services.store.get_session(open_)
+        assert kept is not None and cleared is not None
+        assert kept.document == {
+            "final": {**kept.document["final"], "markdown": "# Coffee\n\nA final word."}
+        }
+        assert cleared.document == {}
+        assert (
+            await h.client.get(f"/api/genflow/sessions/{open_}", headers=h.headers())
+        ).status_code == 410
+        assert await sessions.sweep() == 0  # done once

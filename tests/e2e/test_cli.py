@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.server import ROOT, GenFlowServer, write_script
+from tests.fakes.session_answers import NOTES, REVIEW, TOPICS
 from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
 SCRIPT = [
@@ -18,6 +19,9 @@ SCRIPT = [
     {"answer": SECTION_TEXT, "match": "Write one paragraph"},
     {"answer": f"A friendly article about coffee. {STYLED_TEXT}",
      "match": "Rewrite this article draft"},
+    {"answer": TOPICS, "match": "Suggest 2"},
+    {"answer": NOTES, "match": "research notes"},
+    {"answer": REVIEW, "match": "Review this article"},
     {"answer": "First answer.", "match": "Task: first", "times": 1},
     {"answer": "Second answer, with more autumn.", "match": "Task: first"},
 ]  # fmt: skip
@@ -147,3 +151,27 @@ def test_up_serves_the_api_and_the_web_ui_and_stops_both(tmp_path: Path) -> None
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
         log.close()
+
+
+def test_a_whole_session_at_the_terminal(server: GenFlowServer) -> None:
+    steps = [
+        "discover_topics", "2",  # how many topics
+        "select_topic", "1",  # the first one
+        "research_topic",
+        "write_article",
+        "advance",
+        "apply_style", "",  # the default tone
+        "advance",
+        "review_article",
+        "approve",
+    ]  # fmt: skip
+    done = genflow(server, "session", "coffee", stdin="\n".join(steps) + "\n")
+    assert done.returncode == 0, done.stderr + done.stdout
+    out = done.stdout
+    assert "1. Why coffee houses mattered: Where news was made." in out
+    assert "- Coffee was first brewed in Yemen." in out, out
+    assert "--- draft version 1 ---" in out and "--- draft version 2 ---" in out
+    assert "review: clarity 8/10, accuracy 6/10, engagement 7/10" in out, out
+    final = out.rsplit("\n\n# ", 1)[1]
+    assert final.startswith("Why coffee houses mattered") and "## Origins" in final
+    assert "So, picture this" in final  # the styled draft is the one approved

@@ -9,32 +9,8 @@ import pytest
 from flows import context, llm
 from flows.content import critique, markdown, research, styling, suggest, topics, writing
 from flows.providers.scripted_llm import Reply, ScriptedLLM
+from tests.fakes.session_answers import IDEAS, NOTES, REVIEW, TOPICS
 from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
-
-TOPICS = {
-    "topics": [
-        {
-            "title": "Why coffee houses mattered",
-            "angle": "Where news was made.",
-            "keywords": ["cafe"],
-        },
-        {"title": "The long road to espresso", "angle": "From pot to pump.", "keywords": []},
-    ]
-}
-NOTES = {
-    "keyPoints": [
-        "Coffee was first brewed in Yemen.",
-        "Coffeehouses spread news in London.",
-        "Espresso machines came from Italy.",
-    ],
-    "questions": [{"question": "Where did coffee start?", "answer": "In Ethiopia."}],
-    "suggestedOutline": OUTLINE["sections"],
-}
-REVIEW = {
-    "scores": {"clarity": 8, "accuracy": 6, "engagement": 7},
-    "summary": "A lively history that needs sources.",
-    "suggestions": ["Name a source for the Kaldi legend in the first section."],
-}
 
 
 async def run(build: Any, shared: dict[str, Any], replies: list[Reply]) -> tuple[dict, ScriptedLLM]:
@@ -139,13 +115,12 @@ async def test_the_review_has_scores_and_suggestions() -> None:
 
 
 async def test_suggestions_are_three_different_ideas() -> None:
-    ideas = {"suggestions": ["Coffee and empire", "A bean's journey", "Brewing revolutions"]}
     result, _ = await run(
         suggest.build,
         {"stage": "writing", "topic": "coffee"},
-        [Reply(ideas, match="headline alternatives")],
+        [Reply(IDEAS, match="headline alternatives")],
     )
-    assert result["suggestions"] == ideas["suggestions"]
+    assert result["suggestions"] == IDEAS["suggestions"]
 
 
 async def test_a_section_index_past_the_draft_is_a_clear_error() -> None:

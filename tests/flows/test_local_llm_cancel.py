@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from flows import context, llm
 from flows.providers.local_llm import LocalLLM
 
 pytestmark = pytest.mark.slow
@@ -53,3 +54,12 @@ async def test_calls_wait_their_turn_in_order_on_the_models_own_thread() -> None
 
     await asyncio.gather(*(ask(n) for n in range(4)))
     assert finished == [0, 1, 2, 3], "first come, first served"
+
+
+async def test_streamed_text_reaches_the_job_that_asked() -> None:
+    """The model thread hands each piece back to the event loop in the caller's context,
+    where the job's watchers are (`flows.context`)."""
+    watcher = context.DetachedContext()
+    with llm.backend.use(LocalLLM(max_tokens=16)), context.bind(watcher):
+        text = await llm.complete("Say hello in five words.")
+    assert text and "".join(watcher.streamed) == text

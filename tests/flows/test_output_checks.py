@@ -232,3 +232,29 @@ def test_tidy_drops_commentary_and_sentences_repeated_with_a_word_changed() -> N
         "It also helps memory."
     )
     assert checks.repeats(text) == 1
+
+
+def test_tidy_drops_a_retelling_the_token_limit_cut_off() -> None:
+    text = (
+        "Coffee is old. It remains the most cherished drink on this planet and millions "
+        "drink it every day without end.\n"
+        "It remains, however, the most cherished drink on this planet and millions drink it"
+    )
+    assert checks.tidy(text) == (
+        "Coffee is old. It remains the most cherished drink on this planet and millions "
+        "drink it every day without end."
+    )
+
+
+def test_tidy_drops_talk_about_the_prompt_and_headings_must_be_words() -> None:
+    """What SmolLM2 wrote behind llama-cpp-python's server, inside a section."""
+    text = (
+        "Coffee came from Ethiopia.\n"
+        "Rewrite this article draft section about the history of coffee.\n"
+        "These are just my recommendations for the rewritten text. I hope it meets your "
+        "requirements.\n"
+        "It spread to Yemen."
+    )
+    assert checks.tidy(text) == "Coffee came from Ethiopia.\nIt spread to Yemen."
+    assert checks.heading_problem("{{title}}")
+    assert checks.not_the_work("Rewrite this article draft section about coffee.")

@@ -46,7 +46,10 @@ def server(tmp_path: Path) -> Iterator[GenFlowServer]:
 
 async def test_500_followers_and_200_jobs_with_no_failure(server: GenFlowServer) -> None:
     rng = random.Random(7)
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    # No keep-alive: a pooled connection that the server closes after its keep-alive
+    # timeout, just as the client reuses it, fails that request (a race of HTTP/1.1
+    # itself, not of GenFlow); every request here gets its own connection.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
     gate = asyncio.Semaphore(CONNECTING)
     async with server.client(limits=limits, timeout=httpx.Timeout(30.0, read=None)) as http:
 

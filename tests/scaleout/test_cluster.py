@@ -9,6 +9,7 @@ Redis or PostgreSQL delays jobs without failing or duplicating anything.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections import Counter
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+import websockets
 
 from tests.e2e.server import GenFlowServer, read_sse
 from tests.fakes.openai_server import FakeOpenAIProcess
@@ -260,3 +262,43 @@ async def test_the_rate_limit_holds_across_replicas(cluster: Cluster) -> None:
     assert codes == {201: 5, 429: 5}, codes
     refused = next(r for r in responses if r.status_code == 429)
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+async def test_a_sessions_frames_reach_a_socket_on_another_replica(cluster: Cluster) -> None:
+    """The worker that runs a session's action folds its result; replica B's socket,
+    rung through Redis, sends the frames that replica A's actions and the worker made."""
+    a, b = cluster.add_replica(), cluster.add_replica()
+    cluster.add_worker()
+    realtime = b.base_url.replace("http://", "ws://")
+    async with client(a) as on_a:
+        made = await on_a.post(
+            "/api/genflow/sessions", json={"articleId": "a1", "context": {"category": "coffee"}}
+        )
+        assert made.status_code == 201, made.text
+        sid = made.json()["sessionId"]
+        async with websockets.connect(f"{realtime}/api/genflow/sessions/{sid}/realtime") as ws:
+            await ws.send(json.dumps({"type": "auth", "token": f"Bearer {token()}"}))
+
+            async def next_frame(kind: str) -> dict[str, Any]:
+                async with asyncio.timeout(60):
+                    while True:
+                        frame = json.loads(await ws.recv())
+                        if frame["type"] == kind:
+                            return frame
+
+            assert (await next_frame("session.state"))["data"]["sessionId"] == sid
+            started = await on_a.post(
+                f"/api/genflow/sessions/{sid}/actions",
+                json={"action": "discover_topics", "parameters": {"count": 2}},
+            )
+            assert started.status_code == 202, started.text
+            topics = (await next_frame("topics.discovered"))["data"]["topics"]
+            assert len(topics) == 2
+            chosen = await on_a.post(
+                f"/api/genflow/sessions/{sid}/actions",
+                json={"action": "select_topic", "parameters": {"topicId": topics[0]["id"]}},
+            )
+            assert chosen.status_code == 200, chosen.text
+            changed = await next_frame("stage.change")
+            assert changed["data"]["to"] == "research"
+            assert changed["metadata"]["eventId"] > 1
