@@ -17,7 +17,19 @@ from typing import Any
 
 import httpx
 
-from backend.job_view import TERMINAL_EVENTS, TERMINAL_STATUSES
+# The one fold of job events every surface renders from (backend/job_view.py), offered
+# here too, so that ui/ and bots/ reach the backend through this module only.
+from backend.job_view import TERMINAL_EVENTS as TERMINAL_EVENTS
+from backend.job_view import TERMINAL_STATUSES as TERMINAL_STATUSES
+from backend.job_view import Artifact as Artifact
+from backend.job_view import Decision as Decision
+from backend.job_view import Event as Event
+from backend.job_view import JobView as JobView
+from backend.job_view import Moment as Moment
+from backend.job_view import Progress as Progress
+from backend.job_view import Resumed as Resumed
+from backend.job_view import Retry as Retry
+from backend.job_view import Step as Step
 
 
 class APIError(Exception):

@@ -12,8 +12,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from backend.client import APIError, GenFlowClient
-from backend.job_view import Artifact
+from backend.client import APIError, Artifact, GenFlowClient
 from bots.blocks import article_blocks
 from bots.markdown import truncate
 from bots.store import BotStore

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.job_view import Artifact, Decision, Event, JobView
+from backend.client import Artifact, Decision, Event, JobView
 
 
 @dataclass

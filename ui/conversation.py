@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.job_view import Decision, Event, JobView, Moment, Progress, Resumed, Retry, Step
+from backend.client import Decision, Event, JobView, Moment, Progress, Resumed, Retry, Step
 from ui.commands import describe
 
 DECISIONS = {  # how a decision reads in the chat: icon, past tense

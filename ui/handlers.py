@@ -16,8 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from backend.client import APIError, GenFlowClient
-from backend.job_view import JobView
+from backend.client import APIError, GenFlowClient, JobView
 from ui import live
 from ui.artifacts import ArtifactFiles
 from ui.commands import InputProblem, ShowHelp, StartJob, help_text, parse

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from backend.job_view import JobView
+from backend.client import JobView
 
 STATES = {
     "pending": ("◔", "queued"),

@@ -99,12 +99,12 @@ def test_words_for_people() -> None:
     assert step_label("GenerateOutline") == "Generate outline"
 
 
-def test_bots_reach_the_backend_only_through_its_client_and_the_shared_view() -> None:
+def test_bots_reach_the_backend_only_through_its_client() -> None:
     imports = re.compile(r"^\s*(?:from|import)\s+(backend[\w.]*)", re.MULTILINE)
     found = {
         name for path in (ROOT / "bots").glob("*.py") for name in imports.findall(path.read_text())
     }
-    assert found <= {"backend.client", "backend.job_view"}
+    assert found <= {"backend.client"}
 
 
 def test_model_output_cannot_ping_the_channel() -> None:
