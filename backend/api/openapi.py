@@ -24,15 +24,21 @@ def _responses(ok: str, *statuses: int) -> dict[str, Any]:
     return out
 
 
-def _job_path(
-    summary: str, *statuses: int, body: dict[str, Any] | None = None, method: str = "get"
+def _item_path(
+    summary: str,
+    *statuses: int,
+    body: dict[str, Any] | None = None,
+    method: str = "get",
+    param: str = "job_id",
+    ok: str = "200",
 ) -> dict[str, Any]:
+    """One operation on one job, artifact or session (`param` names its path id)."""
     operation: dict[str, Any] = {
         "summary": summary,
         "parameters": [
-            {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
         ],
-        "responses": _responses("200", 401, 404, *statuses),
+        "responses": _responses(ok, 401, 404, *statuses),
     }
     if body is not None:
         operation["requestBody"] = {
@@ -42,17 +48,8 @@ def _job_path(
     return {method: operation}
 
 
-def _session_path(
-    summary: str,
-    *statuses: int,
-    body: dict[str, Any] | None = None,
-    method: str = "get",
-    ok: str = "200",
-) -> dict[str, Any]:
-    operation = _job_path(summary, 410, *statuses, body=body, method=method)[method]
-    operation["parameters"][0]["name"] = "session_id"
-    operation["responses"] = {**_responses(ok, 401, 404, 410, *statuses)}
-    return {method: operation}
+def _session_path(summary: str, *statuses: int, **options: Any) -> dict[str, Any]:
+    return _item_path(summary, 410, *statuses, param="session_id", **options)
 
 
 def document() -> dict[str, Any]:
@@ -130,11 +127,11 @@ def document() -> dict[str, Any]:
                     "responses": _responses("200", 401, 422),
                 },
             },
-            "/api/jobs/{job_id}": _job_path("A job"),
-            "/api/jobs/{job_id}/events": _job_path(
+            "/api/jobs/{job_id}": _item_path("A job"),
+            "/api/jobs/{job_id}/events": _item_path(
                 "Events: SSE (Accept: text/event-stream) or a JSON list", 422
             ),
-            "/api/jobs/{job_id}/review": _job_path(
+            "/api/jobs/{job_id}/review": _item_path(
                 "Decide the open review",
                 400,
                 409,
@@ -142,7 +139,7 @@ def document() -> dict[str, Any]:
                 body={"$ref": "#/components/schemas/Decision"},
                 method="post",
             ),
-            "/api/jobs/{job_id}/cancel": _job_path("Cancel a job", 409, method="post"),
+            "/api/jobs/{job_id}/cancel": _item_path("Cancel a job", 409, method="post"),
             "/api/artifacts/{artifact_id}": {
                 "get": {
                     "summary": "An artifact's bytes (or ?meta=1 for its metadata)",

@@ -23,7 +23,7 @@ from backend.auth import Principal, bearer_token, verify_token
 from backend.domain import isoformat, utcnow
 from backend.errors import GenFlowError, NotFound
 from backend.events import Event, EventType
-from backend.runtime.bus import CLOSED, LAGGED, Subscription
+from backend.runtime.bus import CLOSED, Subscription
 from backend.services import Services, services
 from backend.sessions.model import Session
 from backend.sessions.service import Expired, view
@@ -107,7 +107,7 @@ async def realtime(session_id: str) -> None:
             if current.expires_at <= utcnow():
                 code, reason = EXPIRED, "session expired"
                 break
-            if items or LAGGED in items or current.last_event_id > after:
+            if items or current.last_event_id > after:  # rung, lagged, or a quiet tick
                 after = await _send_stored(parts, session.id, after)
             relay.follow(current)
     finally:

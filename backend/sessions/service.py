@@ -175,15 +175,15 @@ class SessionService:
 
     def _refuse_unavailable(self, session: Session, action: Action) -> None:
         now = available(session)
-        if action not in now:
-            why = (
-                "the session is processing another action"
-                if session.status == "processing"
-                else f"{action.id!r} is not available at the {session.stage} stage"
-                if session.status != "completed"
-                else "the session is completed"
-            )
-            raise Conflict(why, {"availableActions": [a.to_json() for a in now]})
+        if action in now:
+            return
+        if session.status == "processing":
+            why = "the session is processing another action"
+        elif session.status == "completed":
+            why = "the session is completed"
+        else:
+            why = f"{action.id!r} is not available at the {session.stage} stage"
+        raise Conflict(why, {"availableActions": [a.to_json() for a in now]})
 
     async def _change(self, session_id: str, action: Action, params: dict[str, Any]) -> Session:
         def change(session: Session) -> tuple[dict[str, Any], list[NewFrame]]:
@@ -346,7 +346,6 @@ class SessionService:
         change: Change,
         *,
         missing_ok: bool = False,
-        frames_out: list[Frame] | None = None,
     ) -> Any:
         for _ in range(CAS_TRIES):
             session = await self.store.get_session(session_id)
@@ -364,8 +363,6 @@ class SessionService:
             )
             if saved is not None:
                 self._publish(saved[1])
-                if frames_out is not None:
-                    frames_out.extend(saved[1])
                 return saved[0]
         raise Conflict(f"session {session_id!r} is changing too fast; try again")
 
