@@ -110,7 +110,9 @@ async def complete(
         if schema is None:
             return completion.text
         try:
-            value = json.loads(_strip_fences(completion.text))
+            # strict=False: small models put raw newlines and tabs inside strings, which
+            # llama.cpp's JSON grammar allows and a reader would accept.
+            value = json.loads(_strip_fences(completion.text), strict=False)
             schemas.validate(value, schema)
             return value
         except (json.JSONDecodeError, jsonschema.ValidationError) as exc:

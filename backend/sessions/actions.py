@@ -95,7 +95,7 @@ ACTIONS: dict[str, Action] = {
             ("research",),
             flow="session.research",
             parameters=_object(
-                {"questions": {"type": "array", "items": _text(300), "maxItems": 5}}
+                {"questions": {"type": "array", "items": _text(300), "maxItems": 3}}
             ),
         ),
         Action(

@@ -19,7 +19,7 @@ INPUT_SCHEMA: dict[str, Any] = {
         "questions": {
             "type": "array",
             "items": {"type": "string", "maxLength": 300},
-            "maxItems": 5,
+            "maxItems": 3,
         },
         "feedback": {"type": "string", "maxLength": 2000},
     },
@@ -32,21 +32,21 @@ NOTES_SCHEMA: dict[str, Any] = {
     "properties": {
         "keyPoints": {
             "type": "array",
-            "items": {"type": "string", "maxLength": 240},
+            "items": {"type": "string", "maxLength": 200},
             "minItems": 3,
-            "maxItems": 6,
+            "maxItems": 5,
         },
         "questions": {
             "type": "array",
             "items": {
                 "type": "object",
                 "properties": {
-                    "question": {"type": "string", "maxLength": 200},
-                    "answer": {"type": "string", "maxLength": 400},
+                    "question": {"type": "string", "maxLength": 150},
+                    "answer": {"type": "string", "maxLength": 300},
                 },
                 "required": ["question", "answer"],
             },
-            "maxItems": 5,
+            "maxItems": 3,
         },
         "suggestedOutline": {
             "type": "array",
@@ -71,7 +71,7 @@ class ResearchTopic(AsyncNode):
             f"Prepare research notes for an article about: {topic}"
             + (f" ({ask['angle']})" if ask.get("angle") else "")
             + (f". The readers are {ask['audience']}" if ask.get("audience") else "")
-            + ".\nGive 3-6 key points (facts a reader should learn), answers to "
+            + ".\nGive 3-5 key points (facts a reader should learn), answers to "
             + (f"these questions:{asked}\n" if asked else "2-3 questions a reader would ask, ")
             + "and a suggested outline of exactly 3 sections with different titles, each "
             "with 2-3 points. Answer in JSON."

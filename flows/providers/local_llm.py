@@ -27,6 +27,7 @@ from flows.llm import Completion, LLMError, Message
 
 MODEL_NAME = "smollm2-135m"
 MAX_TOKENS = 512
+STRUCTURED_MAX_TOKENS = 1024  # of the 2048-token context; the schemas' bounds fit in it
 PROSE = {"temperature": 0.3, "repeat_penalty": 1.3, "frequency_penalty": 0.3}
 STRUCTURED = {"temperature": 0.4, "repeat_penalty": 1.15}
 
@@ -108,6 +109,8 @@ class LocalLLM:
         model = self._load()
         kwargs: dict[str, Any] = {"max_tokens": self.max_tokens}
         if schema is not None:
+            # A whole JSON document must fit, or it ends in an unterminated string.
+            kwargs["max_tokens"] = max(self.max_tokens, STRUCTURED_MAX_TOKENS)
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
             result = model.create_chat_completion(messages=messages, **kwargs, **STRUCTURED)
             text = result["choices"][0]["message"]["content"] or ""

@@ -258,3 +258,16 @@ def test_tidy_drops_talk_about_the_prompt_and_headings_must_be_words() -> None:
     assert checks.tidy(text) == "Coffee came from Ethiopia.\nIt spread to Yemen."
     assert checks.heading_problem("{{title}}")
     assert checks.not_the_work("Rewrite this article draft section about coffee.")
+
+
+async def test_a_structured_answer_with_a_raw_newline_in_a_string_is_accepted() -> None:
+    """SmolLM2's research notes had a raw line break inside a string: valid for the
+    grammar, refused by a strict JSON parser ("Invalid control character")."""
+    from flows import context, llm
+
+    schema = {"type": "object", "properties": {"note": {"type": "string"}}, "required": ["note"]}
+    model = ScriptedLLM([Reply('{"note": "Coffee came\nfrom Ethiopia."}')])
+    with llm.backend.use(model), context.bind(context.DetachedContext()):
+        answer = await llm.complete("Notes, in JSON", schema=schema)
+    assert answer == {"note": "Coffee came\nfrom Ethiopia."}
+    assert len(model.calls) == 1
