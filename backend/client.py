@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import websockets
+from websockets.exceptions import ConnectionClosed
 
 # The one fold of job events every surface renders from (backend/job_view.py), offered
 # here too, so that ui/ and bots/ reach the backend through this module only.
@@ -187,7 +189,70 @@ class GenFlowClient:
         path = f"/api/genflow/sessions/{session_id}/actions"
         return (await self._request("POST", path, json=body)).json()
 
+    async def sessions(self, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return (await self._request("GET", "/api/genflow/sessions", params=params)).json()
+
+    async def delete_session(self, session_id: str) -> None:
+        await self._request("DELETE", f"/api/genflow/sessions/{session_id}")
+
+    async def session_feedback(self, session_id: str, text: str, rating: int | None = None) -> None:
+        """Send one client frame (`feedback`) over the realtime socket."""
+        data: dict[str, Any] = {"text": text, **({"rating": rating} if rating else {})}
+        await self._session_frame(session_id, {"type": "feedback", "data": data})
+
+    async def request_suggestion(self, session_id: str, text: str | None = None) -> None:
+        """Ask for a `suggestion` frame; it arrives on every socket of the session."""
+        data = {"text": text} if text else {}
+        await self._session_frame(session_id, {"type": "request.suggestion", "data": data})
+
+    async def _session_frame(self, session_id: str, message: dict[str, Any]) -> None:
+        async with websockets.connect(self._realtime_url(session_id)) as socket:
+            await socket.send(json.dumps(self._auth_frame(None)))
+            await socket.recv()  # session.state: the server read the auth frame
+            await socket.send(json.dumps(message))
+
     # -- live events -----------------------------------------------------------------
+
+    async def session_frames(
+        self, session_id: str, last_event_id: int = 0, *, reconnect_delay: float = 1.0
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A session's realtime frames: `session.state`, then every stored frame after
+        `last_event_id`, then live ones, for as long as the caller reads. A dropped socket
+        or a restarting server reconnects from the last `eventId` seen (and sends a fresh
+        `session.state`); an unknown or foreign session raises APIError 404, an expired
+        one 410."""
+        last = last_event_id
+        while True:
+            try:
+                async with websockets.connect(self._realtime_url(session_id)) as socket:
+                    await socket.send(json.dumps(self._auth_frame(last)))
+                    async for raw in socket:
+                        message = json.loads(raw)
+                        event_id = message.get("metadata", {}).get("eventId")
+                        if message.get("type") != "session.state" and event_id is not None:
+                            last = event_id
+                        if message.get("type") != "ping":
+                            yield message
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else None
+                if code == 1008:
+                    raise APIError(404, "not_found", exc.rcvd.reason or "no such session") from None
+                if code == 4410:
+                    raise APIError(410, "expired", exc.rcvd.reason or "session expired") from None
+            except OSError:
+                pass
+            await asyncio.sleep(reconnect_delay)
+
+    def _realtime_url(self, session_id: str) -> str:
+        base = self.base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        return f"{base}/api/genflow/sessions/{session_id}/realtime"
+
+    def _auth_frame(self, last_event_id: int | None) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": "auth", "token": self._http.headers.get("Authorization")}
+        if last_event_id:
+            frame["lastEventId"] = last_event_id
+        return frame
 
     async def follow(
         self, job_id: str, after: int = 0, *, reconnect_delay: float = 1.0

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import websockets
 
+from backend.client import APIError, GenFlowClient
 from tests.e2e.server import GenFlowServer, write_script
 from tests.fakes.session_answers import TOPICS
 
@@ -98,3 +99,48 @@ async def test_a_crash_mid_action_resumes_and_the_frames_follow(server: GenFlowS
     ids = [f["metadata"]["eventId"] for f in frames]
     assert ids == list(range(1, session["lastEventId"] + 1)), "every stored frame, once"
     assert [f["type"] for f in frames].count("topics.discovered") == 1
+
+
+async def test_the_clients_frame_follower_rides_through_the_restart(
+    server: GenFlowServer,
+) -> None:
+    """GenFlowClient.session_frames, the follower the web view and Slack use, reconnects
+    from the last eventId after a crash: the topics arrive once, no stored frame twice."""
+    async with GenFlowClient(server.base_url, server.token) as client:
+        sid = (await client.create_session("a2", context={"category": "coffee"}))["sessionId"]
+        frames = client.session_frames(sid, reconnect_delay=0.2)
+        first = await anext(frames)
+        assert first["type"] == "session.state"
+        assert first["data"]["progress"]["stage"] == "topic"
+
+        job_id = (await client.session_action(sid, "discover_topics", {"count": 2}))["actionId"]
+        async for event in client.follow(job_id):
+            if event["type"] == "node.progress":
+                break  # the job is asking the model
+        server.kill()
+        await server.start_async()
+
+        seen: list[dict[str, Any]] = []
+        async with asyncio.timeout(30):
+            async for message in frames:
+                seen.append(message)
+                if message["type"] == "topics.discovered":
+                    break
+        stored = [
+            m["metadata"]["eventId"]
+            for m in seen
+            if m["metadata"]["eventId"] and m["type"] != "session.state"
+        ]
+        assert [m["type"] for m in seen].count("session.state") == 1, "one after reconnecting"
+        assert len(stored) == len(set(stored)), f"a stored frame came twice: {seen}"
+        assert [t["title"] for t in seen[-1]["data"]["topics"]] == [
+            "Why coffee houses mattered",
+            "The long road to espresso",
+        ]
+
+        await client.delete_session(sid)
+        with pytest.raises(APIError) as gone:
+            async with asyncio.timeout(10):
+                async for _ in frames:
+                    pass
+        assert gone.value.status == 404
