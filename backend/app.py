@@ -19,9 +19,11 @@ from backend.api import (
     flows,
     health,
     jobs,
+    knowledge,
     openapi,
     session_realtime,
     sessions,
+    workflows,
 )
 from backend.assembly import build_services
 from backend.auth import ensure_admin_token, load_secret
@@ -60,7 +62,9 @@ def create_app(
     app = Quart("genflow")
     app.config.update(
         RESPONSE_TIMEOUT=None,  # SSE streams live as long as the job
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        # The largest body any route takes (a knowledge upload); `json_body` holds every
+        # other route to GENFLOW_MAX_BODY_BYTES.
+        MAX_CONTENT_LENGTH=max(settings.max_body_bytes, settings.max_upload_bytes),
         JSON_SORT_KEYS=False,
     )
     parts = build_services(
@@ -72,7 +76,18 @@ def create_app(
     )
     app.extensions["genflow"] = parts
 
-    for module in (health, flows, jobs, events, artifacts, sessions, session_realtime, openapi):
+    for module in (
+        health,
+        flows,
+        jobs,
+        events,
+        artifacts,
+        sessions,
+        session_realtime,
+        workflows,
+        knowledge,
+        openapi,
+    ):
         app.register_blueprint(module.blueprint)
     _register_error_handlers(app)
 

@@ -9,6 +9,7 @@ workers run them.
 from __future__ import annotations
 
 from backend.ids import instance_id
+from backend.knowledge.service import KnowledgeService
 from backend.metrics import Metrics
 from backend.ratelimit import LocalRateLimiter
 from backend.runtime.bus import EventBus, LocalBus
@@ -21,6 +22,7 @@ from backend.sessions.service import SessionService
 from backend.settings import Settings
 from backend.store.base import Store
 from backend.store.sqlalchemy import SQLStore
+from backend.workflows.service import WorkflowService
 from flows import images, llm
 from flows.images import ImageBackend
 from flows.llm import LLMBackend
@@ -105,6 +107,8 @@ def build_services(
     return Services(
         settings=settings,
         sessions=sessions,
+        workflows=WorkflowService(store=store, bus=bus, jobs=jobs, settings=settings),
+        knowledge=KnowledgeService(store=store, settings=settings),
         store=store,
         bus=bus,
         queue=queue,

@@ -51,6 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     session.add_argument("subject", nargs="?", help="a category or topic to start from")
 
+    workflow = commands.add_parser("workflow", help="generate and run pilot workflows")
+    workflow_commands = workflow.add_subparsers(dest="workflow_command", required=True)
+    drafted = workflow_commands.add_parser("generate", help="a workflow from a request")
+    drafted.add_argument("prompt", help='what it should do, e.g. "summarise meeting notes"')
+    drafted.add_argument("--mermaid", action="store_true", help="print its Mermaid diagram")
+    ran = workflow_commands.add_parser("run", help="run a stored workflow and follow it")
+    ran.add_argument("workflow_id")
+    ran.add_argument(
+        "inputs", nargs="*", metavar="key=value", help="input_data fields (JSON or text)"
+    )
+
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="issue a token")
@@ -86,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_run(settings, args))
         if args.command == "session":
             return asyncio.run(_session(settings, args))
+        if args.command == "workflow":
+            return asyncio.run(_workflow(settings, args))
         if args.command == "token":
             return _token(settings, args)
         if args.command == "ui":
@@ -263,6 +276,17 @@ async def _session(settings: Settings, args: argparse.Namespace) -> int:
         except APIError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 1
+
+
+async def _workflow(settings: Settings, args: argparse.Namespace) -> int:
+    from backend import cli_workflow
+    from backend.client import GenFlowClient, default_token
+
+    token = settings.api_token or default_token(settings.data_dir)
+    async with GenFlowClient(settings.api_url, token) as client:
+        if args.workflow_command == "generate":
+            return await cli_workflow.generate(client, args.prompt, diagram=args.mermaid)
+        return await cli_workflow.run(client, args.workflow_id, parse_inputs(args.inputs))
 
 
 if __name__ == "__main__":

@@ -206,11 +206,77 @@ class GenFlowClient:
         data = {"text": text} if text else {}
         await self._session_frame(session_id, {"type": "request.suggestion", "data": data})
 
+    async def suggestions(
+        self, session_id: str, text: str | None = None, *, within: float = 120.0
+    ) -> list[str]:
+        """Ask for 3 ideas for the session's stage and wait for them (the next `suggestion`
+        frame, which every socket of the session gets too). The socket stays open until
+        then: the server drops the frames of a socket that closed before it read them.
+        APIError: 422 refused, 404/410 as `session_frames`, 504 none within `within` s."""
+        request = {"type": "request.suggestion", "data": {"text": text} if text else {}}
+        try:
+            async with asyncio.timeout(within):
+                async with websockets.connect(self._realtime_url(session_id)) as socket:
+                    await socket.send(json.dumps(self._auth_frame(None)))
+                    state = json.loads(await socket.recv())
+                    seen = state.get("metadata", {}).get("eventId") or 0
+                    await socket.send(json.dumps(request))
+                    async for raw in socket:
+                        message = json.loads(raw)
+                        event_id = message.get("metadata", {}).get("eventId")
+                        data = message.get("data") or {}
+                        if message.get("type") == "error" and event_id is None:  # ours, unstored
+                            code, text = data.get("code", "invalid"), data.get("message", "")
+                            raise APIError(422, code, text)
+                        if message.get("type") == "suggestion" and (event_id or 0) > seen:
+                            return [str(idea) for idea in data.get("suggestions") or []]
+        except TimeoutError:
+            raise APIError(504, "timeout", f"no ideas within {within:g} s") from None
+        except ConnectionClosed as exc:
+            code, reason = (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (None, "")
+            if code == 4410:
+                raise APIError(410, "expired", reason or "session expired") from None
+            raise APIError(404 if code == 1008 else 502, "closed", reason or "closed") from None
+        except OSError as exc:
+            raise Unreachable(self.base_url, str(exc) or type(exc).__name__) from exc
+        raise APIError(502, "closed", "the socket closed before the ideas came")
+
     async def _session_frame(self, session_id: str, message: dict[str, Any]) -> None:
         async with websockets.connect(self._realtime_url(session_id)) as socket:
             await socket.send(json.dumps(self._auth_frame(None)))
             await socket.recv()  # session.state: the server read the auth frame
             await socket.send(json.dumps(message))
+
+    # -- pilot workflows ---------------------------------------------------------------
+
+    async def generate_workflow(
+        self, prompt: str, preferences: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A workflow drafted from a request (waits while the model works: minutes on
+        the embedded model)."""
+        body: dict[str, Any] = {"prompt": prompt}
+        if preferences:
+            body["user_preferences"] = preferences
+        response = await self._request(
+            "POST", "/api/workflows/generate", json=body, timeout=httpx.Timeout(30.0, read=None)
+        )
+        return response.json()
+
+    async def save_workflow(self, spec: dict[str, Any] | str) -> dict[str, Any]:
+        return (await self._request("POST", "/api/workflows", json={"workflow": spec})).json()
+
+    async def workflow(self, workflow_id: str) -> dict[str, Any]:
+        return (await self._request("GET", f"/api/workflows/{workflow_id}")).json()
+
+    async def workflows(self, *, limit: int = 20) -> dict[str, Any]:
+        return (await self._request("GET", "/api/workflows", params={"limit": limit})).json()
+
+    async def execute_workflow(
+        self, workflow_id: str, input_data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The job that runs the workflow (follow it like any job)."""
+        path = f"/api/workflows/{workflow_id}/execute"
+        return (await self._request("POST", path, json={"input_data": input_data})).json()
 
     # -- live events -----------------------------------------------------------------
 

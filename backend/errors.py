@@ -6,6 +6,7 @@
     ├── NotFound                 404 not_found         (unknown, or not yours)
     ├── Conflict                 409 conflict          (state does not allow it)
     ├── PayloadTooLarge          413 payload_too_large
+    ├── UnsupportedMediaType     415 unsupported_media_type (an upload that is not text)
     ├── InvalidInput             422 invalid_input     (a field is wrong; details say which)
     ├── RateLimited              429 rate_limited      (retry_after seconds)
     └── StoreUnavailable         503 store_unavailable (the database failed or is unreachable)
@@ -59,6 +60,11 @@ class Conflict(GenFlowError):
 class PayloadTooLarge(GenFlowError):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(GenFlowError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class InvalidInput(GenFlowError):

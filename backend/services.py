@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from quart import current_app
 
+from backend.knowledge.service import KnowledgeService
 from backend.metrics import Metrics
 from backend.runtime.bus import EventBus
 from backend.runtime.jobs import JobService
@@ -14,6 +15,7 @@ from backend.runtime.runner import Runner
 from backend.sessions.service import SessionService
 from backend.settings import Settings
 from backend.store.base import Store
+from backend.workflows.service import WorkflowService
 from flows.registry import FlowSpec
 
 
@@ -28,6 +30,8 @@ class Services:
     flows: dict[str, FlowSpec]
     metrics: Metrics
     sessions: SessionService
+    workflows: WorkflowService
+    knowledge: KnowledgeService
     secret: str = ""
     admin_token: str = ""
 

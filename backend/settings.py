@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from flows.pilot.guarded_http import NetworkPolicy
+
 # USD per 1M tokens (input, output); used to estimate the cost of every LLM call.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -75,9 +77,11 @@ class Settings:
     image_model: str = "gpt-image-1"
     llm_timeout: float = 120.0
     session_ttl: float = 7200.0  # seconds a GenFlow session may stay idle
+    allow_private_networks: bool = False  # workflow api nodes may reach private addresses
     api_url: str = "http://127.0.0.1:8000"
     api_token: str | None = None
     max_body_bytes: int = 1_000_000
+    knowledge_max_document_bytes: int = 2_000_000  # one uploaded knowledge document
     max_input_chars: int = 20_000
     max_events_per_job: int = 10_000
     max_concurrent_jobs: int = 32
@@ -115,10 +119,13 @@ class Settings:
             or "local",
             image_model=_env("GENFLOW_IMAGE_MODEL", "gpt-image-1") or "gpt-image-1",
             llm_timeout=_float("GENFLOW_LLM_TIMEOUT", 120.0),
+            # GENFLOW_ALLOW_PRIVATE_NETWORKS, read as the guarded client reads it
+            allow_private_networks=NetworkPolicy.from_env().allow_private,
             session_ttl=_float("GENFLOW_SESSION_TTL", 7200.0),
             api_url=_env("GENFLOW_API_URL", f"http://{host}:{port}") or "",
             api_token=_env("GENFLOW_API_TOKEN"),
             max_body_bytes=_int("GENFLOW_MAX_BODY_BYTES", 1_000_000),
+            knowledge_max_document_bytes=_int("GENFLOW_KNOWLEDGE_MAX_DOCUMENT_BYTES", 2_000_000),
             max_input_chars=_int("GENFLOW_MAX_INPUT_CHARS", 20_000),
             max_events_per_job=_int("GENFLOW_MAX_EVENTS_PER_JOB", 10_000),
             max_concurrent_jobs=_int("GENFLOW_MAX_CONCURRENT_JOBS", 32),
@@ -161,6 +168,12 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'genflow.db'}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The body limit of knowledge uploads: a document at its limit, escaped as JSON
+        (non-ASCII text grows up to twice) or framed as multipart, with room to spare."""
+        return 2 * self.knowledge_max_document_bytes + 64 * 1024
 
     @property
     def admin_token_path(self) -> Path:

@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bots import actions, commands
+from bots import actions, commands, session_actions
 from bots.bot import SlackBot
 
 log = logging.getLogger("genflow.slack")
@@ -54,6 +54,7 @@ def build_app(bot: SlackBot) -> AsyncApp:
     app.middleware(skip_repeats)
     commands.register(app, bot)
     actions.register(app, bot)
+    session_actions.register(app, bot)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

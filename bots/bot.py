@@ -1,4 +1,5 @@
-"""`SlackBot`: the bot's parts (GenFlow client, Slack client, store) and its jobs.
+"""`SlackBot`: the bot's parts (GenFlow client, Slack client, store) and its jobs (its
+GenFlow sessions are `self.sessions`, a `SessionBot`).
 
 Starting a job, posting its one message, following it until it ends, and deciding its
 reviews all go through here; `commands.py` and `actions.py` only translate Slack
@@ -21,6 +22,7 @@ from bots.blocks import job_message
 from bots.config import SlackConfig
 from bots.follower import JobFollower
 from bots.reviewers import Reviewers
+from bots.session_bot import SessionBot
 from bots.store import BotStore, JobMessage
 from bots.throttle import RateLimiter
 from bots.view import MessageView
@@ -44,6 +46,7 @@ class SlackBot:
         self.reviewers = Reviewers(slack, config.reviewers)
         self.poster = ArtifactPoster(genflow, slack, store)
         self.followers: dict[str, asyncio.Task[None]] = {}
+        self.sessions = SessionBot(self)  # `/session`: GenFlow sessions (session_bot.py)
 
     async def close(self) -> None:
         """Stop following (the store remembers what is unfinished) and close the clients."""
@@ -51,6 +54,7 @@ class SlackBot:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.sessions.close()
         await self.genflow.close()
         await self.store.close()
 
@@ -72,7 +76,9 @@ class SlackBot:
         return record, note
 
     async def resume(self) -> int:
-        """Follow every job this bot posted that had not finished when it stopped."""
+        """Follow every job (and GenFlow session) this bot posted that had not finished
+        when it stopped; returns the number of jobs."""
+        await self.sessions.resume()
         records = await self.store.unfinished()
         for record in records:
             if record.ts is None:

@@ -1,8 +1,9 @@
-"""Slash commands: `/article TOPIC`, `/imagine PROMPT`, `/task TEXT`, `/flow NAME key=value…`.
+"""Slash commands: `/article TOPIC`, `/imagine PROMPT`, `/task TEXT`, `/flow NAME key=value…`,
+and `/session CATEGORY-OR-TOPIC` (a GenFlow session, see session_bot.py).
 
-Each acks within Slack's 3 seconds with a short ephemeral line: the job started, or why
-not (an empty topic, GenFlow unreachable, invalid input). Starting a job that takes
-longer than the ack budget is acked first and reported through the response_url.
+Each acks within Slack's 3 seconds with a short ephemeral line: the job (or session)
+started, or why not (an empty topic, GenFlow unreachable, invalid input). Starting one
+that takes longer than the ack budget is acked first and reported through the response_url.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from backend.client import APIError
 from bots import texts
 from bots.bot import SlackBot
 from bots.markdown import truncate
+from bots.session_store import SessionMessage
 from bots.store import JobMessage
 
 log = logging.getLogger("genflow.slack")
@@ -85,6 +87,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
     for name, command in COMMANDS.items():
         app.command(name)(_handler(bot, command))
     app.command("/flow")(_flow_handler(bot))
+    app.command("/session")(_session_handler(bot))
 
 
 Handler = Callable[..., Awaitable[None]]
@@ -133,6 +136,21 @@ async def _list_flows(bot: SlackBot, ack: AsyncAck) -> None:
     await ack("Flows you can start with `/flow NAME key=value …`:\n" + "\n".join(lines))
 
 
+def _session_handler(bot: SlackBot) -> Handler:
+    async def handle(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        subject = " ".join((body.get("text") or "").translate(CURLY_QUOTES).split())
+        if not subject:
+            await ack("Please say what the article is about: `/session CATEGORY-OR-TOPIC`")
+            return
+        start = asyncio.create_task(
+            bot.sessions.start(subject, body["channel_id"], body["user_id"])
+        )
+        waiting = f"Starting your session about “{truncate(subject, 80)}”…"
+        await _ack_when_started(ack, respond, start, waiting, _session_outcome)
+
+    return handle
+
+
 async def _start(
     bot: SlackBot,
     ack: AsyncAck,
@@ -146,13 +164,26 @@ async def _start(
     start = asyncio.create_task(
         bot.start_job(flow, input_, title, body["channel_id"], body["user_id"])
     )
+    waiting = f"Starting your {noun} “{truncate(title, 80)}”…"
+    await _ack_when_started(ack, respond, start, waiting, lambda t: _outcome(t, flow, noun))
+
+
+async def _ack_when_started(
+    ack: AsyncAck,
+    respond: AsyncRespond,
+    start: asyncio.Task[Any],
+    waiting: str,
+    outcome: Callable[[asyncio.Task[Any]], str],
+) -> None:
+    """Ack with the outcome when `start` is done within the budget; else ack with
+    `waiting` and report the outcome through the response_url."""
     done, _ = await asyncio.wait({start}, timeout=ACK_BUDGET)
     if not done:
-        await ack(f"Starting your {noun} “{truncate(title, 80)}”…")
+        await ack(waiting)
         await asyncio.wait({start})
-        await respond(text=_outcome(start, flow, noun), response_type="ephemeral")
+        await respond(text=outcome(start), response_type="ephemeral")
     else:
-        await ack(_outcome(start, flow, noun))
+        await ack(outcome(start))
 
 
 def _outcome(start: asyncio.Task[tuple[JobMessage, str | None]], flow: str, noun: str) -> str:
@@ -166,4 +197,18 @@ def _outcome(start: asyncio.Task[tuple[JobMessage, str | None]], flow: str, noun
     record, note = start.result()
     return f"Started your {noun} (`{record.job_id}`). " + (
         note or "I'll keep its message here up to date."
+    )
+
+
+def _session_outcome(start: asyncio.Task[tuple[SessionMessage, str | None]]) -> str:
+    exc = start.exception()
+    if exc is not None:
+        if isinstance(exc, APIError):
+            log.warning("could not start a session: %s", exc)
+        else:
+            log.error("starting a session failed", exc_info=exc)
+        return texts.api_error(exc, "start the session")
+    record, note = start.result()
+    return f"Started your session (`{record.session_id}`). " + (
+        note or "I'll keep its message here up to date; the buttons take it from stage to stage."
     )

@@ -1,4 +1,5 @@
-"""The bot's own durable memory: which Slack message shows which job, and what it did.
+"""The bot's own durable memory: which Slack message shows which job (or GenFlow session),
+and what it did.
 
 A small SQLite file (`$GENFLOW_DATA_DIR/slack.db`), so a restarted bot knows every job it
 posted, resumes following the unfinished ones, never re-uploads an artifact, and never
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
+
+from bots.session_store import SESSION_SCHEMA, SessionStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -60,13 +63,14 @@ class Posted:
 class BotStore:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
+        self.sessions = SessionStore(db)  # the GenFlow sessions' messages (session_store.py)
 
     @classmethod
     async def open(cls, path: Path) -> BotStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
         await db.execute("PRAGMA journal_mode=WAL")
-        await db.executescript(SCHEMA)
+        await db.executescript(SCHEMA + SESSION_SCHEMA)
         await db.commit()
         return cls(db)
 

@@ -61,9 +61,18 @@ def conflict(exc: APIError) -> str:
     return "This review is no longer open; the message shows where the job is now."
 
 
-def not_allowed(starter: str | None) -> str:
-    owner = f"<@{starter}>, who started this job," if starter else "the person who started it"
-    return f":no_entry: Only {owner} or a configured reviewer can decide this review."
+def session_conflict(why: str, last: str | None = None) -> str:
+    """An action the session no longer offers (a 409): someone was first, or it moved on.
+    `last` is the latest thing done from Slack, as the message words it."""
+    line = f":information_source: That is no longer possible: {escape(why.rstrip('.'))}."
+    if last:
+        line += f" Latest from Slack: {last}."
+    return line + " The message shows where the session is now."
+
+
+def not_allowed(starter: str | None, thing: str = "job", doing: str = "decide this review") -> str:
+    owner = f"<@{starter}>, who started this {thing}," if starter else "the person who started it"
+    return f":no_entry: Only {owner} or a configured reviewer can {doing}."
 
 
 def _details(details: Any) -> list[dict[str, Any]]:

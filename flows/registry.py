@@ -67,6 +67,7 @@ def default_flows() -> dict[str, FlowSpec]:
             examples=[{"prompt": "A lighthouse at dawn, watercolor"}],
         ),
         *session_flows(),
+        *pilot_flows(),
     ]
     return {spec.name: spec for spec in specs}
 
@@ -99,4 +100,29 @@ def session_flows() -> list[FlowSpec]:
             internal=True,
         )
         for name, title, schema, build in stages
+    ]
+
+
+def pilot_flows() -> list[FlowSpec]:
+    """A pilot workflow's execution (its spec compiled to a graph), and generation."""
+    from flows.pilot import compile as pilot
+    from flows.pilot import generate
+
+    return [
+        FlowSpec(
+            name="workflow",
+            title="Run a workflow",
+            description="A workflow spec, compiled and run step by step.",
+            input_schema=pilot.INPUT_SCHEMA,
+            build=pilot.build,
+            internal=True,
+        ),
+        FlowSpec(
+            name="pilot.generate",
+            title="Generate a workflow",
+            description="A request in plain language, drafted into a workflow that validates.",
+            input_schema=generate.INPUT_SCHEMA,
+            build=generate.build,
+            internal=True,
+        ),
     ]

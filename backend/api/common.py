@@ -25,9 +25,10 @@ def principal(*, query_token: bool = False) -> Principal:
     return verify_token(services().secret, token)
 
 
-async def json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    """The request's JSON object, validated against `schema` (422 lists every problem)."""
-    limit = services().settings.max_body_bytes
+async def json_body(schema: dict[str, Any], *, limit: int | None = None) -> dict[str, Any]:
+    """The request's JSON object, validated against `schema` (422 lists every problem).
+    The body may have `limit` bytes (default GENFLOW_MAX_BODY_BYTES)."""
+    limit = limit or services().settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
     raw = await request.get_data()

@@ -6,7 +6,7 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from backend.api import schemas, sessions
+from backend.api import knowledge, schemas, sessions, workflows
 from backend.services import services
 
 blueprint = Blueprint("openapi", __name__)
@@ -52,6 +52,133 @@ def _session_path(summary: str, *statuses: int, **options: Any) -> dict[str, Any
     return _item_path(summary, 410, *statuses, param="session_id", **options)
 
 
+def _knowledge_path(summary: str, *statuses: int, **options: Any) -> dict[str, Any]:
+    return _item_path(summary, *statuses, param="kb_id", **options)
+
+
+def _knowledge_paths() -> dict[str, Any]:
+    """Knowledge bases: documents as JSON or as multipart file uploads."""
+    upload = _knowledge_path(
+        "Add documents (JSON {name, text} or multipart files): 201 with chunk counts",
+        400,
+        413,
+        415,
+        422,
+        body={"$ref": "#/components/schemas/KnowledgeDocument"},
+        method="post",
+        ok="201",
+    )
+    upload["post"]["requestBody"]["content"]["multipart/form-data"] = {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "file": {"type": "string", "format": "binary"},
+                "name": {"type": "string", "description": "the document's name (one file)"},
+            },
+            "required": ["file"],
+        }
+    }
+    search = _knowledge_path("Search a knowledge base: the best chunks, best first", 422)
+    search["get"]["parameters"] += [
+        {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "top_k",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": knowledge.MAX_TOP_K},
+        },
+    ]
+    return {
+        "/api/knowledge": {
+            "post": {
+                "summary": "Create a knowledge base, optionally with documents",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/CreateKnowledgeBase"}
+                        }
+                    },
+                },
+                "responses": _responses("201", 400, 401, 409, 413, 422),
+            },
+            "get": {"summary": "The caller's knowledge bases", "responses": _responses("200", 401)},
+        },
+        "/api/knowledge/{kb_id}": {
+            **_knowledge_path("A knowledge base and its documents"),
+            **_knowledge_path("Delete a knowledge base", method="delete", ok="204"),
+        },
+        "/api/knowledge/{kb_id}/documents": upload,
+        "/api/knowledge/{kb_id}/search": search,
+    }
+
+
+def _workflow_path(summary: str, *statuses: int, **options: Any) -> dict[str, Any]:
+    return _item_path(summary, *statuses, param="workflow_id", **options)
+
+
+def _workflow_paths() -> dict[str, Any]:
+    """Pilot workflows (docs/pilot.md): a spec is the body, or JSON/YAML under `workflow`."""
+    spec = {"$ref": "#/components/schemas/WorkflowBody"}
+    listing = {
+        "summary": "The caller's workflows, newest first",
+        "responses": _responses("200", 401, 422),
+    }
+    return {
+        "/api/workflows": {
+            "post": {
+                "summary": "Store a workflow spec (validated: 422 names node and field)",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": spec}},
+                },
+                "responses": _responses("201", 400, 401, 413, 422),
+            },
+            "get": listing,
+        },
+        "/api/workflows/generate": {
+            "post": {
+                "summary": "Generate a workflow from a request (always valid)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/GenerateWorkflow"}
+                        }
+                    },
+                },
+                "responses": _responses("201", 400, 401, 413, 422, 429, 502),
+            }
+        },
+        "/api/workflows/templates": {
+            "get": {"summary": "Workflow templates", "responses": _responses("200", 401)}
+        },
+        "/api/workflows/tools": {
+            "get": {"summary": "Tools a tool node may call", "responses": _responses("200", 401)}
+        },
+        "/api/workflows/{workflow_id}": {
+            **_workflow_path("A workflow with its estimates"),
+            **_workflow_path(
+                "Replace the spec (the next version)", 400, 409, 413, 422, body=spec, method="put"
+            ),
+            **_workflow_path("Delete a workflow", method="delete", ok="204"),
+        },
+        "/api/workflows/{workflow_id}/execute": _workflow_path(
+            "Run the workflow: 201 with its job",
+            400,
+            413,
+            422,
+            429,
+            body={"$ref": "#/components/schemas/ExecuteWorkflow"},
+            method="post",
+            ok="201",
+        ),
+        "/api/workflows/{workflow_id}/executions": _workflow_path(
+            "Executions with per-node logs", 422
+        ),
+        "/api/workflows/{workflow_id}/stats": _workflow_path("Per-node and per-workflow figures"),
+    }
+
+
 def document() -> dict[str, Any]:
     flows = services().flows
     return {
@@ -84,6 +211,11 @@ def document() -> dict[str, Any]:
                 "Decision": schemas.DECISION,
                 "CreateSession": sessions.CREATE,
                 "SessionAction": sessions.ACT,
+                "WorkflowBody": workflows.SPEC_BODY,
+                "GenerateWorkflow": workflows.GENERATE,
+                "ExecuteWorkflow": workflows.EXECUTE,
+                "CreateKnowledgeBase": knowledge.CREATE,
+                "KnowledgeDocument": knowledge.DOCUMENT,
                 **{f"Input_{name}": spec.input_schema for name, spec in flows.items()},
             },
         },
@@ -194,6 +326,8 @@ def document() -> dict[str, Any]:
                 body={"$ref": "#/components/schemas/SessionAction"},
                 method="post",
             ),
+            **_knowledge_paths(),
+            **_workflow_paths(),
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",

@@ -79,11 +79,13 @@ class JobService:
         *,
         job_id: str | None = None,
         session_id: str | None = None,
+        workflow_id: str | None = None,
     ) -> Job:
         """Validate and start a job. A session names the job's id up front (it claims the
-        action on the session before the job exists) and may run its internal flows."""
+        action on the session before the job exists); sessions and workflows may run
+        internal flows (their stages, a compiled spec)."""
         spec = self.flows.get(flow)
-        if spec is None or (spec.internal and session_id is None):
+        if spec is None or (spec.internal and session_id is None and workflow_id is None):
             raise InvalidInput(
                 f"unknown flow {flow!r}",
                 [{"field": "flow", "message": f"use one of: {', '.join(self.public_flows())}"}],
@@ -97,6 +99,7 @@ class JobService:
         job = Job(
             id=job_id or new_id("job"),
             session_id=session_id,
+            workflow_id=workflow_id,
             flow=flow,
             status=JobStatus.PENDING,
             input=input_,

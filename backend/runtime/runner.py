@@ -33,6 +33,7 @@ from backend.domain import TERMINAL_STATUSES, Checkpoint, Job, JobStatus, Review
 from backend.errors import StoreUnavailable
 from backend.events import EventType, NewEvent
 from backend.ids import new_id
+from backend.knowledge.search import OwnedKnowledge
 from backend.metrics import Metrics
 from backend.runtime import states
 from backend.runtime.bus import LAGGED, EventBus
@@ -47,6 +48,8 @@ from flows import context, images, llm
 from flows.gate import HumanReview
 from flows.images import ImageBackend
 from flows.llm import LLMBackend
+from flows.pilot import guarded_http
+from flows.pilot.knowledge import searcher
 from flows.registry import FlowSpec
 
 log = logging.getLogger(__name__)
@@ -97,6 +100,8 @@ class Runner:
         self.llm_backend, self.image_backend = llm_backend, image_backend
         self.settings, self.metrics = settings, metrics
         self.worker_id, self.distributed = worker_id, distributed
+        # What workflow `api` nodes and the http_get tool may reach (flows/pilot).
+        self.network = guarded_http.NetworkPolicy(allow_private=settings.allow_private_networks)
         # Where a run hands its job back when this process stops mid-job (a worker
         # shutting down); set by the worker to its queue's `enqueue`.
         self.requeue: Callable[[str], Awaitable[None]] | None = None
@@ -148,7 +153,12 @@ class Runner:
             max_events=self.settings.max_events_per_job,
         )
         try:
-            with llm.backend.use(self.llm_backend), images.backend.use(self.image_backend):
+            with (
+                llm.backend.use(self.llm_backend),
+                images.backend.use(self.image_backend),
+                searcher.use(OwnedKnowledge(self.store, job.owner)),  # the owner's bases only
+                guarded_http.policy.use(self.network),
+            ):
                 await self._walk(job, writer)
         except JobLost:  # cancelled or taken over: whoever did it wrote what follows
             log.info("job %s: stopped, no longer this runner's (nothing written)", job.id)

@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 from backend.domain import Artifact, Checkpoint, Job, JobStatus, Review
 from backend.events import Event, NewEvent
+from backend.knowledge.model import Chunk, Document, KnowledgeBase
 from backend.sessions.model import Frame, NewFrame, Session
+from backend.workflows.model import Workflow
 
 
 class _Unset:
@@ -101,7 +103,77 @@ class SessionStore(Protocol):
         """Ids of sessions whose expires_at is before `now`, longest expired first."""
 
 
-class Store(SessionStore, Protocol):
+class WorkflowStore(Protocol):
+    """Pilot workflows: every version of a spec kept; updates compare-and-set `version`."""
+
+    async def create_workflow(self, workflow: Workflow) -> Workflow: ...
+
+    async def get_workflow(self, workflow_id: str) -> Workflow | None: ...
+
+    async def list_workflows(
+        self, *, owner: str | None, limit: int = 50, before: str | None = None
+    ) -> list[Workflow]: ...
+
+    async def update_workflow(
+        self, workflow_id: str, *, version: int, changes: Mapping[str, Any]
+    ) -> Workflow | None:
+        """The next version, or None when `version` is no longer the current one."""
+        ...
+
+    async def delete_workflow(self, workflow_id: str) -> bool: ...
+
+    async def workflow_jobs(
+        self, workflow_id: str, *, limit: int = 50, before: str | None = None
+    ) -> list[Job]:
+        """The workflow's executions, newest first."""
+        ...
+
+
+class KnowledgeStore(Protocol):
+    """Knowledge bases, their documents and chunks, and full-text search over the chunks
+    (SQLite FTS5 / PostgreSQL full-text: backend/store/fulltext.py).
+
+    A base's name is unique per owner; ownership is checked by the callers (the API's
+    service, the runner's owner-scoped searcher), which pass `owner` where it matters.
+    """
+
+    async def create_base(
+        self, base: KnowledgeBase, documents: Sequence[tuple[Document, Sequence[Chunk]]] = ()
+    ) -> tuple[KnowledgeBase, list[Document]]:
+        """Insert the base and its first documents in one transaction; Conflict when the
+        owner already has a base of that name."""
+        ...
+
+    async def get_base(self, ref: str, *, owner: str | None = None) -> KnowledgeBase | None:
+        """By id; with `owner`, only that owner's base, by id or else by name."""
+        ...
+
+    async def list_bases(self, owner: str | None) -> list[KnowledgeBase]:
+        """Newest first; every owner's when `owner` is None (admins)."""
+        ...
+
+    async def delete_base(self, base_id: str) -> bool:
+        """Delete the base with its documents and chunks; False when there was none."""
+        ...
+
+    async def add_document(
+        self, base_id: str, document: Document, chunks: Sequence[Chunk]
+    ) -> tuple[KnowledgeBase, Document, bool] | None:
+        """Store the document and its chunks (replacing the base's document of the same
+        name) and update the base's counts, in one transaction: (the base, the document,
+        whether it replaced one). None, storing nothing, when the base is gone."""
+        ...
+
+    async def list_documents(self, base_id: str) -> list[Document]: ...
+
+    async def search(self, base_id: str, query: str, top_k: int = 5) -> list[dict[str, Any]]:
+        """The base's best `top_k` chunks for `query`, best first: `[{"text", "source",
+        "score"}]`, score a float, higher is better. [] when nothing matches or the query
+        has no words; never an error for what the query says."""
+        ...
+
+
+class Store(SessionStore, WorkflowStore, KnowledgeStore, Protocol):
     async def initialize(self) -> None:
         """Create or migrate the schema."""
 

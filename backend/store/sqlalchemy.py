@@ -30,11 +30,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from backend.domain import Artifact, Job, JobStatus, Review
 from backend.errors import StoreUnavailable
 from backend.events import Event, NewEvent
+from backend.knowledge.model import Chunk, Document, KnowledgeBase
 from backend.sessions.model import Frame, NewFrame, Session
+from backend.store import knowledge_queries as kq
 from backend.store import queries as q
 from backend.store import session_queries as sq
+from backend.store import workflow_queries as wq
 from backend.store.base import Decision, JobUpdate
 from backend.store.migrate import driver_url, sync_url
+from backend.workflows.model import Workflow
 
 T = TypeVar("T")
 READERS = 4  # SQLite reader threads (WAL lets them read while the writer writes)
@@ -308,6 +312,65 @@ class SQLStore:
 
     async def expired_sessions(self, now: datetime, limit: int = 500) -> list[str]:
         return await self._read(partial(sq.expired_sessions, now=now, limit=limit))
+
+    # -- knowledge bases -------------------------------------------------------------
+
+    async def create_base(
+        self, base: KnowledgeBase, documents: Sequence[tuple[Document, Sequence[Chunk]]] = ()
+    ) -> tuple[KnowledgeBase, list[Document]]:
+        return await self._write(partial(kq.create_base, base=base, documents=documents))
+
+    async def get_base(self, ref: str, *, owner: str | None = None) -> KnowledgeBase | None:
+        return await self._read(partial(kq.get_base, ref=ref, owner=owner))
+
+    async def list_bases(self, owner: str | None) -> list[KnowledgeBase]:
+        return await self._read(partial(kq.list_bases, owner=owner))
+
+    async def delete_base(self, base_id: str) -> bool:
+        return await self._write(partial(kq.delete_base, base_id=base_id))
+
+    async def add_document(
+        self, base_id: str, document: Document, chunks: Sequence[Chunk]
+    ) -> tuple[KnowledgeBase, Document, bool] | None:
+        return await self._write(
+            partial(kq.add_document, base_id=base_id, document=document, chunks=chunks)
+        )
+
+    async def list_documents(self, base_id: str) -> list[Document]:
+        return await self._read(partial(kq.list_documents, base_id=base_id))
+
+    async def search(self, base_id: str, query: str, top_k: int = 5) -> list[dict[str, Any]]:
+        return await self._read(partial(kq.search, base_id=base_id, query=query, top_k=top_k))
+
+    # -- workflows -------------------------------------------------------------------
+
+    async def create_workflow(self, workflow: Workflow) -> Workflow:
+        return await self._write(partial(wq.create_workflow, workflow=workflow))
+
+    async def get_workflow(self, workflow_id: str) -> Workflow | None:
+        return await self._read(partial(wq.get_workflow, workflow_id=workflow_id))
+
+    async def list_workflows(
+        self, *, owner: str | None, limit: int = 50, before: str | None = None
+    ) -> list[Workflow]:
+        return await self._read(partial(wq.list_workflows, owner=owner, limit=limit, before=before))
+
+    async def update_workflow(
+        self, workflow_id: str, *, version: int, changes: Mapping[str, Any]
+    ) -> Workflow | None:
+        return await self._write(
+            partial(wq.update_workflow, workflow_id=workflow_id, version=version, changes=changes)
+        )
+
+    async def delete_workflow(self, workflow_id: str) -> bool:
+        return await self._write(partial(wq.delete_workflow, workflow_id=workflow_id))
+
+    async def workflow_jobs(
+        self, workflow_id: str, *, limit: int = 50, before: str | None = None
+    ) -> list[Job]:
+        return await self._read(
+            partial(wq.workflow_jobs, workflow_id=workflow_id, limit=limit, before=before)
+        )
 
 
 @contextlib.contextmanager

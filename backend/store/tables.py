@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -50,6 +52,7 @@ jobs = Table(
     Index("ix_jobs_owner_id", "owner", "id"),
     Index("ix_jobs_status", "status"),
     Index("ix_jobs_status_lease", "status", "lease_expires_at"),
+    Index("ix_jobs_workflow_id", "workflow_id", "id"),  # migration 0004: executions
 )
 
 events = Table(
@@ -143,4 +146,96 @@ session_frames = Table(
     Column("type", String(64), nullable=False),
     Column("data", JSON, nullable=False),
     Column("ts", DateTime(timezone=True), nullable=False),
+)
+
+# Pilot workflows (migration 0004): a person's workflow specs, and every version of each.
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", String(64), primary_key=True),  # as long as jobs.workflow_id
+    Column("owner", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("validation", JSON, nullable=False),
+    Column("source", String(16), nullable=False),  # hand, model, repaired, template
+    Column("generation", JSON),  # how a generated one was made: intent, rounds, placeholders
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_workflows_owner_id", "owner", "id"),
+)
+
+workflow_versions = Table(
+    "workflow_versions",
+    metadata,
+    Column(
+        "workflow_id",
+        String(64),
+        ForeignKey("workflows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Knowledge bases (migration 0005): documents cut into chunks. The full-text index over
+# the chunks differs by database (FTS5, or a GIN index over a tsvector), so only the
+# migration makes it; backend/store/fulltext.py names those objects.
+knowledge_bases = Table(
+    "knowledge_bases",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("document_count", Integer, nullable=False, default=0),
+    Column("chunk_count", Integer, nullable=False, default=0),
+    Column("size", BigInteger, nullable=False, default=0),
+    UniqueConstraint("owner", "name", name="uq_knowledge_bases_owner_name"),
+)
+
+knowledge_documents = Table(
+    "knowledge_documents",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "base_id",
+        String(40),
+        ForeignKey("knowledge_bases.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("mime", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("chunk_count", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("base_id", "name", name="uq_knowledge_documents_base_name"),
+)
+
+knowledge_chunks = Table(
+    "knowledge_chunks",
+    metadata,
+    # An integer key: SQLite's FTS5 index refers to chunks by rowid.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "base_id",
+        String(40),
+        ForeignKey("knowledge_bases.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "document_id",
+        String(40),
+        ForeignKey("knowledge_documents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("idx", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("source", String(500), nullable=False),
+    Index("ix_knowledge_chunks_base", "base_id"),
+    Index("ix_knowledge_chunks_document", "document_id", "idx"),
 )

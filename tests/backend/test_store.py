@@ -21,6 +21,7 @@ from backend.errors import Conflict
 from backend.events import EventType, NewEvent
 from backend.ids import new_id
 from backend.store.base import Decision, JobUpdate
+from backend.store.fulltext import DIALECT_OBJECTS
 from backend.store.migrate import alembic_config, sync_url, upgrade
 from backend.store.sqlalchemy import SQLStore
 from backend.store.tables import metadata
@@ -58,10 +59,17 @@ def created() -> list[NewEvent]:
     return [NewEvent(EventType.JOB_CREATED, {"flow": "review"})]
 
 
+def portable(name: str | None, type_: str, parent_names: object) -> bool:
+    """Not the full-text index objects one database has and tables.py leaves out on
+    purpose (migration 0005, backend/store/fulltext.py): exactly those, nothing else."""
+    return name not in DIALECT_OBJECTS
+
+
 async def test_the_migrated_schema_matches_the_tables(store: SQLStore) -> None:
     engine = create_engine(sync_url(store.url))
     with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), metadata)
+        context = MigrationContext.configure(connection, opts={"include_name": portable})
+        diff = compare_metadata(context, metadata)
     engine.dispose()
     assert diff == []
 

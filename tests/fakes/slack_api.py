@@ -8,7 +8,7 @@ at it) it records every call and answers like Slack: `auth.test`, `chat.postMess
 Block Kit is checked the way Slack refuses it (`invalid_blocks`): too many blocks, long
 texts, duplicate action ids, image blocks naming files that were never uploaded.
 
-As **Slack calling the app** it sends slash commands, button clicks and modal
+As **Slack calling the app** it sends slash commands, button clicks, menu choices and modal
 submissions built like Slack builds them: to an HTTP-mode bot as signed POSTs
 (`X-Slack-Signature`, `X-Slack-Request-Timestamp`), or over a Socket Mode WebSocket
 (`apps.connections.open` returns the fake's `ws://` URL; `hello` on connect; every
@@ -410,6 +410,7 @@ class FakeSlack:
                     problems.append(f"block {i}: button value over 2000 characters")
                 if len(element.get("text", {}).get("text", "")) > 75:
                     problems.append(f"block {i}: button text over 75 characters")
+                problems += _select_problems(i, element)
             if kind == "image":
                 file_id = (block.get("slack_file") or {}).get("id")
                 entry = self.files.get(file_id or "")
@@ -596,6 +597,31 @@ class FakeSlack:
             ],
         }
 
+    async def select(
+        self, message: dict[str, Any], option: str, *, user: str = "U_ALICE"
+    ) -> Delivery:
+        """Pick the option labelled `option` in the message's static_select menu."""
+        for block in message.get("blocks", []):
+            for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                if element.get("type") != "static_select":
+                    continue
+                for choice in element.get("options", []):
+                    if choice["text"]["text"] == option:
+                        button_like = {**element, "text": element.get("placeholder") or {}}
+                        payload = self._block_actions(message, block, button_like, user)
+                        payload["actions"] = [
+                            {
+                                "type": "static_select",
+                                "action_id": element["action_id"],
+                                "block_id": block.get("block_id", "b"),
+                                "selected_option": choice,
+                                "placeholder": element.get("placeholder"),
+                                "action_ts": f"{time.time():.6f}",
+                            }
+                        ]
+                        return await self.deliver("interactive", payload)
+        raise AssertionError(f"no menu option {option!r} in {message.get('text')!r}")
+
     async def submit(
         self, view: dict[str, Any], values: dict[str, str], *, user: str = "U_ALICE"
     ) -> Delivery:
@@ -621,6 +647,20 @@ class FakeSlack:
             "response_urls": [],
         }
         return await self.deliver("interactive", payload)
+
+
+def _select_problems(i: int, element: dict[str, Any]) -> list[str]:
+    """What Slack refuses in a static_select menu: 1-100 options, short texts and values."""
+    if element.get("type") != "static_select":
+        return []
+    options = element.get("options") or []
+    problems = [] if 0 < len(options) <= 100 else [f"block {i}: a menu needs 1-100 options"]
+    for option in options:
+        if not 0 < len(option.get("text", {}).get("text", "")) <= 75:
+            problems.append(f"block {i}: option text must be 1-75 characters")
+        if not 0 < len(option.get("value", "")) <= 150:
+            problems.append(f"block {i}: option value must be 1-150 characters")
+    return problems
 
 
 def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from backend.client import GenFlowClient
 from bots.config import SlackConfig
 from bots.slack import RunningBot, running
 from tests.e2e.server import GenFlowServer, write_script
+from tests.fakes.session_answers import FIVE_TOPICS, SESSION_RULES
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
@@ -29,6 +30,10 @@ SCRIPT: list[dict[str, Any]] = [
     {"answer": SECTION_TEXT, "match": "Write one paragraph"},
     {"answer": "Second try, rhyming now.", "match": "Reviewer's comment"},
     {"answer": "An answer to the task.", "match": "Task:"},
+    # GenFlow sessions (`/session`): "Discover topics" asks for the default 5, slowly
+    # enough that the message is seen while the model works.
+    {"answer": FIVE_TOPICS, "match": "Suggest 5", "delay": 1.0},
+    *SESSION_RULES,
 ]  # fmt: skip
 
 CHANNEL, ALICE, BOB, CAROL, DAVE = "C_GENERAL", "U_ALICE", "U_BOB", "U_CAROL", "U_DAVE"

@@ -19,6 +19,18 @@ def buttons(message: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def options(message: dict[str, Any] | None) -> list[str]:
+    """The choices of the message's menus (static_select), in order."""
+    return [
+        option["text"]["text"]
+        for block in (message or {}).get("blocks", [])
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+        if element.get("type") == "static_select"
+        for option in element.get("options", [])
+    ]
+
+
 def shown(message: dict[str, Any] | None) -> str:
     """Every piece of text in the message's blocks (what the reader sees)."""
     parts: list[str] = []

@@ -1,0 +1,1 @@
+"""Pilot workflows on the server: stored specs, their versions, executions and figures."""

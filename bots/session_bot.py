@@ -1,0 +1,173 @@
+"""`SessionBot`: the Slack bot's GenFlow sessions — start one for `/session`, post its one
+message, follow it, and send the actions people click.
+
+`commands.py` and `session_actions.py` only translate Slack requests into these calls.
+A click is recorded (who, what) before it is sent, so the edit that shows its result can
+say who did it; GenFlow refusing it (409: no longer available) forgets it again.
+`resume()` picks up every unfinished session after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError
+
+from backend.client import APIError
+from bots import texts
+from bots.session_blocks import clicked, session_message
+from bots.session_follower import SessionFollower
+from bots.session_store import SessionMessage
+from bots.session_view import SessionView
+
+if TYPE_CHECKING:
+    from bots.bot import SlackBot
+
+log = logging.getLogger("genflow.slack")
+NOT_A_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
+
+
+class SessionBot:
+    def __init__(self, bot: SlackBot) -> None:
+        self.bot = bot
+        self.followers: dict[str, SessionFollower] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- starting and following ----------------------------------------------------------
+
+    async def start(
+        self, subject: str, channel: str, user: str
+    ) -> tuple[SessionMessage, str | None]:
+        """Create the session, post its message, follow it. Returns the record and a note
+        for the user when the message had to go somewhere else than `channel`."""
+        made = await self.bot.genflow.create_session(
+            f"slack-{channel}-{int(time.time() * 1000)}", context={"category": subject}
+        )
+        session_id = made["sessionId"]
+        await self.bot.store.sessions.add(session_id, subject, channel, user)
+        record = await self.bot.store.sessions.get(session_id)
+        assert record is not None
+        record, note = await self._post(record, made)
+        if record.ts is not None:
+            self.follow(record)
+        log.info("%s started session %s in %s", user, session_id, record.channel)
+        return record, note
+
+    async def resume(self) -> int:
+        """Follow every session this bot posted that had not ended when it stopped."""
+        records = [r for r in await self.bot.store.sessions.unfinished() if r.ts is not None]
+        for record in records:
+            self.follow(record)
+        if records:
+            log.info("resumed following %d unfinished session(s)", len(records))
+        return len(records)
+
+    def follow(self, record: SessionMessage) -> None:
+        if record.session_id in self._tasks:
+            return
+        view = SessionView(record.session_id, record.subject, record.user_id)
+        follower = SessionFollower(self.bot, record, view)
+        task = asyncio.create_task(follower.run(), name=f"slack-session-{record.session_id}")
+        self.followers[record.session_id] = follower
+        self._tasks[record.session_id] = task
+        task.add_done_callback(lambda t: self._followed(record.session_id, t))
+
+    def _followed(self, session_id: str, task: asyncio.Task[None]) -> None:
+        self.followers.pop(session_id, None)
+        self._tasks.pop(session_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("following session %s crashed", session_id, exc_info=task.exception())
+
+    async def _post(
+        self, record: SessionMessage, made: dict[str, Any]
+    ) -> tuple[SessionMessage, str | None]:
+        """Post the message in its channel, or in a DM when the bot is not a member."""
+        view = SessionView(record.session_id, record.subject, record.user_id)
+        view.refreshed(made)
+        text, blocks = session_message(view)
+        note = None
+        for channel in (record.channel, record.user_id):
+            try:
+                response = await self.bot.slack.chat_postMessage(
+                    channel=channel, text=text, blocks=blocks
+                )
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                log.warning("cannot post session %s in %s: %s", record.session_id, channel, error)
+                if error in NOT_A_MEMBER and channel != record.user_id:
+                    note = (
+                        f"I'm not a member of <#{record.channel}>, so I'll keep you posted in a "
+                        "direct message. Invite me with `/invite @GenFlow` to post there."
+                    )
+                    continue
+                break
+            await self.bot.store.sessions.set_message(
+                record.session_id, response["channel"], response["ts"]
+            )
+            updated = await self.bot.store.sessions.get(record.session_id)
+            assert updated is not None
+            return updated, note
+        await self.bot.store.sessions.mark_done(record.session_id)
+        return record, "I could not post the session's message in Slack; use the web chat."
+
+    # -- acting --------------------------------------------------------------------------
+
+    async def may_act(self, user: str, session_id: str) -> tuple[bool, str | None]:
+        """The starter and the configured reviewers drive a session, as they decide jobs."""
+        record = await self.bot.store.sessions.get(session_id)
+        starter = record.user_id if record else None
+        return await self.bot.reviewers.may_decide(user, starter), starter
+
+    async def state(self, session_id: str) -> dict[str, Any]:
+        """The session as its message shows it (or as GenFlow has it, when not followed)."""
+        follower = self.followers.get(session_id)
+        if follower is not None and follower.view.state is not None:
+            return follower.view.state
+        return await self.bot.genflow.session(session_id)
+
+    async def act(
+        self,
+        session_id: str,
+        action: str,
+        parameters: dict[str, Any],
+        user: str,
+        detail: str | None = None,
+    ) -> str | None:
+        """Send a Slack user's action; None on success, else what to tell them."""
+        clicks = self.bot.store.sessions
+        click_id = await clicks.add_click(session_id, action, user, detail)
+        try:
+            await self.bot.genflow.session_action(session_id, action, parameters)
+        except APIError as exc:
+            await clicks.drop_click(click_id)
+            self._changed(session_id)
+            if exc.status == 409:
+                return await self.conflict(session_id, exc.message)
+            if exc.status in (404, 410):
+                return ":mag: That session no longer exists in GenFlow (or it expired)."
+            return texts.api_error(exc, "send that to the session")
+        self._changed(session_id)
+        record = await clicks.get(session_id)
+        if record is not None and not record.done and record.ts is not None:
+            self.follow(record)  # e.g. its follower stopped on an error: watch it again
+        return None
+
+    async def conflict(self, session_id: str, why: str) -> str:
+        """What to tell someone whose action the session no longer offers."""
+        earlier = await self.bot.store.sessions.clicks(session_id)
+        last = clicked(earlier[-1].action, earlier[-1].user_id) if earlier else None
+        return texts.session_conflict(why or "it is not available now", last)
+
+    def _changed(self, session_id: str) -> None:
+        follower = self.followers.get(session_id)
+        if follower is not None:
+            follower.changed()

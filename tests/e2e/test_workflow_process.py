@@ -1,0 +1,126 @@
+"""A pilot workflow against a real server process: generated, run, paused at its review,
+SIGKILLed while it waits, resumed by a decision after the restart, followed over SSE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows.pilot.library import TEMPLATES
+from tests.e2e.server import ROOT, GenFlowServer, read_sse, write_script
+
+pytestmark = pytest.mark.timeout(120)
+
+DRAFT = "Tea reached Europe in the 1600s through Dutch traders."
+INTENT = {
+    "goal": "Draft a short article for approval",
+    "name": "Article with approval",
+    "inputs": ["topic"],
+    "outputs": ["article"],
+    "entities": [],
+    "needs": ["review"],
+}
+SPEC = TEMPLATES["content_generation"].spec({"name": "Article with approval"})
+SCRIPT: list[dict[str, Any]] = [
+    {"answer": INTENT, "match": "Analyse this request"},
+    {"answer": SPEC, "match": "Write a workflow for this request"},
+    {"answer": DRAFT, "match": "Write a short article"},
+]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[GenFlowServer]:
+    proc = GenFlowServer(data_dir=tmp_path / "data", script=write_script(tmp_path / "s", SCRIPT))
+    try:
+        yield proc.start()
+    finally:
+        proc.kill()
+        proc.stop()
+
+
+async def test_a_generated_workflow_waits_for_review_through_a_crash(
+    server: GenFlowServer,
+) -> None:
+    async with server.client() as http:
+        made = await http.post(
+            "/api/workflows/generate", json={"prompt": "An article about tea, approved by me"}
+        )
+        assert made.status_code == 201, made.text
+        workflow = made.json()
+        assert workflow["source"] == "model" and workflow["validation"]["valid"]
+
+        started = await http.post(
+            f"/api/workflows/{workflow['workflow_id']}/execute",
+            json={"input_data": {"topic": "tea"}},
+        )
+        assert started.status_code == 201, started.text
+        job_id = started.json()["id"]
+        deadline = asyncio.get_running_loop().time() + 30
+        while (job := (await http.get(f"/api/jobs/{job_id}")).json())["status"] != (
+            "waiting_for_review"
+        ):
+            assert asyncio.get_running_loop().time() < deadline, job
+            await asyncio.sleep(0.05)
+        assert job["review"]["payload"]["show"] == DRAFT
+
+    server.kill()  # waiting for a person: nothing in memory holds the job
+    await server.start_async()
+
+    async with server.client() as http:
+        job = (await http.get(f"/api/jobs/{job_id}")).json()
+        assert job["status"] == "waiting_for_review"
+        decided = await http.post(
+            f"/api/jobs/{job_id}/review",
+            json={"review_id": job["review"]["id"], "decision": "approve"},
+        )
+        assert decided.status_code == 200, decided.text
+        stream = await asyncio.wait_for(read_sse(http, job_id), 30)
+        events = stream.durable
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        assert events[-1]["type"] == "job.completed"
+        assert events[-1]["data"]["result"]["output"] == DRAFT
+        nodes = [e["data"]["node"] for e in events if e["type"] == "node.finished"]
+        assert nodes == ["start", "draft", "edit", "article"]
+
+        runs = (await http.get(f"/api/workflows/{workflow['workflow_id']}/executions")).json()
+        logged = runs["executions"][0]["nodes"]
+        assert [(r["node"], r["status"]) for r in logged] == [
+            ("start", "completed"),
+            ("draft", "completed"),
+            ("edit", "completed"),
+            ("article", "completed"),
+        ]
+
+
+def test_generate_and_run_at_the_terminal(server: GenFlowServer) -> None:
+    """`genflow workflow generate` shows what will run and what it costs; `run` runs it and
+    answers its review at the prompt."""
+    env = server.env() | {"GENFLOW_API_URL": server.base_url}
+
+    def genflow(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "backend.cli", "workflow", *args],
+            cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    made = genflow("generate", "An article about tea, approved by me", "--mermaid")
+    assert made.returncode == 0, made.stderr
+    assert "Article with approval" in made.stdout
+    assert "- draft (llm)" in made.stdout and "- edit (review)" in made.stdout
+    assert "estimated cost $" in made.stdout and "flowchart TD" in made.stdout
+    workflow_id = made.stdout.split()[1].rstrip(":")
+
+    ran = genflow("run", workflow_id, "topic=tea", stdin="approve\n")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.rstrip().endswith(DRAFT)
+
+    refused = genflow("run", workflow_id, "subject=tea")
+    assert refused.returncode == 1
+    assert "input_data" in refused.stderr

@@ -1,0 +1,189 @@
+"""Workflows over the API: stored, versioned, run as jobs by the durable runner, measured.
+
+Each node type runs inside a real job (the scripted model answers the `llm` nodes), so a
+run is checkpointed, streamed and reviewable like any other job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flows.pilot.library import TEMPLATES
+from flows.providers.scripted_llm import Reply, ScriptedLLM
+from tests.harness import Harness, running_app
+
+DRAFT = "Coffee came from Ethiopia and spread through Yemen to the world."
+REDRAFT = "Coffee began in Ethiopia; the kettle came much later."
+
+
+def model() -> ScriptedLLM:
+    return ScriptedLLM(
+        [
+            Reply(REDRAFT, match="mention the kettle"),
+            Reply(DRAFT, match="Write a short article"),
+            Reply("Three values, squares 1 and 4.", match="Their squares"),
+            Reply("no", match="angry or upset"),
+        ]
+    )
+
+
+async def store(h: Harness, spec: dict[str, Any], sub: str = "alice") -> dict[str, Any]:
+    response = await h.client.post("/api/workflows", json=spec, headers=h.headers(sub))
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    return await response.get_json()
+
+
+async def execute(h: Harness, workflow_id: str, input_data: dict[str, Any]) -> Any:
+    return await h.client.post(
+        f"/api/workflows/{workflow_id}/execute",
+        json={"input_data": input_data},
+        headers=h.headers(),
+    )
+
+
+async def test_a_workflow_with_a_review_loop_runs_to_its_output(tmp_path: Path) -> None:
+    async with running_app(tmp_path, model()) as h:
+        made = await store(h, TEMPLATES["content_generation"].spec())
+        started = await execute(h, made["workflow_id"], {"topic": "coffee"})
+        assert started.status_code == 201
+        job = await started.get_json()
+        assert job["workflow_id"] == made["workflow_id"]
+
+        waiting = await h.wait_for(job["id"], "waiting_for_review")
+        assert waiting["review"]["payload"]["show"] == DRAFT
+        assert waiting["review"]["options"] == ["approve", "reject"]
+        assert (await h.decide(job["id"], "reject", "mention the kettle")).status_code == 200
+        again = await h.wait_for(job["id"], "waiting_for_review")
+        assert again["review"]["payload"]["show"] == REDRAFT  # the comment reached the model
+        assert (await h.decide(job["id"], "approve")).status_code == 200
+        done = await h.wait_for(job["id"])
+        assert done["status"] == "completed", done["error"]
+        assert done["result"]["output"] == REDRAFT
+
+        listed = await (
+            await h.client.get(
+                f"/api/workflows/{made['workflow_id']}/executions", headers=h.headers()
+            )
+        ).get_json()
+        runs = listed["executions"][0]["nodes"]
+        assert [r["node"] for r in runs] == ["start", "draft", "edit", "draft", "edit", "article"]
+        assert all(r["status"] == "completed" for r in runs)
+        assert runs[1]["tokens_out"] > 0 and runs[1]["duration_ms"] is not None
+
+        stats = await (
+            await h.client.get(f"/api/workflows/{made['workflow_id']}/stats", headers=h.headers())
+        ).get_json()
+        assert stats["executions"] == 1 and stats["completed"] == 1
+        assert stats["nodes"]["draft"]["runs"] == 2
+        assert stats["nodes"]["draft"]["success_rate"] == 1.0
+
+
+async def test_a_loop_stops_at_its_bound_and_collects_each_iteration(tmp_path: Path) -> None:
+    spec = TEMPLATES["data_analysis"].spec()
+    next(n for n in spec["nodes"] if n["type"] == "loop")["config"]["max_iterations"] = 2
+    async with running_app(tmp_path, model()) as h:
+        made = await store(h, spec)
+        job = await (await execute(h, made["workflow_id"], {"numbers": [1, 2, 3]})).get_json()
+        done = await h.wait_for(job["id"])
+        assert done["status"] == "completed", done["error"]
+        output = done["result"]["output"]
+        assert output["count"] == 2 and output["squares"] == [1, 4]
+        assert output["summary"] == "Three values, squares 1 and 4."
+
+
+async def test_a_condition_routes_and_the_number_stays_a_number(tmp_path: Path) -> None:
+    spec = TEMPLATES["approval_chain"].spec()
+    async with running_app(
+        tmp_path, ScriptedLLM([Reply("A laptop for Ana, 1500 EUR.")])
+    ) as h:
+        made = await store(h, spec)
+        for amount, reviews in ((1500, 2), (200, 1)):
+            job = await (
+                await execute(h, made["workflow_id"], {"request": "a laptop", "amount": amount})
+            ).get_json()
+            for _ in range(reviews):
+                assert (await h.decide(job["id"], "approve")).status_code == 200
+            done = await h.wait_for(job["id"])
+            assert done["result"]["output"]["status"] == "approved"
+            events = await h.events(job["id"])
+            decided = [e for e in events if e["type"] == "review.decided"]
+            assert len(decided) == reviews, f"amount {amount}: {len(decided)} reviews"
+
+
+async def test_input_is_checked_against_the_input_fields(tmp_path: Path) -> None:
+    async with running_app(tmp_path, model()) as h:
+        made = await store(h, TEMPLATES["data_analysis"].spec())
+        refused = await execute(h, made["workflow_id"], {"numbers": "1,2,3"})
+        assert refused.status_code == 422
+        body = await refused.get_json()
+        assert body["error"]["details"][0]["field"] == "input_data.numbers"
+
+
+async def test_placeholders_must_be_filled_before_a_run(tmp_path: Path) -> None:
+    async with running_app(tmp_path, model()) as h:
+        made = await store(h, TEMPLATES["customer_support"].spec())
+        assert made["validation"]["placeholders"][0]["node"] == "faq"
+        refused = await execute(h, made["workflow_id"], {"message": "hi"})
+        assert refused.status_code == 422
+        body = await refused.get_json()
+        assert "placeholders" in body["error"]["message"]
+        assert body["error"]["details"][0]["field"] == "config.base"
+
+
+async def test_an_invalid_spec_is_refused_with_node_and_field(tmp_path: Path) -> None:
+    spec = TEMPLATES["summarize_text"].spec()
+    spec["nodes"][1]["config"]["prompt"] = "{{ ''.__class__.__mro__ }}"
+    async with running_app(tmp_path, model()) as h:
+        response = await h.client.post("/api/workflows", json=spec, headers=h.headers())
+        assert response.status_code == 422
+        details = (await response.get_json())["error"]["details"]
+        assert details[0]["node"] == "summary" and details[0]["field"] == "config.prompt"
+        yaml_text = "name: x\nnodes: [oops"
+        response = await h.client.post(
+            "/api/workflows", json={"workflow": yaml_text}, headers=h.headers()
+        )
+        assert response.status_code == 422
+        assert "neither JSON nor YAML" in (await response.get_json())["error"]["message"]
+
+
+async def test_data_is_never_rendered_as_a_template(tmp_path: Path) -> None:
+    """Input holding template syntax reaches the output as the text it is."""
+    async with running_app(tmp_path, ScriptedLLM([Reply("a summary")])) as h:
+        spec = TEMPLATES["summarize_text"].spec()
+        spec["nodes"][2]["config"]["value"] = {"echo": "{{input.text}}", "s": "{{summary.text}}"}
+        made = await store(h, spec)
+        sneaky = "{{summary.text}} {{ ''.__class__ }}"
+        job = await (await execute(h, made["workflow_id"], {"text": sneaky})).get_json()
+        done = await h.wait_for(job["id"])
+        assert done["result"]["output"] == {"echo": sneaky, "s": "a summary"}
+
+
+async def test_versions_owners_and_deletion(tmp_path: Path) -> None:
+    async with running_app(tmp_path, model()) as h:
+        made = await store(h, TEMPLATES["summarize_text"].spec())
+        path = f"/api/workflows/{made['workflow_id']}"
+        assert (await h.client.get(path, headers=h.headers("bob"))).status_code == 404
+        edited = TEMPLATES["summarize_text"].spec({"name": "Short summary"})
+        put = await h.client.put(path, json={"workflow": edited}, headers=h.headers())
+        assert put.status_code == 200
+        body = await put.get_json()
+        assert body["version"] == 2 and body["workflow"]["name"] == "Short summary"
+        broken = {**edited, "connections": []}
+        assert (await h.client.put(path, json=broken, headers=h.headers())).status_code == 422
+        assert (await (await h.client.get(path, headers=h.headers())).get_json())["version"] == 2
+        listed = await (await h.client.get("/api/workflows", headers=h.headers())).get_json()
+        assert [w["name"] for w in listed["workflows"]] == ["Short summary"]
+        assert (await h.client.delete(path, headers=h.headers("bob"))).status_code == 404
+        assert (await h.client.delete(path, headers=h.headers())).status_code == 204
+        assert (await h.client.get(path, headers=h.headers())).status_code == 404
+
+
+async def test_the_workflow_flow_is_not_started_directly(tmp_path: Path) -> None:
+    async with running_app(tmp_path, model()) as h:
+        response = await h.client.post(
+            "/api/jobs",
+            json={"flow": "workflow", "input": {"spec": {}, "input_data": {}}},
+            headers=h.headers(),
+        )
+        assert response.status_code == 422
