@@ -104,11 +104,14 @@ def build_services(
     )
     sessions = SessionService(store=store, bus=bus, jobs=jobs, ttl=settings.session_ttl)
     runner.on_session_job_end = sessions.job_ended
+    knowledge = KnowledgeService(store=store, settings=settings)
     return Services(
         settings=settings,
         sessions=sessions,
-        workflows=WorkflowService(store=store, bus=bus, jobs=jobs, settings=settings),
-        knowledge=KnowledgeService(store=store, settings=settings),
+        workflows=WorkflowService(
+            store=store, bus=bus, jobs=jobs, settings=settings, knowledge_names=knowledge.names
+        ),
+        knowledge=knowledge,
         store=store,
         bus=bus,
         queue=queue,

@@ -196,16 +196,6 @@ class GenFlowClient:
     async def delete_session(self, session_id: str) -> None:
         await self._request("DELETE", f"/api/genflow/sessions/{session_id}")
 
-    async def session_feedback(self, session_id: str, text: str, rating: int | None = None) -> None:
-        """Send one client frame (`feedback`) over the realtime socket."""
-        data: dict[str, Any] = {"text": text, **({"rating": rating} if rating else {})}
-        await self._session_frame(session_id, {"type": "feedback", "data": data})
-
-    async def request_suggestion(self, session_id: str, text: str | None = None) -> None:
-        """Ask for a `suggestion` frame; it arrives on every socket of the session."""
-        data = {"text": text} if text else {}
-        await self._session_frame(session_id, {"type": "request.suggestion", "data": data})
-
     async def suggestions(
         self, session_id: str, text: str | None = None, *, within: float = 120.0
     ) -> list[str]:
@@ -240,12 +230,6 @@ class GenFlowClient:
         except OSError as exc:
             raise Unreachable(self.base_url, str(exc) or type(exc).__name__) from exc
         raise APIError(502, "closed", "the socket closed before the ideas came")
-
-    async def _session_frame(self, session_id: str, message: dict[str, Any]) -> None:
-        async with websockets.connect(self._realtime_url(session_id)) as socket:
-            await socket.send(json.dumps(self._auth_frame(None)))
-            await socket.recv()  # session.state: the server read the auth frame
-            await socket.send(json.dumps(message))
 
     # -- pilot workflows ---------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from backend.domain import JobStatus
+from backend.domain import Job, JobStatus
 
 
 class Metrics:
@@ -26,6 +28,31 @@ class Metrics:
         self.llm_cost = Counter(
             "genflow_llm_cost_usd", "Estimated LLM cost in USD", ["model"], registry=self.registry
         )
+        # Pilot workflows: the figures GET /api/workflows/{id}/stats gives, for Prometheus.
+        self.workflow_node_runs = Counter(
+            "genflow_workflow_node_runs",
+            "Workflow node runs by outcome",
+            ["workflow", "node", "outcome"],
+            registry=self.registry,
+        )
+        self.workflow_node_seconds = Histogram(
+            "genflow_workflow_node_duration_seconds",
+            "Workflow node run time",
+            ["workflow", "node"],
+            registry=self.registry,
+        )
+        self.workflow_cost = Counter(
+            "genflow_workflow_cost_usd",
+            "Estimated LLM cost of workflow executions in USD",
+            ["workflow"],
+            registry=self.registry,
+        )
+        self.workflow_executions = Counter(
+            "genflow_workflow_executions",
+            "Workflow executions that ended, by status",
+            ["workflow", "status"],
+            registry=self.registry,
+        )
         self.followers = Gauge(
             "genflow_event_followers", "Open SSE/WebSocket followers", registry=self.registry
         )
@@ -34,6 +61,21 @@ class Metrics:
         self.llm_tokens.labels(model, "in").inc(tokens_in)
         self.llm_tokens.labels(model, "out").inc(tokens_out)
         self.llm_cost.labels(model).inc(cost)
+
+    def workflow_node(
+        self, workflow: str, node: str, outcome: str, seconds: float, usage: dict[str, Any] | None
+    ) -> None:
+        self.workflow_node_runs.labels(workflow, node, outcome).inc()
+        self.workflow_node_seconds.labels(workflow, node).observe(seconds)
+        if usage:
+            self.workflow_cost.labels(workflow).inc(usage.get("cost_usd", 0.0))
+
+    def workflow_ended(self, job: Job) -> None:
+        """An execution's end; a failure counts against the node it failed in."""
+        assert job.workflow_id is not None
+        self.workflow_executions.labels(job.workflow_id, job.status.value).inc()
+        if job.status is JobStatus.FAILED and job.current_node:
+            self.workflow_node_runs.labels(job.workflow_id, job.current_node, "failed").inc()
 
     def render(self, counts: dict[str, int]) -> bytes:
         for status in JobStatus:

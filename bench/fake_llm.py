@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from flows.llm import Completion, Message
+from flows.llm import DEFAULT_SAMPLING, Completion, Message, Sampling
 from tests.fakes.openai_server import minimal_instance
 
 ANSWER = "A short answer from the fake model."
@@ -32,6 +32,7 @@ class FixedLatencyLLM:
         *,
         schema: dict[str, Any] | None = None,
         on_delta: Callable[[str], None] | None = None,
+        sampling: Sampling = DEFAULT_SAMPLING,
     ) -> Completion:
         self.calls += 1
         await asyncio.sleep(self.latency)

@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bots import actions, commands, session_actions
+from bots import actions, commands, session_actions, workflow_actions, workflow_commands
 from bots.bot import SlackBot
 
 log = logging.getLogger("genflow.slack")
@@ -53,8 +53,10 @@ def build_app(bot: SlackBot) -> AsyncApp:
 
     app.middleware(skip_repeats)
     commands.register(app, bot)
+    workflow_commands.register(app, bot)  # /workflow (its own module: drafting takes long)
     actions.register(app, bot)
     session_actions.register(app, bot)
+    workflow_actions.register(app, bot)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -10,13 +10,19 @@ from typing import Any
 
 from bots import texts
 from bots.markdown import chunks, escape, to_mrkdwn, truncate
+from bots.values import readable
 from bots.view import MessageView, step_label
 
 ACTION_PREFIX = "genflow_review_"  # action_id = prefix + decision
 MODAL_CALLBACK = "genflow_decision"
 COMMENT_BLOCK, COMMENT_INPUT = "comment", "comment_input"
 NEEDS_COMMENT = ("reject", "revise")  # these open a modal for a comment first
-FLOW_LABEL = {"article": "📝 Article", "image": "🖼️ Image", "review": "✅ Task"}
+FLOW_LABEL = {
+    "article": "📝 Article",
+    "image": "🖼️ Image",
+    "review": "✅ Task",
+    "workflow": "🧩 Workflow",
+}
 STATUS = {
     "pending": "⏳ Queued",
     "running": "⚙️ Running",
@@ -118,6 +124,8 @@ def _review(view: MessageView, *, images: bool) -> Blocks:
     if isinstance(payload.get("markdown"), str):
         blocks.append(section(_quote(to_mrkdwn(payload["markdown"]), 600)))
         blocks.append(context("The whole article is in the thread below."))
+    if view.flow == "workflow" and payload.get("show") is not None:  # a workflow's review node
+        blocks.append(section(f"*To review:*\n{readable(payload['show'], 2000)}"))
     blocks.append(review_actions(view.job_id, review))
     return blocks
 
@@ -141,6 +149,8 @@ def review_actions(job_id: str, review: dict[str, Any]) -> dict[str, Any]:
 
 def _result(view: MessageView, *, images: bool) -> Blocks:
     result = view.result or {}
+    if view.flow == "workflow":  # the output node's value, whatever its shape
+        return [section(f"*Result:*\n{readable(result.get('output'))}")]
     if _is_image(view, result.get("artifact_id")):
         attempts = len(result.get("attempts") or view.images)
         title = (

@@ -1,5 +1,6 @@
 """`SlackBot`: the bot's parts (GenFlow client, Slack client, store) and its jobs (its
-GenFlow sessions are `self.sessions`, a `SessionBot`).
+GenFlow sessions are `self.sessions`, a `SessionBot`; its pilot workflows
+`self.workflows`, a `WorkflowBot`).
 
 Starting a job, posting its one message, following it until it ends, and deciding its
 reviews all go through here; `commands.py` and `actions.py` only translate Slack
@@ -26,6 +27,7 @@ from bots.session_bot import SessionBot
 from bots.store import BotStore, JobMessage
 from bots.throttle import RateLimiter
 from bots.view import MessageView
+from bots.workflow_bot import WorkflowBot
 
 log = logging.getLogger("genflow.slack")
 NOT_A_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
@@ -47,6 +49,7 @@ class SlackBot:
         self.poster = ArtifactPoster(genflow, slack, store)
         self.followers: dict[str, asyncio.Task[None]] = {}
         self.sessions = SessionBot(self)  # `/session`: GenFlow sessions (session_bot.py)
+        self.workflows = WorkflowBot(self)  # `/workflow`: pilot workflows (workflow_bot.py)
 
     async def close(self) -> None:
         """Stop following (the store remembers what is unfinished) and close the clients."""
@@ -55,6 +58,7 @@ class SlackBot:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.sessions.close()
+        await self.workflows.close()
         await self.genflow.close()
         await self.store.close()
 
@@ -66,19 +70,27 @@ class SlackBot:
         """Create the job, post its message, follow it. Returns the record and a note for
         the user when the message had to go somewhere else than `channel`."""
         job = await self.genflow.create_job(flow, input_)
-        await self.store.add_job(job["id"], flow, title, channel, user)
-        record = await self.store.job(job["id"])
+        return await self.show_job(job["id"], flow, title, channel, user)
+
+    async def show_job(
+        self, job_id: str, flow: str, title: str, channel: str, user: str
+    ) -> tuple[JobMessage, str | None]:
+        """Post the message of a job that exists already (a workflow's execution, created
+        by `execute_workflow`) and follow it, like every job the bot started."""
+        await self.store.add_job(job_id, flow, title, channel, user)
+        record = await self.store.job(job_id)
         assert record is not None
         record, note = await self._post(record)
         if record.ts is not None:
             self.follow(record)
-        log.info("%s started %s (%s) in %s", user, job["id"], flow, record.channel)
+        log.info("%s started %s (%s) in %s", user, job_id, flow, record.channel)
         return record, note
 
     async def resume(self) -> int:
         """Follow every job (and GenFlow session) this bot posted that had not finished
         when it stopped; returns the number of jobs."""
         await self.sessions.resume()
+        await self.workflows.resume()
         records = await self.store.unfinished()
         for record in records:
             if record.ts is None:

@@ -1,5 +1,6 @@
 """Slash commands: `/article TOPIC`, `/imagine PROMPT`, `/task TEXT`, `/flow NAME key=value…`,
-and `/session CATEGORY-OR-TOPIC` (a GenFlow session, see session_bot.py).
+and `/session CATEGORY-OR-TOPIC` (a GenFlow session, see session_bot.py); `/workflow` is
+in workflow_commands.py.
 
 Each acks within Slack's 3 seconds with a short ephemeral line: the job (or session)
 started, or why not (an empty topic, GenFlow unreachable, invalid input). Starting one
@@ -21,12 +22,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from backend.client import APIError
 from bots import texts
 from bots.bot import SlackBot
-from bots.markdown import truncate
+from bots.markdown import CURLY_QUOTES, truncate
 from bots.session_store import SessionMessage
 from bots.store import JobMessage
 
 log = logging.getLogger("genflow.slack")
-CURLY_QUOTES = {0x201C: '"', 0x201D: '"', 0x2018: "'", 0x2019: "'"}  # what Slack may send
 ACK_BUDGET = 2.0  # seconds spent starting the job before acking anyway (Slack allows 3)
 
 
@@ -146,7 +146,7 @@ def _session_handler(bot: SlackBot) -> Handler:
             bot.sessions.start(subject, body["channel_id"], body["user_id"])
         )
         waiting = f"Starting your session about “{truncate(subject, 80)}”…"
-        await _ack_when_started(ack, respond, start, waiting, _session_outcome)
+        await ack_when_started(ack, respond, start, waiting, _session_outcome)
 
     return handle
 
@@ -165,10 +165,10 @@ async def _start(
         bot.start_job(flow, input_, title, body["channel_id"], body["user_id"])
     )
     waiting = f"Starting your {noun} “{truncate(title, 80)}”…"
-    await _ack_when_started(ack, respond, start, waiting, lambda t: _outcome(t, flow, noun))
+    await ack_when_started(ack, respond, start, waiting, lambda t: _outcome(t, flow, noun))
 
 
-async def _ack_when_started(
+async def ack_when_started(
     ack: AsyncAck,
     respond: AsyncRespond,
     start: asyncio.Task[Any],

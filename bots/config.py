@@ -13,6 +13,15 @@ def _env(name: str, default: str = "") -> str:
     return (os.environ.get(name) or default).strip()
 
 
+def _default_ui_url() -> str:
+    """Where `genflow ui` listens on this machine (GENFLOW_HOST, GENFLOW_UI_PORT); a
+    wildcard bind address is no place to browse to, so it reads as this machine."""
+    host = _env("GENFLOW_HOST", "127.0.0.1")
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{host}:{_env('GENFLOW_UI_PORT', '7860')}"
+
+
 @dataclass(frozen=True)
 class SlackConfig:
     bot_token: str
@@ -36,6 +45,9 @@ class SlackConfig:
 
     def job_url(self, job_id: str) -> str:
         return f"{self.ui_url.rstrip('/')}/?job={job_id}"
+
+    def workflow_url(self, workflow_id: str) -> str:
+        return f"{self.ui_url.rstrip('/')}/?workflow={workflow_id}"
 
     def problems(self) -> list[str]:
         """What is missing for the chosen mode, in words an operator can act on."""
@@ -68,7 +80,7 @@ class SlackConfig:
             port=port,
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             reviewers=frozenset(r.lstrip("@") for r in reviewers),
-            ui_url=_env("GENFLOW_UI_URL", "http://127.0.0.1:7860"),
+            ui_url=_env("GENFLOW_UI_URL") or _default_ui_url(),
             data_dir=Path(_env("GENFLOW_DATA_DIR", str(Path.home() / ".genflow"))).expanduser(),
             update_interval=interval,
         )

@@ -1,10 +1,12 @@
-"""Markdown (what the flows write) -> Slack mrkdwn, in pieces a section block accepts."""
+"""Markdown (what the flows write) -> Slack mrkdwn, in pieces a section block accepts;
+and the curly quotes Slack puts into typed commands."""
 
 from __future__ import annotations
 
 import re
 
 CHUNK = 2900  # under Slack's limit of 3,000 characters for a section block's text
+CURLY_QUOTES = {0x201C: '"', 0x201D: '"', 0x2018: "'", 0x2019: "'"}  # what Slack may send
 
 
 def escape(text: str) -> str:

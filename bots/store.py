@@ -1,5 +1,5 @@
-"""The bot's own durable memory: which Slack message shows which job (or GenFlow session),
-and what it did.
+"""The bot's own durable memory: which Slack message shows which job (or GenFlow session,
+or `/workflow` draft), and what it did.
 
 A small SQLite file (`$GENFLOW_DATA_DIR/slack.db`), so a restarted bot knows every job it
 posted, resumes following the unfinished ones, never re-uploads an artifact, and never
@@ -15,6 +15,7 @@ from pathlib import Path
 import aiosqlite
 
 from bots.session_store import SESSION_SCHEMA, SessionStore
+from bots.workflow_store import WORKFLOW_SCHEMA, WorkflowStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -64,13 +65,14 @@ class BotStore:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self.sessions = SessionStore(db)  # the GenFlow sessions' messages (session_store.py)
+        self.workflows = WorkflowStore(db)  # the `/workflow` drafts (workflow_store.py)
 
     @classmethod
     async def open(cls, path: Path) -> BotStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
         await db.execute("PRAGMA journal_mode=WAL")
-        await db.executescript(SCHEMA + SESSION_SCHEMA)
+        await db.executescript(SCHEMA + SESSION_SCHEMA + WORKFLOW_SCHEMA)
         await db.commit()
         return cls(db)
 

@@ -40,6 +40,22 @@ class Completion:
     tokens_out: int
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """One call's choices over the backend's defaults (a workflow's `llm` node sets them):
+    `model` picks another model on the same server (openai backend; the embedded one has
+    one model), `temperature` how adventurous the answer is."""
+
+    model: str | None = None
+    temperature: float | None = None
+
+    def arguments(self) -> dict[str, Any]:
+        return {k: v for k, v in (("temperature", self.temperature),) if v is not None}
+
+
+DEFAULT_SAMPLING = Sampling()
+
+
 class LLMBackend(Protocol):
     name: str
 
@@ -49,6 +65,7 @@ class LLMBackend(Protocol):
         *,
         schema: dict[str, Any] | None = None,
         on_delta: Callable[[str], None] | None = None,
+        sampling: Sampling = DEFAULT_SAMPLING,
     ) -> Completion: ...
 
 
@@ -92,6 +109,7 @@ async def complete(
     system: str | None = None,
     schema: dict[str, Any] | None = None,
     stream: bool = True,
+    sampling: Sampling = DEFAULT_SAMPLING,
 ) -> Any:
     """Ask the current model; returns text, or validated JSON when `schema` is given."""
     messages: list[Message] = []
@@ -103,7 +121,9 @@ async def complete(
     attempts = STRUCTURED_ATTEMPTS if schema is not None else 1
     problem = ""
     for _ in range(attempts):
-        completion = await llm.generate(messages, schema=schema, on_delta=on_delta)
+        completion = await llm.generate(
+            messages, schema=schema, on_delta=on_delta, sampling=sampling
+        )
         context.current().record_usage(
             completion.model, completion.tokens_in, completion.tokens_out
         )

@@ -13,6 +13,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -55,8 +56,24 @@ def postgres_url() -> Iterator[str]:
     try:
         yield with_database(server, name)
     finally:
-        with psycopg.connect(conninfo(server), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(server, name)
+
+
+def _drop(server: str, name: str, attempts: int = 50) -> None:
+    """Drop a test database. FORCE ends the test's own connections, but not an autovacuum
+    worker that happens to be in it (a superuser's process): that one finishes within
+    moments, so the drop is tried again until it is gone."""
+    import psycopg
+
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(conninfo(server), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1)  # cleanup after the test, not part of what it checks
 
 
 @pytest.fixture

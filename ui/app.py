@@ -22,10 +22,13 @@ import gradio as gr
 import httpx
 
 from backend.client import GenFlowClient, client_from_env
+from ui import session_page
 from ui.assets import CSS, PLACEHOLDER, SET_URL, theme
 from ui.handlers import MAX_OPTIONS, Handlers
 from ui.panels import status_html
 from ui.session import Session
+from ui.session_assets import SESSION_CSS
+from ui.session_handlers import SessionHandlers
 from ui.settings import UISettings
 
 
@@ -56,70 +59,76 @@ def build_ui(
         saved_name = gr.BrowserState("", storage_key="genflow-ui-name", secret="genflow-ui")
         job_id = gr.Textbox(visible=False, elem_id="gf-job-id")
         timer = gr.Timer(settings.poll_seconds, active=False)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=4):
-                status = gr.HTML(status_html(None, None), elem_id="gf-status")
-                chatbot = gr.Chatbot(
-                    label="GenFlow",
-                    show_label=False,
-                    layout="panel",
-                    elem_id="gf-chat",
-                    height=540,
-                    placeholder=PLACEHOLDER,
-                    feedback_options=None,
-                    buttons=[],
-                    allow_file_downloads=False,
-                    autoscroll=True,
-                )
-                with gr.Column(visible=False, elem_id="gf-review") as review_box:
-                    review_prompt = gr.Markdown(elem_id="gf-review-prompt")
-                    with gr.Row(equal_height=True):
-                        comment = gr.Textbox(
+        with gr.Tabs(elem_id="gf-tabs") as tabs:
+            with gr.Tab("Chat", id="chat", elem_id="gf-chat-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=4):
+                        status = gr.HTML(status_html(None, None), elem_id="gf-status")
+                        chatbot = gr.Chatbot(
+                            label="GenFlow",
                             show_label=False,
-                            placeholder="Comment (optional): what should change?",
-                            scale=3,
-                            elem_id="gf-comment",
+                            layout="panel",
+                            elem_id="gf-chat",
+                            height=540,
+                            placeholder=PLACEHOLDER,
+                            feedback_options=None,
+                            buttons=[],
+                            allow_file_downloads=False,
+                            autoscroll=True,
                         )
-                        buttons = [
-                            gr.Button(visible=False, elem_id=f"gf-decide-{i}", min_width=110)
-                            for i in range(MAX_OPTIONS)
-                        ]
-                with gr.Row(equal_height=True):
-                    mode = gr.Dropdown(  # choices come from the API when the page loads
-                        choices=[],
-                        label="Mode",
-                        allow_custom_value=True,
-                        scale=1,
-                        min_width=180,
-                        elem_id="gf-mode",
-                    )
-                    text = gr.Textbox(
-                        show_label=False,
-                        placeholder="/article TOPIC · /image PROMPT · /task TEXT · /help",
-                        scale=5,
-                        elem_id="gf-input",
-                        autofocus=True,
-                    )
-                    send = gr.Button(
-                        "Send", variant="primary", scale=0, min_width=100, elem_id="gf-send"
-                    )
-                    cancel = gr.Button(
-                        "Cancel",
-                        variant="stop",
-                        visible=False,
-                        scale=0,
-                        min_width=110,
-                        elem_id="gf-cancel",
-                    )
-            with gr.Column(scale=1, min_width=260):
-                gr.Markdown("### Your jobs")
-                jobs = gr.HTML(elem_id="gf-jobs")
-                refresh = gr.Button("↻ Refresh", size="sm", elem_id="gf-refresh")
-                name = gr.Textbox(
-                    label="Your name",
-                    placeholder="shown on your decisions",
-                    elem_id="gf-name",
-                )
+                        with gr.Column(visible=False, elem_id="gf-review") as review_box:
+                            review_prompt = gr.Markdown(elem_id="gf-review-prompt")
+                            with gr.Row(equal_height=True):
+                                comment = gr.Textbox(
+                                    show_label=False,
+                                    placeholder="Comment (optional): what should change?",
+                                    scale=3,
+                                    elem_id="gf-comment",
+                                )
+                                buttons = [
+                                    gr.Button(
+                                        visible=False, elem_id=f"gf-decide-{i}", min_width=110
+                                    )
+                                    for i in range(MAX_OPTIONS)
+                                ]
+                        with gr.Row(equal_height=True):
+                            mode = gr.Dropdown(  # choices come from the API when the page loads
+                                choices=[],
+                                label="Mode",
+                                allow_custom_value=True,
+                                scale=1,
+                                min_width=180,
+                                elem_id="gf-mode",
+                            )
+                            text = gr.Textbox(
+                                show_label=False,
+                                placeholder="/article TOPIC · /image PROMPT · /task TEXT · /help",
+                                scale=5,
+                                elem_id="gf-input",
+                                autofocus=True,
+                            )
+                            send = gr.Button(
+                                "Send", variant="primary", scale=0, min_width=100, elem_id="gf-send"
+                            )
+                            cancel = gr.Button(
+                                "Cancel",
+                                variant="stop",
+                                visible=False,
+                                scale=0,
+                                min_width=110,
+                                elem_id="gf-cancel",
+                            )
+                    with gr.Column(scale=1, min_width=260):
+                        gr.Markdown("### Your jobs")
+                        jobs = gr.HTML(elem_id="gf-jobs")
+                        refresh = gr.Button("↻ Refresh", size="sm", elem_id="gf-refresh")
+                        name = gr.Textbox(
+                            label="Your name",
+                            placeholder="shown on your decisions",
+                            elem_id="gf-name",
+                        )
+            with gr.Tab("Sessions", id="sessions", elem_id="gs-tab"):
+                sessions = session_page.build()
 
         view = [chatbot, status, review_box, review_prompt, *buttons, cancel, timer, job_id]
         following = [*view, jobs]
@@ -170,6 +179,7 @@ def build_ui(
             api_visibility="private",
         )
         demo.unload(h.unload)
+        session_page.wire(demo, sessions, SessionHandlers(lambda: h.client), tabs, follow_opts)
 
     demo.queue(default_concurrency_limit=settings.concurrency)
     return demo
@@ -180,7 +190,7 @@ def launch(demo: gr.Blocks, settings: UISettings, **overrides: Any) -> Any:
         server_name=settings.host,
         server_port=settings.port,
         theme=theme(),
-        css=CSS,
+        css=CSS + SESSION_CSS,
         footer_links=[],
         run_history=False,
         show_error=False,

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from quart import Blueprint, websocket
@@ -29,6 +31,7 @@ from backend.sessions.model import Session
 from backend.sessions.service import Expired, view
 
 blueprint = Blueprint("session_realtime", __name__)
+log = logging.getLogger(__name__)
 
 AUTH_SECONDS = 10.0
 POLICY_VIOLATION, EXPIRED, SERVICE_RESTART = 1008, 4410, 1012
@@ -194,9 +197,9 @@ async def _read_client(parts: Services, session_id: str, caller: Principal) -> N
             continue
         try:
             if kind == "request.suggestion":
-                await parts.sessions.suggest(session_id, caller, data)
+                await _even_if_closed(parts.sessions.suggest(session_id, caller, data))
             elif kind == "feedback":
-                await parts.sessions.feedback(session_id, caller, data)
+                await _even_if_closed(parts.sessions.feedback(session_id, caller, data))
             else:
                 await _error(
                     session_id,
@@ -205,6 +208,24 @@ async def _read_client(parts: Services, session_id: str, caller: Principal) -> N
                 )
         except GenFlowError as exc:
             await _error(session_id, exc.code, exc.message)
+
+
+_HANDLING: set[asyncio.Task[Any]] = set()
+
+
+async def _even_if_closed(work: Coroutine[Any, Any, Any]) -> Any:
+    """Handle a client frame to the end even when its socket closes meanwhile: a client
+    may send its feedback and hang up. (Its result or error then reaches nobody.)"""
+    task = asyncio.create_task(work)
+    _HANDLING.add(task)
+    task.add_done_callback(_forget)
+    return await asyncio.shield(task)
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    _HANDLING.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.info("a session frame's handling failed after its socket closed: %s", task.exception())
 
 
 async def _error(session_id: str, code: str, message: str) -> None:

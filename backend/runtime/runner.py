@@ -266,6 +266,8 @@ class Runner:
             }
             if usage := node_context.usage():
                 data["usage"] = usage
+            if job.workflow_id and job.flow == "workflow":
+                self.metrics.workflow_node(job.workflow_id, name, "completed", duration, usage)
             pending = await writer.take()  # the node's last reports, in the same transaction
             events = [*pending, NewEvent(EventType.NODE_FINISHED, data)]
             if next_name is None:  # the last node: its checkpoint completes the job
@@ -392,6 +394,8 @@ class Runner:
             raise JobLost(job.id)
         self.bus.publish(saved[1])
         ended = saved[0]
+        if ended.workflow_id and ended.flow == "workflow" and ended.status in TERMINAL_STATUSES:
+            self.metrics.workflow_ended(ended)
         if ended.session_id and ended.status in TERMINAL_STATUSES and self.on_session_job_end:
             try:
                 await self.on_session_job_end(ended)

@@ -55,6 +55,18 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
     return left, right
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if value is None:
+        return "nothing"
+    return "a list" if isinstance(value, list) else "an object"
+
+
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
@@ -97,7 +109,7 @@ def compare(left: Any, op: str, right: Any = None) -> bool:
             return a >= b
     except TypeError:
         raise ConditionError(
-            f"cannot order {type(a).__name__} {a!r} against {type(b).__name__} {b!r}"
+            f"cannot compare {left!r} {op} {right!r}: one is {_kind(a)}, the other {_kind(b)}"
         ) from None
     raise ConditionError(f"unknown operator {op!r}")
 

@@ -355,6 +355,26 @@ def summarize_text(p: Params) -> dict[str, Any]:
     }
 
 
+def _literal(text: str) -> str:
+    """A person's words inside a template: braces that could read as a reference go."""
+    return text.replace("{{", "(").replace("}}", ")").replace("<<", "(").replace(">>", ")")
+
+
+def general_task(p: Params) -> dict[str, Any]:
+    return {
+        "name": p.get("name", "A task for the model"),
+        "description": p["goal"],
+        "nodes": [
+            _node(
+                "start", "input", fields={"text": {**_text("What to work on"), "maxLength": 20000}}
+            ),
+            _node("task", "llm", prompt=_literal(p["goal"]) + "\n\n{{input.text}}"),
+            _node("result", "output", value="{{task.text}}"),
+        ],
+        "connections": _edges(("start", "task"), ("task", "result")),
+    }
+
+
 TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in [
@@ -408,7 +428,7 @@ TEMPLATES: dict[str, Template] = {
                 "compute",
                 "metrics",
                 "report",
-                "list",
+                "average",
             ),
             data_analysis,
         ),
@@ -462,9 +482,27 @@ TEMPLATES: dict[str, Template] = {
                 "crm",
                 "webhook",
                 "external",
-                "json",
+                "weather",
             ),
             api_enrichment,
+        ),
+        Template(
+            "general_task",
+            "A task for the model",
+            "Do what the request says with the text given, in one model call.",
+            (
+                "translate",
+                "classify",
+                "rewrite",
+                "explain",
+                "extract",
+                "convert",
+                "brainstorm",
+                "proofread",
+                "generate",
+                "haiku",
+            ),
+            general_task,
         ),
         Template(
             "summarize_text",
@@ -488,6 +526,9 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
+MIN_SCORE = 2
+
+
 def recommend(request: str, limit: int = 3) -> list[Template]:
     """Templates whose keywords the request mentions, best match first."""
     words = {w.strip(".,!?;:'\"()").lower() for w in request.split()}
@@ -497,4 +538,7 @@ def recommend(request: str, limit: int = 3) -> list[Template]:
         return sum(2 if k in words else 1 for k in template.keywords if k in text)
 
     ranked = sorted(TEMPLATES.values(), key=score, reverse=True)
+    if score(ranked[0]) < MIN_SCORE:  # nothing fits well: a model call doing what was asked
+        ranked.remove(TEMPLATES["general_task"])
+        ranked.insert(0, TEMPLATES["general_task"])
     return ranked[:limit]

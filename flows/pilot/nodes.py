@@ -16,7 +16,7 @@ from pocketflow import AsyncNode
 
 from flows import context
 from flows.gate import HumanReview
-from flows.llm import complete
+from flows.llm import Sampling, complete
 from flows.pilot import conditions, guarded_http, templates
 from flows.pilot.spec import DEFAULT_REVIEW_OPTIONS, INPUT_ALIAS, input_schema
 from flows.pilot.tools import TOOLS, ToolError
@@ -87,6 +87,7 @@ class LLMStep(SpecNode):
             str(config["prompt"]),
             system=config.get("system") or None,
             schema=config.get("schema"),
+            sampling=Sampling(model=config.get("model"), temperature=config.get("temperature")),
         )
         if config.get("schema") is not None:
             return {"json": answer, "text": json.dumps(answer, ensure_ascii=False)}

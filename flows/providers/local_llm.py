@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from flows.llm import Completion, LLMError, Message
+from flows.llm import DEFAULT_SAMPLING, Completion, LLMError, Message, Sampling
 
 MODEL_NAME = "smollm2-135m"
 MAX_TOKENS = 512
@@ -74,6 +74,7 @@ class LocalLLM:
         *,
         schema: dict[str, Any] | None = None,
         on_delta: Callable[[str], None] | None = None,
+        sampling: Sampling = DEFAULT_SAMPLING,
     ) -> Completion:
         loop = asyncio.get_running_loop()
 
@@ -89,7 +90,13 @@ class LocalLLM:
         # handed to the job whose context is current here (run_in_executor alone would
         # give the callbacks the model thread's empty context, and the text would be lost).
         work = functools.partial(
-            contextvars.copy_context().run, self._generate, messages, schema, deliver, stop
+            contextvars.copy_context().run,
+            self._generate,
+            messages,
+            schema,
+            deliver,
+            stop,
+            sampling.arguments(),
         )
         try:
             return await loop.run_in_executor(self._thread, work)
@@ -103,6 +110,7 @@ class LocalLLM:
         schema: dict[str, Any] | None,
         deliver: Callable[[str], None],
         stop: threading.Event,
+        chosen: dict[str, Any],
     ) -> Completion:
         if stop.is_set():  # cancelled while waiting for the model
             return Completion(text="", model=MODEL_NAME, tokens_in=0, tokens_out=0)
@@ -112,11 +120,15 @@ class LocalLLM:
             # A whole JSON document must fit, or it ends in an unterminated string.
             kwargs["max_tokens"] = max(self.max_tokens, STRUCTURED_MAX_TOKENS)
             kwargs["response_format"] = {"type": "json_object", "schema": schema}
-            result = model.create_chat_completion(messages=messages, **kwargs, **STRUCTURED)
+            result = model.create_chat_completion(
+                messages=messages, **kwargs, **{**STRUCTURED, **chosen}
+            )
             text = result["choices"][0]["message"]["content"] or ""
         else:
             parts: list[str] = []
-            chunks = model.create_chat_completion(messages=messages, stream=True, **kwargs, **PROSE)
+            chunks = model.create_chat_completion(
+                messages=messages, stream=True, **kwargs, **{**PROSE, **chosen}
+            )
             for chunk in chunks:
                 if stop.is_set():
                     break

@@ -20,7 +20,7 @@ from typing import Any
 
 import openai
 
-from flows.llm import Completion, LLMError, Message
+from flows.llm import DEFAULT_SAMPLING, Completion, LLMError, Message, Sampling
 from flows.providers import structured_modes
 from flows.providers.server_answers import (
     BadAnswer,
@@ -99,19 +99,23 @@ class OpenAILLM:
         *,
         schema: dict[str, Any] | None = None,
         on_delta: Callable[[str], None] | None = None,
+        sampling: Sampling = DEFAULT_SAMPLING,
     ) -> Completion:
+        chosen = {"model": sampling.model or self.model, **sampling.arguments()}
         try:
             if schema is not None:
-                return await self._structured(messages, schema)
+                return await self._structured(messages, schema, chosen)
             if on_delta is not None:
-                return await self._streamed(messages, on_delta)
-            return await self._complete(self.client, {"messages": messages})
+                return await self._streamed(messages, on_delta, chosen)
+            return await self._complete(self.client, {"messages": messages, **chosen})
         except openai.OpenAIError as exc:
             raise translate(exc) from exc
         except BadAnswer as exc:
             raise LLMError(str(exc)) from exc
 
-    async def _structured(self, messages: list[Message], schema: dict[str, Any]) -> Completion:
+    async def _structured(
+        self, messages: list[Message], schema: dict[str, Any], chosen: dict[str, Any]
+    ) -> Completion:
         """Ask in the mode this server is known to take, else find it out (LADDER order)."""
         async with MODES.finding(self.server) as known:
             refusal: openai.APIStatusError | None = None
@@ -119,7 +123,8 @@ class OpenAILLM:
             for mode in ladder[ladder.index(known or "json_schema") :]:
                 try:
                     completion = await self._send(
-                        structured_modes.request(mode, messages, schema), probing=mode != known
+                        {**structured_modes.request(mode, messages, schema), **chosen},
+                        probing=mode != known,
                     )
                 except openai.APIStatusError as exc:
                     if mode == "prompt" or not structured_modes.is_refusal(exc):
@@ -167,20 +172,20 @@ class OpenAILLM:
     async def _complete(self, client: openai.AsyncOpenAI, arguments: dict[str, Any]) -> Completion:
         """One non-streamed call, its whole body read within `timeout`."""
         async with client.chat.completions.with_streaming_response.create(
-            model=self.model, **arguments
+            **{"model": self.model, **arguments}
         ) as response:
             return await self._whole(response.http_response, wanted="JSON")
 
     async def _streamed(
-        self, messages: list[Message], on_delta: Callable[[str], None]
+        self, messages: list[Message], on_delta: Callable[[str], None], chosen: dict[str, Any]
     ) -> Completion:
         parts: list[str] = []
         usage = None
         stream = await self.client.chat.completions.create(
-            model=self.model,
             messages=messages,
             stream=True,
             stream_options={"include_usage": True},
+            **chosen,
         )
         async with stream:
             content_type = stream.response.headers.get("content-type", "")
@@ -210,7 +215,7 @@ class OpenAILLM:
         text = "".join(parts)
         return Completion(
             text=text,
-            model=self.model,
+            model=chosen["model"],
             tokens_in=usage.prompt_tokens if usage else _estimate(messages),
             tokens_out=usage.completion_tokens if usage else max(1, len(text) // 4),
         )

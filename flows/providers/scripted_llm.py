@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.llm import Completion, LLMError, Message
+from flows.llm import DEFAULT_SAMPLING, Completion, LLMError, Message, Sampling
 
 
 @dataclass
@@ -36,6 +36,7 @@ class ScriptedLLM:
     def __init__(self, replies: list[Reply]) -> None:
         self.replies = replies
         self.calls: list[list[Message]] = []
+        self.samplings: list[Sampling] = []
 
     @classmethod
     def from_file(cls, path: str | Path) -> ScriptedLLM:
@@ -51,8 +52,10 @@ class ScriptedLLM:
         *,
         schema: dict[str, Any] | None = None,
         on_delta: Callable[[str], None] | None = None,
+        sampling: Sampling = DEFAULT_SAMPLING,
     ) -> Completion:
         self.calls.append(list(messages))
+        self.samplings.append(sampling)
         prompt = "\n".join(m["content"] for m in messages)
         reply = next((r for r in self.replies if r.applies_to(prompt)), None)
         if reply is None:

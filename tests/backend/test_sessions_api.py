@@ -342,3 +342,23 @@ async def test_expired_sessions_lose_their_working_state_but_keep_a_final_articl
             await h.client.get(f"/api/genflow/sessions/{open_}", headers=h.headers())
         ).status_code == 410
         assert await sessions.sweep() == 0  # done once
+
+
+async def test_a_client_frame_is_handled_to_the_end_when_its_socket_goes() -> None:
+    """Quart cancels a socket's handler when the client hangs up; a frame being handled
+    then (a feedback note being saved, a suggestion job being created) still finishes."""
+    saved = asyncio.Event()
+    started = asyncio.Event()
+
+    async def save() -> None:
+        started.set()
+        await asyncio.sleep(0)  # the handler is cancelled while this is in flight
+        await asyncio.sleep(0)
+        saved.set()
+
+    handler = asyncio.create_task(session_realtime._even_if_closed(save()))
+    await started.wait()
+    handler.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handler
+    await asyncio.wait_for(saved.wait(), 5)

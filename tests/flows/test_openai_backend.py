@@ -326,3 +326,22 @@ async def test_the_fake_server_runs_as_a_subprocess() -> None:
     finally:
         process.terminate()
         assert await process.wait() == 0
+
+
+async def test_a_call_may_choose_its_model_and_temperature(
+    server: FakeOpenAI, ctx: context.DetachedContext
+) -> None:
+    """A workflow's `llm` node picks them; the request carries them, costs follow the model."""
+    chosen = llm.Sampling(model="gpt-4o", temperature=0.1)
+    await complete("Say hello to Ada", stream=False, sampling=chosen)
+    await complete("Say hello to Bo", sampling=chosen)  # streamed
+    await complete("Say hello to Cy", schema={"type": "object"}, sampling=chosen)
+    await complete("Say hello to Di")  # the backend's defaults again
+    bodies = [r.body for r in server.requests]
+    assert [(b["model"], b.get("temperature")) for b in bodies] == [
+        ("gpt-4o", 0.1),
+        ("gpt-4o", 0.1),
+        ("gpt-4o", 0.1),
+        (MODEL, None),
+    ]
+    assert [model for model, _, _ in ctx.usage] == ["gpt-4o", "gpt-4o", "gpt-4o", MODEL]

@@ -94,9 +94,7 @@ async def test_a_loop_stops_at_its_bound_and_collects_each_iteration(tmp_path: P
 
 async def test_a_condition_routes_and_the_number_stays_a_number(tmp_path: Path) -> None:
     spec = TEMPLATES["approval_chain"].spec()
-    async with running_app(
-        tmp_path, ScriptedLLM([Reply("A laptop for Ana, 1500 EUR.")])
-    ) as h:
+    async with running_app(tmp_path, ScriptedLLM([Reply("A laptop for Ana, 1500 EUR.")])) as h:
         made = await store(h, spec)
         for amount, reviews in ((1500, 2), (200, 1)):
             job = await (
@@ -187,3 +185,116 @@ async def test_the_workflow_flow_is_not_started_directly(tmp_path: Path) -> None
             headers=h.headers(),
         )
         assert response.status_code == 422
+
+
+async def test_an_llm_node_chooses_its_model_and_temperature(tmp_path: Path) -> None:
+    spec = TEMPLATES["summarize_text"].spec()
+    spec["nodes"][1]["config"].update(model="gpt-4o", temperature=0.2)
+    llm = ScriptedLLM([Reply("a summary")])
+    async with running_app(tmp_path, llm) as h:
+        made = await store(h, spec)
+        job = await (await execute(h, made["workflow_id"], {"text": "notes"})).get_json()
+        assert (await h.wait_for(job["id"]))["status"] == "completed"
+    assert [(s.model, s.temperature) for s in llm.samplings] == [("gpt-4o", 0.2)]
+
+
+async def test_a_failing_step_fails_the_run_and_says_why(tmp_path: Path) -> None:
+    spec = {
+        "name": "Compare",
+        "nodes": [
+            {"id": "start", "type": "input", "config": {"fields": {"n": {"type": "string"}}}},
+            {
+                "id": "big",
+                "type": "condition",
+                "config": {"when": {"left": "{{input.n}}", "op": ">", "right": 5}},
+            },
+            {"id": "yes", "type": "output", "config": {"value": "big"}},
+            {"id": "no", "type": "output", "config": {"value": "small"}},
+        ],
+        "connections": [
+            {"source": "start", "target": "big"},
+            {"source": "big", "target": "yes", "type": "true"},
+            {"source": "big", "target": "no", "type": "false"},
+        ],
+    }
+    async with running_app(tmp_path, model()) as h:
+        made = await store(h, spec)
+        wid = made["workflow_id"]
+        ok = await (await execute(h, wid, {"n": "7"})).get_json()  # a numeric string compares
+        assert (await h.wait_for(ok["id"]))["result"]["output"] == "big"
+        bad = await (await execute(h, wid, {"n": "many"})).get_json()
+        failed = await h.wait_for(bad["id"])
+        assert failed["status"] == "failed"
+        assert (
+            failed["error"]["message"]
+            == "cannot compare 'many' > 5: one is text, the other a number"
+        )
+
+        runs = await (
+            await h.client.get(f"/api/workflows/{wid}/executions", headers=h.headers())
+        ).get_json()
+        last = runs["executions"][0]["nodes"][-1]
+        assert (last["node"], last["status"]) == ("big", "failed")
+        assert "cannot compare" in last["error"]
+
+        metrics = (await (await h.client.get("/metrics")).get_data(as_text=True)).splitlines()
+        runs_of_big = {
+            line.split("outcome=")[1].split('"')[1]: float(line.rsplit(" ", 1)[1])
+            for line in metrics
+            if line.startswith("genflow_workflow_node_runs_total") and 'node="big"' in line
+        }
+        assert runs_of_big == {"completed": 1.0, "failed": 1.0}
+        ended = [m for m in metrics if m.startswith("genflow_workflow_executions_total")]
+        assert any('status="failed"' in m and m.endswith(" 1.0") for m in ended)
+
+
+FAQ = """# Refunds
+
+You can ask for a refund within 30 days of delivery. Send the order number and we pay
+the money back to the card you used within five working days.
+
+# Shipping
+
+We ship to every country in the European Union. Parcels arrive in three to five days.
+
+# Accounts
+
+To close your account, write to support and we delete your data within a week.
+"""
+
+
+async def test_a_workflow_answers_from_an_uploaded_knowledge_base(tmp_path: Path) -> None:
+    """Upload an FAQ, store a workflow that searches it by name, run it: the passages the
+    model is given, and the sources in the output, are the ones that answer."""
+    llm = ScriptedLLM([Reply("Within 30 days, paid back in five working days.")])
+    async with running_app(tmp_path, llm) as h:
+        base = await h.client.post(
+            "/api/knowledge",
+            json={"name": "faq", "documents": [{"name": "faq.md", "text": FAQ}]},
+            headers=h.headers(),
+        )
+        assert base.status_code == 201, await base.get_data(as_text=True)
+        spec = TEMPLATES["research_with_knowledge"].spec({"knowledge_base": "faq"})
+        missing = TEMPLATES["research_with_knowledge"].spec({"knowledge_base": "handbook"})
+        refused = await h.client.post("/api/workflows", json=missing, headers=h.headers())
+        assert refused.status_code == 422  # a base this person does not have
+        assert (await refused.get_json())["error"]["details"][0]["field"] == "config.base"
+
+        made = await store(h, spec)
+        job = await (
+            await execute(h, made["workflow_id"], {"question": "How do I get a refund?"})
+        ).get_json()
+        done = await h.wait_for(job["id"])
+        assert done["status"] == "completed", done["error"]
+        output = done["result"]["output"]
+        assert output["answer"] == "Within 30 days, paid back in five working days."
+        assert output["sources"][0]["source"].startswith("faq.md")
+        assert "30 days" in output["sources"][0]["text"]
+        assert "30 days of delivery" in llm.prompts()[0]
+
+        other = await h.client.post(
+            f"/api/workflows/{made['workflow_id']}/execute",
+            json={"input_data": {"question": "refund?"}},
+            headers=h.headers("bob"),
+        )
+        assert other.status_code == 404  # bob can neither see the workflow nor the base

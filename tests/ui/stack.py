@@ -21,6 +21,7 @@ import httpx
 
 from tests.e2e.server import ROOT, GenFlowServer, free_port, stop_process, tail
 from tests.fakes.openai_server import FakeOpenAIProcess
+from tests.fakes.session_answers import SESSION_RULES
 from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
 START_TIMEOUT = 60.0
@@ -126,6 +127,7 @@ RULES: list[dict[str, Any]] = [
     {"answer": OUTLINE, "match": "Write an outline"},
     {"answer": SECTION_TEXT, "match": "Write one paragraph"},
     {"answer": STYLED, "match": "Rewrite this article draft"},
+    *SESSION_RULES,  # after the section rule: a section's prompt may quote research notes
     {"answer": "Rain taps the window / a haiku that rhymes, with flair / autumn in the air",
      "match": "make it rhyme"},
     {"answer": "Leaves fall quietly\nthe kettle sings in the dusk\nautumn settles in",
