@@ -103,14 +103,15 @@ def build_services(
         limiter=make_limiter(settings),
     )
     sessions = SessionService(store=store, bus=bus, jobs=jobs, ttl=settings.session_ttl)
-    runner.on_session_job_end = sessions.job_ended
     knowledge = KnowledgeService(store=store, settings=settings)
+    workflows = WorkflowService(
+        store=store, bus=bus, jobs=jobs, settings=settings, knowledge_names=knowledge.names
+    )
+    runner.on_job_end += [sessions.job_ended, workflows.job_ended]
     return Services(
         settings=settings,
         sessions=sessions,
-        workflows=WorkflowService(
-            store=store, bus=bus, jobs=jobs, settings=settings, knowledge_names=knowledge.names
-        ),
+        workflows=workflows,
         knowledge=knowledge,
         store=store,
         bus=bus,

@@ -33,6 +33,10 @@ from backend.job_view import Resumed as Resumed
 from backend.job_view import Retry as Retry
 from backend.job_view import Step as Step
 
+# A workflow as a Mermaid flowchart (flows/pilot/diagram.py, pure), offered here for the
+# same reason: the web chat's Workflows view draws it without importing `flows`.
+from flows.pilot.diagram import mermaid as mermaid
+
 
 class APIError(Exception):
     """The server answered with an error (`status`, `code`, `message`, `details`)."""
@@ -254,6 +258,18 @@ class GenFlowClient:
 
     async def workflows(self, *, limit: int = 20) -> dict[str, Any]:
         return (await self._request("GET", "/api/workflows", params={"limit": limit})).json()
+
+    async def update_workflow(self, workflow_id: str, spec: dict[str, Any] | str) -> dict[str, Any]:
+        """Replace the workflow's spec (JSON or YAML text, or an object): validated and
+        stored as its next version (APIError 422 with the problems, 409 if another edit
+        landed first)."""
+        path = f"/api/workflows/{workflow_id}"
+        return (await self._request("PUT", path, json={"workflow": spec})).json()
+
+    async def workflow_templates(self) -> list[dict[str, Any]]:
+        """The built-in templates to start from: `{name, title, description, keywords,
+        workflow}`, `workflow` a valid spec."""
+        return (await self._request("GET", "/api/workflows/templates")).json()["templates"]
 
     async def execute_workflow(
         self, workflow_id: str, input_data: dict[str, Any]

@@ -39,6 +39,7 @@ GENERATE: dict[str, Any] = {
             },
             "additionalProperties": False,
         },
+        "wait": {"type": "boolean", "default": True},
     },
     "required": ["prompt"],
     "additionalProperties": False,
@@ -80,8 +81,11 @@ async def generate() -> tuple[dict, int, dict]:
     body = await json_body(GENERATE)
     parts = services()
     workflow, job = await parts.workflows.generate(
-        principal(), body["prompt"], body.get("user_preferences")
+        principal(), body["prompt"], body.get("user_preferences"), wait=body.get("wait", True)
     )
+    if workflow is None:  # not waiting: follow the job; the workflow is stored when it ends
+        accepted = {"workflow_id": job.workflow_id, "job_id": job.id, "status": "generating"}
+        return accepted, 202, {"Location": f"/api/jobs/{job.id}"}
     shown = parts.workflows.describe(workflow)
     shown["job_id"] = job.id
     return shown, 201, {"Location": f"/api/workflows/{workflow.id}"}

@@ -105,9 +105,10 @@ class Runner:
         # Where a run hands its job back when this process stops mid-job (a worker
         # shutting down); set by the worker to its queue's `enqueue`.
         self.requeue: Callable[[str], Awaitable[None]] | None = None
-        # Told when a session's job ends (completed or failed), so the session folds its
-        # result in whichever process ran the job; set by the assembly.
-        self.on_session_job_end: Callable[[Job], Awaitable[object]] | None = None
+        # Told when a job ends (completed, failed or cancelled), in whichever process ran
+        # it: a session folds its action's result, a generated workflow is stored. Each
+        # listener picks its own jobs; set by the assembly.
+        self.on_job_end: list[Callable[[Job], Awaitable[object]]] = []
 
     async def run(self, job_id: str, *, steal: bool = False) -> None:
         """Run (or resume) a job until it finishes, fails, parks at a gate, or is cancelled.
@@ -396,13 +397,14 @@ class Runner:
         ended = saved[0]
         if ended.workflow_id and ended.flow == "workflow" and ended.status in TERMINAL_STATUSES:
             self.metrics.workflow_ended(ended)
-        if ended.session_id and ended.status in TERMINAL_STATUSES and self.on_session_job_end:
-            try:
-                await self.on_session_job_end(ended)
-            except StoreUnavailable:
-                pass  # the next reader of the session folds the result
-            except Exception:
-                log.exception("session %s: could not fold job %s", ended.session_id, ended.id)
+        if ended.status in TERMINAL_STATUSES:
+            for listener in self.on_job_end:
+                try:
+                    await listener(ended)
+                except StoreUnavailable:
+                    pass  # the next reader folds the result (a session, a workflow)
+                except Exception:
+                    log.exception("job %s: a listener failed on its end", ended.id)
         return ended
 
     def _context(self, job: Job, node: str, writer: EventWriter, visit: int) -> NodeContext:

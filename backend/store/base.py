@@ -123,9 +123,14 @@ class WorkflowStore(Protocol):
     async def delete_workflow(self, workflow_id: str) -> bool: ...
 
     async def workflow_jobs(
-        self, workflow_id: str, *, limit: int = 50, before: str | None = None
+        self,
+        workflow_id: str,
+        *,
+        flow: str = "workflow",
+        limit: int = 50,
+        before: str | None = None,
     ) -> list[Job]:
-        """The workflow's executions, newest first."""
+        """The workflow's jobs of `flow` (its executions by default), newest first."""
         ...
 
 

@@ -366,10 +366,17 @@ class SQLStore:
         return await self._write(partial(wq.delete_workflow, workflow_id=workflow_id))
 
     async def workflow_jobs(
-        self, workflow_id: str, *, limit: int = 50, before: str | None = None
+        self,
+        workflow_id: str,
+        *,
+        flow: str = "workflow",
+        limit: int = 50,
+        before: str | None = None,
     ) -> list[Job]:
         return await self._read(
-            partial(wq.workflow_jobs, workflow_id=workflow_id, limit=limit, before=before)
+            partial(
+                wq.workflow_jobs, workflow_id=workflow_id, flow=flow, limit=limit, before=before
+            )
         )
 
 

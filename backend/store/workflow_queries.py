@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from backend.domain import Job
 from backend.store import tables as t
@@ -30,8 +31,17 @@ def _bound(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_workflow(conn: Connection, workflow: Workflow) -> Workflow:
+    """Insert it; if a workflow with its id exists already, that one (a generated
+    workflow is stored by whichever comes first: the runner or the waiting request)."""
     values = _bound({name: getattr(workflow, name) for name in FIELDS})
-    conn.execute(insert(t.workflows).values(values))
+    try:
+        with conn.begin_nested():  # a savepoint: a lost race must not abort the transaction
+            conn.execute(insert(t.workflows).values(values))
+    except IntegrityError:
+        existing = get_workflow(conn, workflow.id)
+        if existing is None:
+            raise
+        return existing
     _add_version(conn, workflow.id, workflow.version, workflow.spec, workflow.created_at)
     return workflow
 
@@ -89,11 +99,15 @@ def delete_workflow(conn: Connection, workflow_id: str) -> bool:
 
 
 def workflow_jobs(
-    conn: Connection, workflow_id: str, *, limit: int, before: str | None
+    conn: Connection, workflow_id: str, *, flow: str, limit: int, before: str | None
 ) -> list[Job]:
-    """A workflow's executions, newest first."""
+    """A workflow's jobs of one flow (its executions; its generation), newest first."""
     jobs = t.jobs.c
-    query = select(t.jobs).where(jobs.workflow_id == workflow_id).order_by(jobs.id.desc())
+    query = (
+        select(t.jobs)
+        .where(jobs.workflow_id == workflow_id, jobs.flow == flow)
+        .order_by(jobs.id.desc())
+    )
     if before is not None:
         query = query.where(jobs.id < before)
     return [to_job(conn, row) for row in conn.execute(query.limit(limit)).mappings().all()]

@@ -69,12 +69,17 @@ class WorkflowService:
         return shown
 
     async def generate(
-        self, principal: Principal, prompt: str, preferences: dict[str, Any] | None
-    ) -> tuple[Workflow, Job]:
-        """Draft a workflow from a request: a job (streamed, durable, on any worker) that
-        this call waits for; its result is stored as the workflow."""
+        self,
+        principal: Principal,
+        prompt: str,
+        preferences: dict[str, Any] | None,
+        *,
+        wait: bool = True,
+    ) -> tuple[Workflow | None, Job]:
+        """Draft a workflow from a request: a job (streamed, durable, on any worker) whose
+        result is stored as the workflow by whichever process sees it end first. With
+        `wait` this call follows the job and returns the workflow; else (None, the job)."""
         bases = sorted(await self.knowledge_names(principal.sub)) if self.knowledge_names else []
-        workflow_id = new_id("wf")
         job = await self.jobs.create(
             GENERATE_FLOW,
             {
@@ -83,34 +88,53 @@ class WorkflowService:
                 "knowledge_bases": [b for b in bases if not b.startswith("kb_")],
             },
             principal.sub,
-            workflow_id=workflow_id,
+            workflow_id=new_id("wf"),
         )
+        if not wait:
+            return None, job
         async for batch in follow(self.store, self.bus, job.id, 0, 15.0):
             if any(event.type in TERMINAL_EVENTS for event in batch):
                 break
         done = await self.store.get_job(job.id)
-        if done is None or done.status is not JobStatus.COMPLETED:
+        workflow = await self.job_ended(done) if done is not None else None
+        if done is None or workflow is None:
             error = (done.error or {}) if done else {}
             raise GenerationFailed(
                 f"generating the workflow failed: {error.get('message', 'the job ended')}",
                 {"job_id": job.id},
             )
-        result = done.result
+        return workflow, done
+
+    async def _generated(self, workflow_id: str) -> Workflow | None:
+        """A generation that ended but whose workflow nobody stored yet (its runner is a
+        moment behind, or crashed in between): stored now."""
+        found = await self.store.workflow_jobs(workflow_id, flow=GENERATE_FLOW, limit=1)
+        return await self.job_ended(found[0]) if found else None
+
+    async def job_ended(self, job: Job) -> Workflow | None:
+        """Store a finished generation's workflow (once, whoever calls first)."""
+        if job.flow != GENERATE_FLOW or job.workflow_id is None:
+            return None
+        if job.status is not JobStatus.COMPLETED:
+            return None
+        existing = await self.store.get_workflow(job.workflow_id)
+        if existing is not None:
+            return existing
+        result = job.result
         generation = {
             "job_id": job.id,
-            "prompt": prompt,
+            "prompt": job.input["prompt"],
             "intent": result["intent"],
             "templates": result["templates"],
             "rounds": result["rounds"],
         }
-        workflow = await self.create(
-            principal,
+        return await self.create(
+            Principal(job.owner),
             result["workflow"],
             origin=result["source"],
             generation=generation,
-            workflow_id=workflow_id,
+            workflow_id=job.workflow_id,
         )
-        return workflow, done
 
     async def check(self, source: Any, owner: str) -> tuple[dict[str, Any], Validation]:
         """The parsed spec and its validation; InvalidInput when it is not a spec at all."""
@@ -150,7 +174,7 @@ class WorkflowService:
         return await self.store.create_workflow(workflow)
 
     async def get(self, workflow_id: str, principal: Principal) -> Workflow:
-        workflow = await self.store.get_workflow(workflow_id)
+        workflow = await self.store.get_workflow(workflow_id) or await self._generated(workflow_id)
         if workflow is None or not principal.can_see(workflow.owner):
             raise NotFound(f"workflow {workflow_id!r} not found")
         return workflow

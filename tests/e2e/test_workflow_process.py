@@ -124,3 +124,49 @@ def test_generate_and_run_at_the_terminal(server: GenFlowServer) -> None:
     refused = genflow("run", workflow_id, "subject=tea")
     assert refused.returncode == 1
     assert "input_data" in refused.stderr
+
+
+GOOD = TEMPLATES["summarize_text"].spec({"name": "Notes summary"})
+BROKEN = {
+    **GOOD,
+    "nodes": [*GOOD["nodes"][:2], {**GOOD["nodes"][2], "config": {"value": "{{summary.txt}}"}}],
+}
+DRAFTS = {
+    "model": [GOOD],
+    "repaired": [BROKEN, GOOD],
+    "template": [BROKEN, BROKEN, BROKEN, BROKEN],
+}
+
+
+@pytest.mark.parametrize("source", sorted(DRAFTS))
+async def test_every_kind_of_generated_workflow_runs_over_sse(tmp_path: Path, source: str) -> None:
+    """Whatever the model drafts, the stored workflow validates and runs to its output."""
+    drafts = DRAFTS[source]
+    intent = {**INTENT, "goal": "Summarise meeting notes", "name": "Notes summary", "needs": []}
+    rules: list[dict[str, Any]] = [{"answer": intent, "match": "Analyse this request"}]
+    rules += [{"answer": d, "match": "That workflow is invalid", "times": 1} for d in drafts[1:]]
+    rules += [
+        {"answer": drafts[0], "match": "Write a workflow for this request", "times": 1},
+        {"answer": "- met\n- agreed\n- left", "match": "three bullet points"},
+    ]
+    proc = GenFlowServer(data_dir=tmp_path / "data", script=write_script(tmp_path / "s", rules))
+    try:
+        proc.start()
+        async with proc.client() as http:
+            made = await http.post(
+                "/api/workflows/generate", json={"prompt": "Summarise my meeting notes"}
+            )
+            assert made.status_code == 201, made.text
+            assert made.json()["source"] == source
+            assert made.json()["validation"]["valid"]
+            started = await http.post(
+                f"/api/workflows/{made.json()['workflow_id']}/execute",
+                json={"input_data": {"text": "We met. We agreed. We left."}},
+            )
+            assert started.status_code == 201, started.text
+            stream = await asyncio.wait_for(read_sse(http, started.json()["id"]), 30)
+            last = stream.durable[-1]
+            assert last["type"] == "job.completed", last
+            assert last["data"]["result"]["output"] == "- met\n- agreed\n- left"
+    finally:
+        proc.stop()

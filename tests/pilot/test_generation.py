@@ -109,3 +109,28 @@ async def test_a_bad_request_is_refused(tmp_path: Path) -> None:
             "/api/workflows/generate", json={"prompt": ""}, headers=h.headers()
         )
         assert response.status_code == 422
+
+
+async def test_without_waiting_the_job_stores_the_workflow_when_it_ends(tmp_path: Path) -> None:
+    """`wait: false` answers at once; the runner stores the workflow when the job ends,
+    whether or not anyone is still asking."""
+    async with running_app(tmp_path, model(GOOD)) as h:
+        response = await h.client.post(
+            "/api/workflows/generate",
+            json={"prompt": REQUEST, "wait": False},
+            headers=h.headers(),
+        )
+        assert response.status_code == 202
+        accepted = await response.get_json()
+        assert accepted["status"] == "generating"
+        done = await h.wait_for(accepted["job_id"])
+        assert done["status"] == "completed" and done["workflow_id"] == accepted["workflow_id"]
+        stored = await h.client.get(
+            f"/api/workflows/{accepted['workflow_id']}", headers=h.headers()
+        )
+        assert stored.status_code == 200
+        assert (await stored.get_json())["source"] == "model"
+        executions = await h.client.get(
+            f"/api/workflows/{accepted['workflow_id']}/executions", headers=h.headers()
+        )
+        assert (await executions.get_json())["executions"] == []  # generation is not a run

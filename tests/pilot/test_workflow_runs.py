@@ -6,6 +6,7 @@ run is checkpointed, streamed and reviewable like any other job.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -298,3 +299,65 @@ async def test_a_workflow_answers_from_an_uploaded_knowledge_base(tmp_path: Path
             headers=h.headers("bob"),
         )
         assert other.status_code == 404  # bob can neither see the workflow nor the base
+
+
+class Listener:
+    """A loopback HTTP server that counts who reached it and answers JSON."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.port = 0
+
+    async def __aenter__(self) -> Listener:
+        self.server = await asyncio.start_server(self.answer, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        body = b'{"city": "Lyon", "temperature": 21}'
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+
+def weather_spec(url: str) -> dict[str, Any]:
+    spec = TEMPLATES["api_enrichment"].spec({"api_url": url})
+    describe = next(n for n in spec["nodes"] if n["id"] == "describe")
+    describe["config"]["prompt"] = "Describe: {{lookup.json.city}} {{lookup.json.temperature}}"
+    return spec
+
+
+async def test_an_api_node_cannot_reach_loopback(tmp_path: Path) -> None:
+    async with Listener() as listener, running_app(tmp_path, model()) as h:
+        made = await store(h, weather_spec(f"http://127.0.0.1:{listener.port}/weather"))
+        job = await (await execute(h, made["workflow_id"], {"record_id": "r1"})).get_json()
+        failed = await h.wait_for(job["id"])
+        assert failed["status"] == "failed"
+        assert "GENFLOW_ALLOW_PRIVATE_NETWORKS" in failed["error"]["message"]
+        assert failed["current_node"] == "lookup"
+    assert listener.connections == 0, "the refused address received nothing"
+
+
+async def test_an_api_node_reaches_a_private_address_when_allowed(tmp_path: Path) -> None:
+    llm = ScriptedLLM([Reply("Mild in Lyon.", match="Describe: Lyon 21")])
+    async with (
+        Listener() as listener,
+        running_app(tmp_path, llm, allow_private_networks=True) as h,
+    ):
+        made = await store(h, weather_spec(f"http://127.0.0.1:{listener.port}/weather"))
+        job = await (await execute(h, made["workflow_id"], {"record_id": "r1"})).get_json()
+        done = await h.wait_for(job["id"])
+        assert done["status"] == "completed", done["error"]
+        output = done["result"]["output"]
+        assert output["data"] == {"city": "Lyon", "temperature": 21}
+        assert output["description"] == "Mild in Lyon."
+    assert listener.connections == 1
