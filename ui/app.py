@@ -22,14 +22,17 @@ import gradio as gr
 import httpx
 
 from backend.client import GenFlowClient, client_from_env
-from ui import session_page
+from ui import job_panel, session_page, workflow_page
 from ui.assets import CSS, PLACEHOLDER, SET_URL, theme
-from ui.handlers import MAX_OPTIONS, Handlers
+from ui.handlers import Handlers
+from ui.job_panel import JobPanel
 from ui.panels import status_html
 from ui.session import Session
 from ui.session_assets import SESSION_CSS
 from ui.session_handlers import SessionHandlers
 from ui.settings import UISettings
+from ui.workflow_assets import WORKFLOW_CSS
+from ui.workflow_handlers import WorkflowHandlers
 
 
 def default_client_factory(settings: UISettings) -> Callable[[], GenFlowClient]:
@@ -64,33 +67,8 @@ def build_ui(
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=4):
                         status = gr.HTML(status_html(None, None), elem_id="gf-status")
-                        chatbot = gr.Chatbot(
-                            label="GenFlow",
-                            show_label=False,
-                            layout="panel",
-                            elem_id="gf-chat",
-                            height=540,
-                            placeholder=PLACEHOLDER,
-                            feedback_options=None,
-                            buttons=[],
-                            allow_file_downloads=False,
-                            autoscroll=True,
-                        )
-                        with gr.Column(visible=False, elem_id="gf-review") as review_box:
-                            review_prompt = gr.Markdown(elem_id="gf-review-prompt")
-                            with gr.Row(equal_height=True):
-                                comment = gr.Textbox(
-                                    show_label=False,
-                                    placeholder="Comment (optional): what should change?",
-                                    scale=3,
-                                    elem_id="gf-comment",
-                                )
-                                buttons = [
-                                    gr.Button(
-                                        visible=False, elem_id=f"gf-decide-{i}", min_width=110
-                                    )
-                                    for i in range(MAX_OPTIONS)
-                                ]
+                        chatbot = job_panel.chatbot("gf-chat", 540, PLACEHOLDER)
+                        review_box, review_prompt, comment, buttons = job_panel.review_row("gf")
                         with gr.Row(equal_height=True):
                             mode = gr.Dropdown(  # choices come from the API when the page loads
                                 choices=[],
@@ -129,12 +107,16 @@ def build_ui(
                         )
             with gr.Tab("Sessions", id="sessions", elem_id="gs-tab"):
                 sessions = session_page.build()
+            with gr.Tab("Workflows", id="workflows", elem_id="gw-tab"):
+                workflows = workflow_page.build(settings.poll_seconds)
 
-        view = [chatbot, status, review_box, review_prompt, *buttons, cancel, timer, job_id]
-        following = [*view, jobs]
-
-        def then_follow(event: Any, api_name: str) -> None:
-            event.then(h.follow, [session], following, api_name=api_name, **follow_opts)
+        panel = JobPanel(
+            chatbot, status, review_box, review_prompt, comment, buttons, cancel, timer, job_id
+        )
+        view = panel.view()
+        then_follow = job_panel.wire(
+            panel, session, h, name=name, jobs=jobs, follow_opts=follow_opts
+        )
 
         job_id.change(None, [job_id], [], js=SET_URL)
         loaded = demo.load(
@@ -150,26 +132,6 @@ def build_ui(
             show_progress="hidden",
         )
         then_follow(started, "follow")
-        for index, button in enumerate(buttons):
-            decided = button.click(
-                h.decider(index),
-                [comment, name, session],
-                [*view, comment],
-                api_name=f"decide_{index}",
-                show_progress="hidden",
-            )
-            then_follow(decided, f"follow_decision_{index}")
-        cancelled = cancel.click(h.cancel, [session], view, show_progress="hidden")
-        then_follow(cancelled, "follow_cancel")
-        timer.tick(  # "once": no new tick while one is still running
-            h.tick,
-            [session],
-            following,
-            api_name="tick",
-            show_progress="hidden",
-            concurrency_id="follow",
-            concurrency_limit=settings.max_followers,
-        )
         refresh.click(h.jobs_panel, [session], [jobs], api_name="jobs", show_progress="hidden")
         gr.on(
             [name.blur, name.submit],
@@ -180,6 +142,10 @@ def build_ui(
         )
         demo.unload(h.unload)
         session_page.wire(demo, sessions, SessionHandlers(lambda: h.client), tabs, follow_opts)
+        workflow_page.wire(
+            demo, workflows, WorkflowHandlers(h), h, tabs,
+            name=name, jobs=jobs, follow_opts=follow_opts,
+        )  # fmt: skip
 
     demo.queue(default_concurrency_limit=settings.concurrency)
     return demo
@@ -190,7 +156,7 @@ def launch(demo: gr.Blocks, settings: UISettings, **overrides: Any) -> Any:
         server_name=settings.host,
         server_port=settings.port,
         theme=theme(),
-        css=CSS + SESSION_CSS,
+        css=CSS + SESSION_CSS + WORKFLOW_CSS,
         footer_links=[],
         run_history=False,
         show_error=False,

@@ -95,10 +95,28 @@ def example(flow: dict[str, Any]) -> dict[str, Any]:
 
 def describe(flow: str, input_: dict[str, Any]) -> str:
     """The chat line that would have started this job (for jobs reopened from a link)."""
+    if flow == "workflow" and isinstance(input_.get("input_data"), dict):
+        return describe_run(input_)
     values = list(input_.values())
     if len(values) == 1 and isinstance(values[0], str):
         return f"{command_for(flow)} {values[0]}"
     return f"{command_for(flow)} {json.dumps(input_, ensure_ascii=False)}"
+
+
+def describe_run(input_: dict[str, Any]) -> str:
+    """A workflow's run as the person asked for it: its name and the inputs they gave (its
+    job's input also holds the whole spec, which is no line to show)."""
+    spec = input_.get("spec") if isinstance(input_.get("spec"), dict) else {}
+    name = spec.get("name") or input_.get("workflow_id") or "a workflow"
+    node = next((n for n in spec.get("nodes") or [] if n.get("type") == "input"), {})
+    fields = (node.get("config") or {}).get("fields") or {}
+    # What the person had to give first (a field without a default), as the form asks.
+    items = sorted(input_["input_data"].items(), key=lambda kv: "default" in fields.get(kv[0], {}))
+    given = [
+        f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+        for key, value in items
+    ]
+    return f"Run “{name}”" + (" with " + " · ".join(given) if given else "")
 
 
 def help_text(flows: list[dict[str, Any]]) -> str:

@@ -189,7 +189,14 @@ def review_markdown(review: Mapping[str, Any]) -> str:
         text += "\n\n" + quote(str(payload["output"]))
     elif payload.get("markdown"):
         text += "\n\n---\n\n" + str(payload["markdown"]).strip() + "\n\n---"
+    elif payload.get("show") not in (None, ""):  # a workflow's review node: what to judge
+        text += "\n\n" + quote(as_text(payload["show"]))
     return text
+
+
+def as_text(value: Any) -> str:
+    """A value from a workflow (text, or any JSON) as text to read."""
+    return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def decision_markdown(decided: Decision) -> str:
@@ -214,7 +221,10 @@ def result_markdown(result: Any) -> str:
     if isinstance(result, dict) and result.get("markdown"):
         return str(result["markdown"])
     if isinstance(result, dict) and "output" in result:
-        return f"✔ **Result**\n\n{result['output']}"
+        output = result["output"]
+        if not isinstance(output, str):  # a workflow's output may be an object
+            output = f"```json\n{as_text(output)}\n```"
+        return f"✔ **Result**\n\n{output}"
     if isinstance(result, dict) and result.get("artifact_id"):
         final, attempts = result["artifact_id"], result.get("attempts") or []
         attempts = attempts if final in attempts else [*attempts, final]

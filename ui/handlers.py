@@ -47,7 +47,10 @@ class Handlers:
         self.artifacts = ArtifactFiles(settings.artifact_dir)
         self._client_factory = client_factory
         self._client: GenFlowClient | None = None
-        self._tabs: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
+        # (browser tab, view) -> the Session whose follower stops when the tab closes
+        self._tabs: weakref.WeakValueDictionary[tuple[str, str], Session] = (
+            weakref.WeakValueDictionary()
+        )
 
     @property
     def client(self) -> GenFlowClient:
@@ -93,8 +96,7 @@ class Handlers:
         self, session: Session, saved_name: str | None, request: gr.Request
     ) -> tuple[Any, ...]:
         """A new tab: the flows for the mode picker, and the job named in the URL."""
-        if request.session_hash:
-            self._tabs[request.session_hash] = session
+        self.track(request, session)
         try:
             session.flows = await self.client.flows()
         except APIError as exc:
@@ -213,11 +215,19 @@ class Handlers:
                 session.say(explain(exc))
         return self.view_outputs(session)
 
+    def track(self, request: gr.Request, session: Session, view: str = "chat") -> None:
+        """Remember a view's job state of this browser tab, to stop its follower when the
+        tab closes (the Chat tab's, and the Workflows tab's run)."""
+        if request.session_hash:
+            self._tabs[(request.session_hash, view)] = session
+
     def unload(self, request: gr.Request) -> None:
-        """The tab closed: its follower (if any) stops reading the job's events."""
-        session = self._tabs.pop(request.session_hash or "", None)
-        if session is not None:
-            session.stop_following()
+        """The tab closed: its followers (if any) stop reading their jobs' events."""
+        closed = [key for key in list(self._tabs.keys()) if key[0] == request.session_hash]
+        for key in closed:
+            session = self._tabs.pop(key, None)
+            if session is not None:
+                session.stop_following()
 
 
 def strip_markdown(text: str) -> str:

@@ -63,8 +63,7 @@ def jobs_html(
     now = now or datetime.now(UTC)
     rows = []
     for job in jobs:
-        values = [v for v in (job.get("input") or {}).values() if isinstance(v, str)]
-        text = values[0] if values else ""
+        text = job_text(job)
         text = text if len(text) <= 60 else text[:59] + "…"
         icon, label = STATES.get(job.get("status", ""), ("•", job.get("status", "")))
         classes = "gf-job gf-current" if job["id"] == current else "gf-job"
@@ -77,6 +76,17 @@ def jobs_html(
             "</span></a>"
         )
     return f'<div class="gf-jobs">{"".join(rows)}</div>'
+
+
+def job_text(job: dict[str, Any]) -> str:
+    """What the job is about: its first text input, or the name of the workflow it runs
+    (whose input is the whole spec)."""
+    input_ = job.get("input") or {}
+    spec = input_.get("spec")
+    if job.get("flow") == "workflow" and isinstance(spec, dict):
+        return str(spec.get("name") or input_.get("workflow_id") or "")
+    values = [v for v in input_.values() if isinstance(v, str)]
+    return values[0] if values else ""
 
 
 def age(created_at: str | None, now: datetime) -> str:

@@ -22,6 +22,7 @@ import httpx
 from tests.e2e.server import ROOT, GenFlowServer, free_port, stop_process, tail
 from tests.fakes.openai_server import FakeOpenAIProcess
 from tests.fakes.session_answers import SESSION_RULES
+from tests.fakes.workflow_answers import WORKFLOW_RULES
 from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
 START_TIMEOUT = 60.0
@@ -124,6 +125,7 @@ def api_server(data_dir: Path, fake: FakeOpenAIProcess) -> OpenAIBackedServer:
 STYLED = f"Legend says a goatherd named Kaldi saw his goats dance. {STYLED_TEXT}"
 # What the fake model answers (first match wins); each test uses its own task text.
 RULES: list[dict[str, Any]] = [
+    *WORKFLOW_RULES,  # first: a workflow's draft prompt quotes other prompts' words
     {"answer": OUTLINE, "match": "Write an outline"},
     {"answer": SECTION_TEXT, "match": "Write one paragraph"},
     {"answer": STYLED, "match": "Rewrite this article draft"},

@@ -81,6 +81,23 @@ def test_a_job_is_described_as_the_line_that_started_it() -> None:
     )
 
 
+def test_a_workflow_run_is_described_by_its_name_and_inputs_not_its_spec() -> None:
+    spec = {
+        "name": "Article with approval",
+        "nodes": [{"id": "start", "type": "input", "config": {"fields": {
+            "audience": {"type": "string", "default": "everyone"}, "topic": {"type": "string"},
+        }}}],
+    }  # fmt: skip
+    input_ = {"input_data": {"audience": "cooks", "topic": "Tea"}, "spec": spec,
+              "workflow_id": "wf_1", "version": 2}  # fmt: skip
+    assert describe("workflow", input_) == (
+        "Run “Article with approval” with topic: Tea · audience: cooks"
+    )
+    assert describe("workflow", {**input_, "input_data": {}}) == "Run “Article with approval”"
+    job = {"id": "job_3", "flow": "workflow", "status": "running", "input": input_}
+    assert "Article with approval" in jobs_html([job], current=None, titles={})
+
+
 def test_the_status_bar_escapes_and_shows_progress() -> None:
     view = JobView("job_1", flow="article", status="running", progress=45)
     html = status_html(view, "<b>Article</b>", problem="API <down>")

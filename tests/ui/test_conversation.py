@@ -186,3 +186,15 @@ def test_step_titles_read_as_words() -> None:
     assert step_title("GenerateImage", 1) == "Generate image"
     assert step_title("GenerateImage", 2) == "Generate image (attempt 2)"
     assert step_title("write_summary", 1) == "Write summary"
+
+
+def test_a_workflow_review_shows_what_to_judge_and_its_result_may_be_an_object() -> None:
+    workflow = ("job.created", {"flow": "workflow", "input": {"input_data": {"topic": "Tea"}}})
+    review = {"id": "rev_2", "prompt": "Approve the draft", "options": ["approve", "reject"],
+              "payload": {"show": "Tea is a leaf."}}  # fmt: skip
+    view = view_of(workflow, ("review.requested", review))
+    assert view.messages()[-1]["content"] == (
+        "⚑ **Your review, please:** Approve the draft\n\n> Tea is a leaf."
+    )
+    done = view_of(workflow, ("job.completed", {"result": {"output": {"reply": "Hi"}}}))
+    assert done.messages()[-1]["content"] == ('✔ **Result**\n\n```json\n{\n  "reply": "Hi"\n}\n```')
