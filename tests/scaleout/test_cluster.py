@@ -143,6 +143,14 @@ async def test_a_review_is_decided_once_whichever_replica_people_use(cluster: Cl
         assert_one_clean_history(read.durable)
 
 
+async def model_reached(model: FakeOpenAIProcess, count: int, *, within: float) -> None:
+    """Until the fake model has received `count` chat requests."""
+    deadline = asyncio.get_running_loop().time() + within
+    while await asyncio.to_thread(model.chat_requests) < count:
+        assert asyncio.get_running_loop().time() < deadline, "the model was never asked"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_worker_killed_mid_node_is_replaced_and_finished_nodes_never_rerun(
     cluster: Cluster, model: FakeOpenAIProcess
 ) -> None:
@@ -153,6 +161,9 @@ async def test_a_worker_killed_mid_node_is_replaced_and_finished_nodes_never_rer
     async with client(a) as http:
         job = await create(http, "article", {"topic": "The history of coffee"})
         await wait_for(http, job["id"], started("WriteContent"), within=30, what="sections")
+        # All three sections must be asking (and hanging) before the kill, or the new
+        # worker's own request would be one of the three that hang.
+        await model_reached(model, 4, within=30)
         doomed.kill()
         cluster.add_worker()
         stored = await wait_for(http, job["id"], ended, within=60, what="the end")
