@@ -14,6 +14,7 @@ from quart import Quart, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from backend.api import (
+    accounts,
     artifacts,
     events,
     flows,
@@ -25,8 +26,10 @@ from backend.api import (
     sessions,
     workflows,
 )
+from backend.api.common import check_token
 from backend.assembly import build_services
-from backend.auth import ensure_admin_token, load_secret
+from backend.auth import load_secret
+from backend.data_dir import prepare as prepare_data_dir
 from backend.errors import GenFlowError, RateLimited
 from backend.services import Services
 from backend.settings import Settings
@@ -86,17 +89,22 @@ def create_app(
         session_realtime,
         workflows,
         knowledge,
+        accounts,
         openapi,
     ):
         app.register_blueprint(module.blueprint)
+    app.before_request(check_token)
+    app.before_websocket(check_token)
     _register_error_handlers(app)
 
     @app.before_serving
     async def start() -> None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings)  # 0700, and 0600 files (tightened if looser)
         parts.secret = load_secret(settings)
-        parts.admin_token = ensure_admin_token(settings, parts.secret)
         await parts.store.initialize()
+        await parts.tokens.start(parts.secret)
+        await parts.accounts.ensure_first_admin()  # `admin`, password in admin.password
+        parts.admin_token = await parts.tokens.ensure_admin_file(settings.admin_token_path)
         await parts.bus.start()
         await parts.queue.start()
         if parts.queue.name == "local":  # with workers, expired leases are re-queued
@@ -110,6 +118,8 @@ def create_app(
         app.extensions["genflow_sweeper"].cancel()
         await parts.queue.close()
         await parts.jobs.limiter.aclose()
+        await parts.accounts.aclose()
+        await parts.tokens.aclose()
         await parts.bus.aclose()
         await parts.store.close()
 

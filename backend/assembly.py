@@ -11,6 +11,7 @@ from __future__ import annotations
 from backend.ids import instance_id
 from backend.knowledge.service import KnowledgeService
 from backend.metrics import Metrics
+from backend.people.parts import build_people
 from backend.ratelimit import LocalRateLimiter
 from backend.runtime.bus import EventBus, LocalBus
 from backend.runtime.jobs import JobService
@@ -108,11 +109,14 @@ def build_services(
         store=store, bus=bus, jobs=jobs, settings=settings, knowledge_names=knowledge.names
     )
     runner.on_job_end += [sessions.job_ended, workflows.job_ended]
+    accounts, tokens = build_people(settings, store)
     return Services(
         settings=settings,
         sessions=sessions,
         workflows=workflows,
         knowledge=knowledge,
+        accounts=accounts,
+        tokens=tokens,
         store=store,
         bus=bus,
         queue=queue,

@@ -1,8 +1,9 @@
 """Tokens (JWT, HS256), principals, and who may see what.
 
 On first start with no GENFLOW_SECRET the server generates a secret into the data
-directory and writes an admin token next to it (both mode 0600) for the UI, the bots
-and the CLI.
+directory (mode 0600). Every token carries an id (`jti`) that the server recorded when it
+issued the token; whether that id is still live (not revoked) is `people.tokens`' check,
+made on every request. A token without an id predates revocation and is refused.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +29,7 @@ ADMIN_TOKEN_TTL = timedelta(days=365)
 class Principal:
     sub: str
     admin: bool = False
+    token_id: str | None = field(default=None, compare=False)  # the `jti` it came with
 
     def can_see(self, owner: str) -> bool:
         return self.admin or owner == self.sub
@@ -38,7 +40,8 @@ class Principal:
             raise NotFound(f"{what} not found")
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only its owner may read (0600 from the first byte)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -54,15 +57,21 @@ def load_secret(settings: Settings) -> str:
     if path.exists():
         return path.read_text().strip()
     secret = secrets.token_urlsafe(48)
-    _write_private(path, secret)
+    write_private(path, secret)
     return secret
 
 
-def issue_token(secret: str, sub: str, *, admin: bool = False, ttl: timedelta) -> str:
+def issue_token(
+    secret: str, sub: str, *, admin: bool = False, ttl: timedelta, jti: str | None = None
+) -> str:
+    """A signed token. The server accepts it only with a `jti` it recorded: issue tokens
+    through `people.tokens.TokenService`, which records them."""
     if not sub or len(sub) > 200:
         raise InvalidInput("sub must be 1-200 characters")
     now = utcnow()
     claims: dict[str, object] = {"sub": sub, "iat": now, "exp": now + ttl}
+    if jti is not None:
+        claims["jti"] = jti
     if admin:
         claims["scope"] = "admin"
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -75,25 +84,16 @@ def verify_token(secret: str, token: str) -> Principal:
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("the token has expired") from exc
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, ValueError) as exc:  # ValueError: a lone surrogate, say
         raise Unauthorized("the token is not valid") from exc
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise Unauthorized(
+            "the token has no id (it was issued before tokens could be revoked): "
+            "log in again or issue a new one with `genflow token create`"
+        )
     scope = str(claims.get("scope", "")).split()
-    return Principal(sub=str(claims["sub"]), admin="admin" in scope)
-
-
-def ensure_admin_token(settings: Settings, secret: str) -> str:
-    """The admin token in the data dir, (re)written if missing or no longer valid."""
-    path = settings.admin_token_path
-    if path.exists():
-        token = path.read_text().strip()
-        try:
-            if verify_token(secret, token).admin:
-                return token
-        except Unauthorized:
-            pass
-    token = issue_token(secret, "admin", admin=True, ttl=ADMIN_TOKEN_TTL)
-    _write_private(path, token + "\n")
-    return token
+    return Principal(sub=str(claims["sub"]), admin="admin" in scope, token_id=jti)
 
 
 def bearer_token(authorization: str | None, query_token: str | None) -> str:

@@ -4,7 +4,8 @@ genflow up                      API + web UI (+ Slack bot with tokens), embedded
 genflow serve                   the API server alone
 genflow worker [--concurrency N]   run jobs (GENFLOW_QUEUE=procrastinate)
 genflow run FLOW key=value...   start a job and follow it in the terminal
-genflow token create --sub NAME [--admin] [--ttl 30d]
+genflow user add NAME [--admin] [--password-stdin] | list | remove NAME | passwd NAME
+genflow token create --sub NAME [--admin] [--ttl 30d] | list [--all] | revoke ID
 genflow migrate                 apply database migrations
 genflow ui                      the web chat alone
 genflow slack                   the Slack bot (see docs/slack.md)
@@ -19,6 +20,7 @@ import signal
 import sys
 from typing import Any
 
+from backend import cli_people
 from backend.settings import Settings, redacted
 
 
@@ -62,12 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         "inputs", nargs="*", metavar="key=value", help="input_data fields (JSON or text)"
     )
 
-    token = commands.add_parser("token", help="manage API tokens")
-    token_commands = token.add_subparsers(dest="token_command", required=True)
-    create = token_commands.add_parser("create", help="issue a token")
-    create.add_argument("--sub", required=True, help="who the token is for, e.g. alice")
-    create.add_argument("--admin", action="store_true", help="may see every principal's jobs")
-    create.add_argument("--ttl", default="30d", help="lifetime: 3600s, 90m, 12h, 30d, 2w")
+    cli_people.add_commands(commands)  # user …, token …
 
     worker = commands.add_parser(
         "worker", help="run jobs from the queue (GENFLOW_QUEUE=procrastinate, PostgreSQL)"
@@ -99,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_session(settings, args))
         if args.command == "workflow":
             return asyncio.run(_workflow(settings, args))
-        if args.command == "token":
-            return _token(settings, args)
+        if args.command in ("user", "token"):
+            return asyncio.run(cli_people.run(settings, args))
         if args.command == "ui":
             from ui.app import main as ui_main
 
@@ -183,8 +180,10 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def _migrate(settings: Settings) -> int:
     """GenFlow's tables (Alembic) and, on PostgreSQL, procrastinate's queue schema."""
+    from backend.data_dir import prepare
     from backend.store.migrate import upgrade
 
+    prepare(settings)  # a fresh data dir: 0700, the SQLite file 0600
     url = settings.resolved_database_url
     upgrade(url)
     print(f"database is up to date: {redacted(url)}")
@@ -207,23 +206,25 @@ def _banner(settings: Settings, services: Any, extras: list[Any]) -> str:
         f"  Data:   {settings.data_dir}",
         f"  Admin token ({settings.admin_token_path}):",
         f"    {services.admin_token}",
+        *_login_lines(settings, url),
         '  Try:    genflow run article topic="The history of coffee"',
     ]
     return "\n".join(lines)
 
 
-def _token(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.auth import issue_token, load_secret, parse_ttl
-    from backend.errors import InvalidInput
-
-    try:
-        ttl = parse_ttl(args.ttl)
-        token = issue_token(load_secret(settings), args.sub, admin=args.admin, ttl=ttl)
-    except InvalidInput as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
-    print(f"token for {args.sub}{' (admin)' if args.admin else ''}, valid {args.ttl}: {token}")
-    return 0
+def _login_lines(settings: Settings, url: str) -> list[str]:
+    """How to log in as the first admin, while its generated password is unchanged."""
+    path = settings.admin_password_path
+    if not path.exists():
+        return ["  Log in: with your account (`genflow user add NAME` makes one)"]
+    password = path.read_text().strip()
+    body = json.dumps({"username": "admin", "password": password})
+    return [
+        f"  Log in: username admin, password {password}",
+        f"          (kept in {path} until `genflow user passwd admin` changes it)",
+        f"          curl -X POST {url}/api/auth/login -H 'Content-Type: application/json' "
+        f"-d '{body}'",
+    ]
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, Any]:

@@ -108,6 +108,31 @@ class GenFlowClient:
     async def health(self) -> dict[str, Any]:
         return (await self._request("GET", "/api/health")).json()
 
+    # -- accounts and tokens -----------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> dict[str, Any]:
+        """`{token, token_id, expires_at, principal, admin}` for the account (APIError 401
+        for a wrong name or password, 429 when guessing). This client keeps its own
+        token: act as the person with a client made with theirs."""
+        body = {"username": username, "password": password}
+        return (await self._request("POST", "/api/auth/login", json=body)).json()
+
+    async def me(self) -> dict[str, Any]:
+        """`{principal, admin, token_id}`: who this client's token is for."""
+        return (await self._request("GET", "/api/auth/me")).json()
+
+    async def tokens(
+        self, *, principal: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        params |= {"principal": principal} if principal else {}
+        params |= {"cursor": cursor} if cursor else {}
+        return (await self._request("GET", "/api/auth/tokens", params=params)).json()
+
+    async def revoke_token(self, token_id: str) -> None:
+        """Revoke a token (this client's own, from `me()`, is logging out)."""
+        await self._request("DELETE", f"/api/auth/tokens/{token_id}")
+
     async def flows(self) -> list[dict[str, Any]]:
         return (await self._request("GET", "/api/flows")).json()["flows"]
 

@@ -59,10 +59,12 @@ class RedisRateLimiter:
         *,
         prefix: str = "genflow:ratelimit:",
         timeout: float = 1.0,
+        message: str = REFUSAL,
     ) -> None:
         self.rate = per_minute / 60.0
         self.burst = max(1, burst)
         self.prefix = prefix
+        self.message = message
         # Short timeouts, one quick retry: a job's creation must not hang on Redis.
         self._redis = Redis.from_url(
             url,
@@ -89,7 +91,7 @@ class RedisRateLimiter:
             log.info("rate limit enforced again: Redis is back")
             self._failing = False
         if not allowed:
-            raise RateLimited(REFUSAL, retry_after=float(wait))
+            raise RateLimited(self.message, retry_after=float(wait))
 
     async def aclose(self) -> None:
         await self._redis.aclose()

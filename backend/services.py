@@ -8,6 +8,8 @@ from quart import current_app
 
 from backend.knowledge.service import KnowledgeService
 from backend.metrics import Metrics
+from backend.people.accounts import AccountService
+from backend.people.tokens import TokenService
 from backend.runtime.bus import EventBus
 from backend.runtime.jobs import JobService
 from backend.runtime.queues import JobQueue
@@ -32,6 +34,8 @@ class Services:
     sessions: SessionService
     workflows: WorkflowService
     knowledge: KnowledgeService
+    accounts: AccountService
+    tokens: TokenService
     secret: str = ""
     admin_token: str = ""
 

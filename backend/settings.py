@@ -88,6 +88,12 @@ class Settings:
     batch_concurrency: int = 4
     rate_limit_per_minute: float = 60.0
     rate_limit_burst: int = 20
+    login_per_minute: float = 5.0  # login attempts per username (guessing)
+    login_burst: int = 5
+    login_address_per_minute: float = 30.0  # login attempts per client address
+    login_address_burst: int = 10
+    login_token_ttl: float = 43200.0  # seconds a token from POST /api/auth/login lasts
+    token_cache_seconds: float = 2.0  # how long a replica trusts "this token is live"
     heartbeat_seconds: float = 15.0
     prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
@@ -132,6 +138,12 @@ class Settings:
             batch_concurrency=_int("GENFLOW_BATCH_CONCURRENCY", 4),
             rate_limit_per_minute=_float("GENFLOW_RATE_LIMIT_PER_MINUTE", 60.0),
             rate_limit_burst=_int("GENFLOW_RATE_LIMIT_BURST", 20),
+            login_per_minute=_float("GENFLOW_LOGIN_PER_MINUTE", 5.0),
+            login_burst=_int("GENFLOW_LOGIN_BURST", 5),
+            login_address_per_minute=_float("GENFLOW_LOGIN_ADDRESS_PER_MINUTE", 30.0),
+            login_address_burst=_int("GENFLOW_LOGIN_ADDRESS_BURST", 10),
+            login_token_ttl=_float("GENFLOW_LOGIN_TOKEN_TTL", 43200.0),
+            token_cache_seconds=_float("GENFLOW_TOKEN_CACHE_SECONDS", 2.0),
             heartbeat_seconds=_float("GENFLOW_HEARTBEAT_SECONDS", 15.0),
         )
         settings = replace(settings, **overrides) if overrides else settings
@@ -158,6 +170,13 @@ class Settings:
             raise ValueError("GENFLOW_REQUEUE_SECONDS must divide 60 (1, 2, 3, 5, 10, 15, 20, 30)")
         if self.lease_seconds < 1:
             raise ValueError("GENFLOW_LEASE_SECONDS must be at least 1")
+        if not 0 <= self.token_cache_seconds <= 60:
+            raise ValueError(
+                "GENFLOW_TOKEN_CACHE_SECONDS must be 0 to 60: a revoked token may keep "
+                "working that long on replicas that do not hear of it over Redis"
+            )
+        if self.login_token_ttl < 60:
+            raise ValueError("GENFLOW_LOGIN_TOKEN_TTL must be at least 60 seconds")
 
     @property
     def is_postgres(self) -> bool:
@@ -178,3 +197,8 @@ class Settings:
     @property
     def admin_token_path(self) -> Path:
         return self.data_dir / "admin.token"
+
+    @property
+    def admin_password_path(self) -> Path:
+        """The first admin account's generated password (written on first start)."""
+        return self.data_dir / "admin.password"

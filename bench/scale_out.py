@@ -47,7 +47,7 @@ from bench.report import table
 from bench.servers import GenFlowProcess
 from bench.sse import Received, live_latencies, read_sse
 from bench.stats import ratio, summary
-from tests.scaleout.cluster import SECRET, Worker, token
+from tests.scaleout.cluster import SECRET, Worker, token, use_database
 from tests.services import with_database
 
 NAME = "scale_out"
@@ -155,6 +155,7 @@ class Cluster:
             for i in range(REPLICAS)
         ]
         await self.replicas[0].start_async()
+        use_database(self.database_url)  # where `token()` records the bench's token
         env = {f"GENFLOW_{k.upper()}": v for k, v in self.settings().items()}
         env |= {
             "GENFLOW_BENCH_LLM_LATENCY": str(self.latency),

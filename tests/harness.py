@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from quart import Quart
 from quart.typing import TestClientProtocol
 
 from backend.app import create_app
-from backend.auth import issue_token
 from backend.services import Services
 from backend.settings import Settings
 from backend.store.base import Store
@@ -23,6 +21,7 @@ from flows.llm import LLMBackend
 from flows.providers.placeholder_images import PlaceholderImages
 from flows.providers.scripted_llm import Reply, ScriptedLLM
 from flows.registry import FlowSpec
+from tests.tokens import recorded_token
 
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -89,13 +88,18 @@ class Harness:
     app: Quart
     client: TestClientProtocol
     settings: Settings
+    _tokens: dict[tuple[str, bool], str] = field(default_factory=dict)
 
     @property
     def services(self) -> Services:
         return self.app.extensions["genflow"]
 
     def headers(self, sub: str = "alice", *, admin: bool = False) -> dict[str, str]:
-        token = issue_token(self.services.secret, sub, admin=admin, ttl=timedelta(hours=1))
+        """A recorded token for `sub` (one per principal and harness, made on first use)."""
+        token = self._tokens.get((sub, admin))
+        if token is None:
+            token = recorded_token(self.services.store.url, self.services.secret, sub, admin=admin)
+            self._tokens[(sub, admin)] = token
         return {"Authorization": f"Bearer {token}"}
 
     async def create(self, flow: str, input_: dict[str, Any], sub: str = "alice") -> dict[str, Any]:

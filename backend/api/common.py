@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from quart import has_websocket_context, request, websocket
+from quart import g, has_websocket_context, request, websocket
 
-from backend.auth import Principal, bearer_token, verify_token
-from backend.errors import BadRequest, InvalidInput, PayloadTooLarge
+from backend.auth import Principal, bearer_token
+from backend.errors import BadRequest, GenFlowError, InvalidInput, PayloadTooLarge, Unauthorized
 from backend.runtime.jobs import schema_errors
 from backend.services import services
 
 
 def principal(*, query_token: bool = False) -> Principal:
-    """The caller, from `Authorization: Bearer`, or `?access_token=` where `query_token`.
+    """The caller, from `Authorization: Bearer`, or `?access_token=` where `query_token`,
+    as `check_token` found it before the route ran (signed, unexpired, not revoked).
 
     Only the routes a browser cannot send headers to (EventSource, WebSocket, <img>) take
     the query form: tokens in URLs end up in logs, so nowhere else.
@@ -22,7 +23,31 @@ def principal(*, query_token: bool = False) -> Principal:
     source = websocket if has_websocket_context() else request
     from_query = source.args.get("access_token") if query_token else None
     token = bearer_token(source.headers.get("Authorization"), from_query)
-    return verify_token(services().secret, token)
+    checked = getattr(g, "genflow_caller", None)
+    if checked is None or checked[0] != token:  # check_token runs before every request
+        raise Unauthorized("the token could not be checked")
+    if isinstance(checked[1], GenFlowError):
+        raise checked[1]
+    return checked[1]
+
+
+async def check_token() -> None:
+    """Before every request and WebSocket: the presented token's signature, expiry and
+    whether it is live (not revoked: a store lookup, cached for a few seconds). This is
+    the async half of `principal()`, which routes call synchronously; a route that takes
+    no token ignores the outcome (a bad token, or the store down, fails only routes that
+    need one)."""
+    source = websocket if has_websocket_context() else request
+    try:
+        token = bearer_token(source.headers.get("Authorization"), source.args.get("access_token"))
+    except Unauthorized:  # none, or malformed: principal() says which
+        return
+    outcome: Principal | GenFlowError
+    try:
+        outcome = await services().tokens.authenticate(token)
+    except GenFlowError as exc:  # Unauthorized, or StoreUnavailable (503)
+        outcome = exc
+    g.genflow_caller = (token, outcome)
 
 
 async def json_body(schema: dict[str, Any], *, limit: int | None = None) -> dict[str, Any]:

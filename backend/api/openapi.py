@@ -6,7 +6,7 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from backend.api import knowledge, schemas, sessions, workflows
+from backend.api import accounts, knowledge, schemas, sessions, workflows
 from backend.services import services
 
 blueprint = Blueprint("openapi", __name__)
@@ -179,6 +179,48 @@ def _workflow_paths() -> dict[str, Any]:
     }
 
 
+def _auth_paths() -> dict[str, Any]:
+    """Log in for a token; the caller; tokens listed and revoked (docs/api.md, Auth)."""
+    listing = {
+        "summary": "The caller's tokens, newest first (admins: everyone's, or ?principal=)",
+        "parameters": [
+            {"name": "principal", "in": "query", "schema": {"type": "string"}},
+            {
+                "name": "limit",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+            },
+            {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+        ],
+        "responses": _responses("200", 401, 422),
+    }
+    return {
+        "/api/auth/login": {
+            "post": {
+                "summary": "Log in: a token for the account (401 for a wrong name or password)",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Login"}}
+                    },
+                },
+                "responses": _responses("200", 400, 401, 413, 422, 429),
+            }
+        },
+        "/api/auth/me": {
+            "get": {"summary": "Who the token is for", "responses": _responses("200", 401)}
+        },
+        "/api/auth/tokens": {"get": listing},
+        "/api/auth/tokens/{token_id}": _item_path(
+            "Revoke a token (yours, or any as admin): refused everywhere from now on",
+            method="delete",
+            param="token_id",
+            ok="204",
+        ),
+    }
+
+
 def document() -> dict[str, Any]:
     flows = services().flows
     return {
@@ -216,6 +258,7 @@ def document() -> dict[str, Any]:
                 "ExecuteWorkflow": workflows.EXECUTE,
                 "CreateKnowledgeBase": knowledge.CREATE,
                 "KnowledgeDocument": knowledge.DOCUMENT,
+                "Login": accounts.LOGIN,
                 **{f"Input_{name}": spec.input_schema for name, spec in flows.items()},
             },
         },
@@ -328,6 +371,7 @@ def document() -> dict[str, Any]:
             ),
             **_knowledge_paths(),
             **_workflow_paths(),
+            **_auth_paths(),
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",

@@ -21,7 +21,7 @@ from typing import Any
 
 from quart import Blueprint, websocket
 
-from backend.auth import Principal, bearer_token, verify_token
+from backend.auth import Principal, bearer_token
 from backend.domain import isoformat, utcnow
 from backend.errors import GenFlowError, NotFound
 from backend.events import Event, EventType
@@ -65,8 +65,8 @@ async def _authenticate(parts: Services, session_id: str) -> tuple[Principal, Se
     if not isinstance(first, dict) or first.get("type") != "auth":
         raise NotFound('the first frame must be {"type": "auth", "token": "Bearer …"}')
     token = first.get("token")
-    caller = verify_token(
-        parts.secret, bearer_token(token if isinstance(token, str) else None, None)
+    caller = await parts.tokens.authenticate(
+        bearer_token(token if isinstance(token, str) else None, None)
     )
     after = first.get("lastEventId") or 0
     if not isinstance(after, int) or after < 0:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from backend.domain import Artifact, Checkpoint, Job, JobStatus, Review
 from backend.events import Event, NewEvent
 from backend.knowledge.model import Chunk, Document, KnowledgeBase
+from backend.people.model import Account, TokenRecord
 from backend.sessions.model import Frame, NewFrame, Session
 from backend.workflows.model import Workflow
 
@@ -178,7 +179,58 @@ class KnowledgeStore(Protocol):
         ...
 
 
-class Store(SessionStore, WorkflowStore, KnowledgeStore, Protocol):
+class PeopleStore(Protocol):
+    """Accounts (the name is the principal) and the record of every token issued.
+
+    A token's record is written before the token is handed out, and `revoked_at`, once
+    set, is never cleared: the revocation check on every request reads `get_token`.
+    """
+
+    async def create_account(self, account: Account) -> None:
+        """Conflict when an account of that name exists."""
+        ...
+
+    async def get_account(self, name: str) -> Account | None: ...
+
+    async def list_accounts(self) -> list[Account]:
+        """By name."""
+        ...
+
+    async def count_accounts(self) -> int: ...
+
+    async def set_password(self, name: str, password_hash: str) -> bool:
+        """False when there is no such account."""
+        ...
+
+    async def delete_account(self, name: str, at: datetime) -> list[str] | None:
+        """Delete the account and revoke its principal's tokens in one transaction: the
+        ids revoked now, or None when there was no such account."""
+        ...
+
+    async def record_token(self, record: TokenRecord) -> None: ...
+
+    async def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+    async def list_tokens(
+        self, *, principal: str | None, limit: int = 50, before: str | None = None
+    ) -> list[TokenRecord]:
+        """Newest first; every principal's when `principal` is None."""
+        ...
+
+    async def revoke_token(self, token_id: str, at: datetime) -> TokenRecord | None:
+        """Set `revoked_at` unless set already; the record after, None if never issued."""
+        ...
+
+    async def revoke_tokens_of(self, principal: str, at: datetime) -> list[str]:
+        """Revoke every live token of `principal`; the ids revoked now."""
+        ...
+
+    async def prune_tokens(self, expired_before: datetime) -> int:
+        """Delete the records of tokens that expired before `expired_before`."""
+        ...
+
+
+class Store(SessionStore, WorkflowStore, KnowledgeStore, PeopleStore, Protocol):
     async def initialize(self) -> None:
         """Create or migrate the schema."""
 

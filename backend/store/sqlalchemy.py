@@ -31,8 +31,10 @@ from backend.domain import Artifact, Job, JobStatus, Review
 from backend.errors import StoreUnavailable
 from backend.events import Event, NewEvent
 from backend.knowledge.model import Chunk, Document, KnowledgeBase
+from backend.people.model import Account, TokenRecord
 from backend.sessions.model import Frame, NewFrame, Session
 from backend.store import knowledge_queries as kq
+from backend.store import people_queries as pq
 from backend.store import queries as q
 from backend.store import session_queries as sq
 from backend.store import workflow_queries as wq
@@ -378,6 +380,48 @@ class SQLStore:
                 wq.workflow_jobs, workflow_id=workflow_id, flow=flow, limit=limit, before=before
             )
         )
+
+    # -- people ----------------------------------------------------------------------
+
+    async def create_account(self, account: Account) -> None:
+        await self._write(partial(pq.create_account, account=account))
+
+    async def get_account(self, name: str) -> Account | None:
+        return await self._read(partial(pq.get_account, name=name))
+
+    async def list_accounts(self) -> list[Account]:
+        return await self._read(pq.list_accounts)
+
+    async def count_accounts(self) -> int:
+        return await self._read(pq.count_accounts)
+
+    async def set_password(self, name: str, password_hash: str) -> bool:
+        return await self._write(partial(pq.set_password, name=name, password_hash=password_hash))
+
+    async def delete_account(self, name: str, at: datetime) -> list[str] | None:
+        return await self._write(partial(pq.delete_account, name=name, at=at))
+
+    async def record_token(self, record: TokenRecord) -> None:
+        await self._write(partial(pq.record_token, record=record))
+
+    async def get_token(self, token_id: str) -> TokenRecord | None:
+        return await self._read(partial(pq.get_token, token_id=token_id))
+
+    async def list_tokens(
+        self, *, principal: str | None, limit: int = 50, before: str | None = None
+    ) -> list[TokenRecord]:
+        return await self._read(
+            partial(pq.list_tokens, principal=principal, limit=limit, before=before)
+        )
+
+    async def revoke_token(self, token_id: str, at: datetime) -> TokenRecord | None:
+        return await self._write(partial(pq.revoke_token, token_id=token_id, at=at))
+
+    async def revoke_tokens_of(self, principal: str, at: datetime) -> list[str]:
+        return await self._write(partial(pq.revoke_tokens_of, principal=principal, at=at))
+
+    async def prune_tokens(self, expired_before: datetime) -> int:
+        return await self._write(partial(pq.prune_tokens, expired_before=expired_before))
 
 
 @contextlib.contextmanager

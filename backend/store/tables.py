@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -238,4 +239,29 @@ knowledge_chunks = Table(
     Column("source", String(500), nullable=False),
     Index("ix_knowledge_chunks_base", "base_id"),
     Index("ix_knowledge_chunks_document", "document_id", "idx"),
+)
+
+# People (migration 0006): accounts, whose name is their principal, and every token issued
+# (its `jti` is the id), so that any token can be listed and revoked.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("admin", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("principal", String(200), nullable=False),
+    Column("admin", Boolean, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("ix_tokens_principal_id", "principal", "id"),
+    Index("ix_tokens_expires_at", "expires_at"),
 )

@@ -21,6 +21,10 @@ from flows.pilot.spec import SPEC_SCHEMA
 from flows.pilot.validate import validate
 
 REPAIR_ROUNDS = 3
+# A repair prompt quotes the last draft and its errors; bounded, so that it fits a small
+# model's context (2048 tokens for the embedded one) with room for the answer.
+MAX_LAST_ANSWER = 1500
+MAX_ERRORS_TOLD = 6
 MAX_PROMPT = 4000
 
 INPUT_SCHEMA: dict[str, Any] = {
@@ -132,12 +136,16 @@ class RecommendTemplates(AsyncNode):
         return "default"
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def _draft_prompt(shared: dict[str, Any]) -> str:
     example = library.TEMPLATES[shared["templates"][0]].spec()
     bases = shared.get("knowledge_bases") or []
     known = f"The person's knowledge bases: {', '.join(bases)}.\n" if bases else ""
     return (
-        f"{NODE_GUIDE}\n\nAn example workflow:\n{json.dumps(example)}\n\n{known}"
+        f"{NODE_GUIDE}\n\nAn example workflow:\n{_compact(example)}\n\n{known}"
         f"Write a workflow for this request: {shared['prompt']}\n"
         f"Its goal: {shared['intent']['goal']}\nReply with the workflow as JSON only."
     )
@@ -151,9 +159,10 @@ class DraftSpec(AsyncNode):
         if not rounds:
             return _draft_prompt(shared)
         last = rounds[-1]
-        problems = "\n".join(f"- {e}" for e in last["errors"])
+        problems = "\n".join(f"- {e}" for e in last["errors"][:MAX_ERRORS_TOLD])
         return (
-            f"{_draft_prompt(shared)}\n\nYour last answer:\n{json.dumps(last['spec'])}\n\n"
+            f"{_draft_prompt(shared)}\n\nYour last answer:\n"
+            f"{_compact(last['spec'])[:MAX_LAST_ANSWER]}\n\n"
             f"That workflow is invalid:\n{problems}\n"
             "Reply with the whole corrected workflow as JSON only."
         )

@@ -24,10 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from flows.llm import DEFAULT_SAMPLING, Completion, LLMError, Message, Sampling
+from flows.providers.grammar_schema import grammar_safe
 
 MODEL_NAME = "smollm2-135m"
 MAX_TOKENS = 512
 STRUCTURED_MAX_TOKENS = 1024  # of the 2048-token context; the schemas' bounds fit in it
+MIN_ANSWER_TOKENS = 128  # below this an answer would be cut off before it says anything
+CHAT_TEMPLATE_TOKENS = 8  # the role markers the chat template adds around each message
 PROSE = {"temperature": 0.3, "repeat_penalty": 1.3, "frequency_penalty": 0.3}
 STRUCTURED = {"temperature": 0.4, "repeat_penalty": 1.15}
 
@@ -115,11 +118,20 @@ class LocalLLM:
         if stop.is_set():  # cancelled while waiting for the model
             return Completion(text="", model=MODEL_NAME, tokens_in=0, tokens_out=0)
         model = self._load()
-        kwargs: dict[str, Any] = {"max_tokens": self.max_tokens}
+        prompt_text = "\n".join(m["content"] for m in messages)
+        tokens_in = len(model.tokenize(prompt_text.encode(), add_bos=False))
+        # A whole JSON document must fit, or it ends in an unterminated string.
+        wanted = max(self.max_tokens, STRUCTURED_MAX_TOKENS) if schema else self.max_tokens
+        room = self.n_ctx - tokens_in - CHAT_TEMPLATE_TOKENS * len(messages)
+        if room < MIN_ANSWER_TOKENS:
+            raise LLMError(
+                f"the prompt ({tokens_in} tokens) leaves no room for an answer in the "
+                f"embedded model's {self.n_ctx}-token context: shorten it, or use a model "
+                "with a larger context (GENFLOW_LLM=openai, docs/models.md)"
+            )
+        kwargs: dict[str, Any] = {"max_tokens": min(wanted, room)}
         if schema is not None:
-            # A whole JSON document must fit, or it ends in an unterminated string.
-            kwargs["max_tokens"] = max(self.max_tokens, STRUCTURED_MAX_TOKENS)
-            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            kwargs["response_format"] = {"type": "json_object", "schema": grammar_safe(schema)}
             result = model.create_chat_completion(
                 messages=messages, **kwargs, **{**STRUCTURED, **chosen}
             )
@@ -137,7 +149,5 @@ class LocalLLM:
                     parts.append(piece)
                     deliver(piece)
             text = "".join(parts)
-        prompt_text = "\n".join(m["content"] for m in messages)
-        tokens_in = len(model.tokenize(prompt_text.encode(), add_bos=False))
         tokens_out = len(model.tokenize(text.encode(), add_bos=False)) if text else 0
         return Completion(text=text, model=MODEL_NAME, tokens_in=tokens_in, tokens_out=tokens_out)

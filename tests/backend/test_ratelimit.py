@@ -121,3 +121,20 @@ async def test_redis_unreachable_fails_open_and_warns_once(
     warnings = [r for r in caplog.records if r.name == "backend.redis_ratelimit"]
     assert len(warnings) == 1
     assert "not enforced" in warnings[0].getMessage()
+
+
+async def test_refilled_buckets_are_dropped_so_many_keys_stay_bounded() -> None:
+    """Login usernames are anyone's choice: memory must not grow with every new one."""
+    from backend.ratelimit import MAX_KEYS
+
+    now = [0.0]
+    limiter = LocalRateLimiter(60, 2, clock=lambda: now[0])  # a token a second
+    for i in range(MAX_KEYS - 1):
+        await limiter.check(f"guess-{i}")
+    now[0] = 1.5  # every guess's bucket is full again
+    await limiter.check("alice")
+    await limiter.check("alice")
+    now[0] = 1.6
+    with pytest.raises(RateLimited):  # the next check prunes, and alice stays empty
+        await limiter.check("alice")
+    assert len(limiter._buckets) == 1

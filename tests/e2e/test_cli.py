@@ -89,6 +89,100 @@ def test_token_create_prints_a_token_the_server_accepts(server: GenFlowServer) -
     assert bad.returncode == 2 and "invalid ttl" in bad.stderr
 
 
+def refused_within(server: GenFlowServer, token: str, within: float) -> None:
+    """Poll until the server refuses `token` (a CLI revocation reaches a server without
+    Redis within GENFLOW_TOKEN_CACHE_SECONDS, 2 s)."""
+    import time
+
+    deadline = time.monotonic() + within
+    while True:
+        answer = httpx.get(f"{server.base_url}/api/auth/me", headers=bearer(token))
+        if answer.status_code == 401:
+            return
+        assert answer.status_code == 200 and time.monotonic() < deadline, answer.text
+        time.sleep(0.05)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_token_list_and_revoke_against_a_running_server(server: GenFlowServer) -> None:
+    created = genflow(server, "token", "create", "--sub", "dora", "--ttl", "1h")
+    token_id, token = created.stdout.split()[1], created.stdout.split()[-1]
+    assert httpx.get(f"{server.base_url}/api/auth/me", headers=bearer(token)).json() == {
+        "principal": "dora", "admin": False, "token_id": token_id
+    }  # fmt: skip
+    listed = genflow(server, "token", "list", "--principal", "dora")
+    assert token_id in listed.stdout and "cli" in listed.stdout and "active" in listed.stdout
+    revoked = genflow(server, "token", "revoke", token_id)
+    assert revoked.returncode == 0 and f"token {token_id} of dora revoked" in revoked.stdout
+    refused_within(server, token, 5.0)
+    assert token_id not in genflow(server, "token", "list").stdout  # live ones only
+    assert "revoked" in genflow(server, "token", "list", "--all", "--principal", "dora").stdout
+    unknown = genflow(server, "token", "revoke", "tok_nope")
+    assert unknown.returncode == 1 and "no token 'tok_nope'" in unknown.stderr
+
+
+def test_user_add_list_remove_and_login_at_the_server(server: GenFlowServer) -> None:
+    password = "carols own passphrase"
+    added = genflow(server, "user", "add", "carol", "--password-stdin", stdin=password + "\n")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "account carol added"
+    again = genflow(server, "user", "add", "carol", "--password-stdin", stdin=password + "\n")
+    assert again.returncode == 1 and "exists already" in again.stderr
+    short = genflow(server, "user", "add", "dave", "--password-stdin", stdin="short\n")
+    assert short.returncode == 2 and "8 to 1024 characters" in short.stderr
+    listed = genflow(server, "user", "list").stdout.splitlines()
+    assert listed[0].split() == ["NAME", "ADMIN", "CREATED"]
+    assert [line.split()[0] for line in listed[1:]] == ["admin", "carol"]
+    assert listed[1].split()[1] == "yes"  # the first admin, made on the server's first start
+    login = httpx.post(
+        f"{server.base_url}/api/auth/login", json={"username": "carol", "password": password}
+    )
+    assert login.status_code == 200, login.text
+    token = login.json()["token"]
+    assert httpx.get(f"{server.base_url}/api/jobs", headers=bearer(token)).status_code == 200
+    new = "new " + password
+    changed = genflow(server, "user", "passwd", "carol", "--password-stdin", stdin=new)
+    assert changed.stdout.strip() == "password of carol changed"
+    for attempt, status in [(password, 401), (new, 200)]:
+        login = httpx.post(
+            f"{server.base_url}/api/auth/login", json={"username": "carol", "password": attempt}
+        )
+        assert login.status_code == status
+    removed = genflow(server, "user", "remove", "carol")
+    assert removed.stdout.strip() == "account carol removed; 2 token(s) revoked"
+    refused_within(server, token, 5.0)
+    login = httpx.post(
+        f"{server.base_url}/api/auth/login", json={"username": "carol", "password": password}
+    )
+    assert login.status_code == 401
+    for done in (added, again, short, changed, removed):
+        assert password not in done.stdout + done.stderr
+
+
+async def test_the_python_client_logs_in_and_out(server: GenFlowServer) -> None:
+    from backend.client import APIError, GenFlowClient
+
+    added = genflow(server, "user", "add", "erin", "--password-stdin", stdin="erins passphrase")
+    assert added.returncode == 0, added.stderr
+    async with GenFlowClient(server.base_url, None) as anonymous:
+        with pytest.raises(APIError) as refused:
+            await anonymous.login("erin", "not it")
+        assert refused.value.status == 401
+        session = await anonymous.login("erin", "erins passphrase")
+    async with GenFlowClient(server.base_url, session["token"]) as erin:
+        me = await erin.me()
+        assert me == {"principal": "erin", "admin": False, "token_id": session["token_id"]}
+        listed = await erin.tokens()
+        assert [t["id"] for t in listed["tokens"]] == [session["token_id"]]
+        await erin.revoke_token(me["token_id"])  # logging out
+        with pytest.raises(APIError) as gone:
+            await erin.me()
+        assert gone.value.status == 401
+
+
 def test_migrate_reports_the_database(server: GenFlowServer, tmp_path: Path) -> None:
     env_dir = tmp_path / "fresh"
     done = subprocess.run(
@@ -143,6 +237,16 @@ def test_up_serves_the_api_and_the_web_ui_and_stops_both(tmp_path: Path) -> None
         banner = (tmp_path / "up.log").read_text()
         assert f"Web UI: http://127.0.0.1:{ui_port}/" in banner
         assert (tmp_path / "admin.token").read_text().strip() in banner
+        password = (tmp_path / "admin.password").read_text().strip()
+        assert f"Log in: username admin, password {password}" in banner
+        login = httpx.post(
+            f"http://127.0.0.1:{api_port}/api/auth/login",
+            json={"username": "admin", "password": password},
+        )
+        assert login.status_code == 200 and login.json()["admin"] is True
+        assert tmp_path.stat().st_mode & 0o777 == 0o700
+        for name in ("genflow.db", "secret", "admin.token", "admin.password"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
         up.send_signal(signal.SIGTERM)
         assert up.wait(timeout=30) == 0
         with pytest.raises(httpx.TransportError):

@@ -63,3 +63,30 @@ async def test_the_embedded_defaults_make_a_picture(tmp_path: Path) -> None:
     picture = Image.open(io.BytesIO(await response.get_data()))
     picture.verify()
     assert picture.width >= 256
+
+
+async def test_the_local_model_gives_a_workflow_that_runs(tmp_path: Path) -> None:
+    """Generation with the embedded model: whatever it drafts (SmolLM2 rarely writes a valid
+    spec: docs/pilot.md), the stored workflow validates, and it runs on the same model."""
+    async with running_app(tmp_path, LocalLLM()) as h:
+        made = await h.client.post(
+            "/api/workflows/generate",
+            json={"prompt": "Summarise meeting notes into three bullet points"},
+            headers=h.headers(),
+        )
+        assert made.status_code == 201, await made.get_data(as_text=True)
+        workflow = await made.get_json()
+        assert workflow["validation"]["valid"] and not workflow["validation"]["placeholders"]
+        fields = next(n for n in workflow["workflow"]["nodes"] if n["type"] == "input")
+        notes = "We met on Monday. We agreed on the budget. We meet again in May."
+        input_data = {name: notes for name in fields["config"]["fields"]}
+        started = await h.client.post(
+            f"/api/workflows/{workflow['workflow_id']}/execute",
+            json={"input_data": input_data},
+            headers=h.headers(),
+        )
+        assert started.status_code == 201, await started.get_data(as_text=True)
+        done = await h.wait_for((await started.get_json())["id"], timeout=600)
+    assert done["status"] == "completed", done["error"]
+    output = done["result"]["output"]
+    assert isinstance(output, str) and output.strip(), output

@@ -3,8 +3,9 @@
 `Cluster` runs `genflow serve` replicas and `genflow worker` processes against one
 PostgreSQL database and one Redis (tests/services.py), with the fake OpenAI-compatible
 server (tests/fakes/openai_server.py, in the test's event loop) as the model. All share
-one `GENFLOW_SECRET`, so a token issued here works on every replica. Leases are short
-(3 s) and the re-queue runs every second, so take-overs happen within a test's patience.
+one `GENFLOW_SECRET`, and `token()` records its tokens in the cluster's database, so a
+token issued here works on every replica. Leases are short (3 s) and the re-queue runs
+every second, so take-overs happen within a test's patience.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
-from backend.auth import issue_token
+from backend.store.migrate import upgrade
 from tests.e2e.server import ROOT, GenFlowServer, stop_process, tail
 from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
+from tests.tokens import recorded_token
 
 SECRET = "scale-out-test-secret-0123456789abcdef"
 WORKER = [sys.executable, "-m", "backend.cli", "worker"]
@@ -39,8 +40,22 @@ RULES = [
 ]
 
 
+_database: dict[str, str] = {}  # "url": where `token()` records its tokens
+_tokens: dict[tuple[str, str, bool], str] = {}
+
+
+def use_database(url: str) -> None:
+    """Record the tokens `token()` makes in this database from now on (a cluster's)."""
+    _database["url"] = url
+
+
 def token(sub: str = "tester", *, admin: bool = True) -> str:
-    return issue_token(SECRET, sub, admin=admin, ttl=timedelta(hours=1))
+    """A token every replica of the current cluster accepts (one per principal)."""
+    url = _database["url"]
+    if (url, sub, admin) not in _tokens:
+        upgrade(url)  # the tokens table, should no replica have started yet
+        _tokens[(url, sub, admin)] = recorded_token(url, SECRET, sub, admin=admin)
+    return _tokens[(url, sub, admin)]
 
 
 def cluster_env(database_url: str, redis_url: str, model_url: str) -> dict[str, str]:
@@ -124,6 +139,9 @@ class Cluster:
     model_url: str
     replicas: list[GenFlowServer] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        use_database(self.database_url)
 
     def env(self, **extra: str) -> dict[str, str]:
         return {**cluster_env(self.database_url, self.redis_url, self.model_url), **extra}
