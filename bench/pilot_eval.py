@@ -15,18 +15,15 @@ import argparse
 import asyncio
 import contextlib
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.assembly import build_services
 from backend.auth import Principal
 from backend.settings import Settings
 from bench.fake_llm import FixedLatencyLLM
+from bench.model_runs import configured_model, started, write_report
 from bench.pilot_prompts import PROMPTS
 from bench.report import table
 from flows import context, llm
@@ -104,16 +101,12 @@ async def dry_run(spec: dict[str, Any]) -> tuple[bool, str | None]:
 async def measure(
     prompts: tuple[str, ...], settings: Settings, out: Callable[[str], None]
 ) -> list[dict[str, Any]]:
-    services = build_services(settings)
-    await services.store.initialize()
-    await services.bus.start()
-    await services.queue.start()
     rows = []
-    try:
+    async with started(settings) as services:
         for number, prompt in enumerate(prompts, 1):
-            started = time.monotonic()
+            began = time.monotonic()
             workflow, job = await services.workflows.generate(ME, prompt, None)
-            seconds = time.monotonic() - started
+            seconds = time.monotonic() - began
             events = await services.store.events_after(job.id, 0, 10_000)
             cost = sum(
                 (e.data.get("usage") or {}).get("cost_usd", 0.0)
@@ -137,10 +130,6 @@ async def measure(
             rows.append(row)
             verdict = "ok" if ran else "FAILED"
             out(f"{number:2}/{len(prompts)} {workflow.source:8} dry run {verdict:6} {prompt[:60]}")
-    finally:
-        await services.queue.close()
-        await services.bus.aclose()
-        await services.store.close()
     return rows
 
 
@@ -164,14 +153,8 @@ def main(argv: list[str] | None = None, *, out: Callable[[str], None] = print) -
     parser.add_argument("--limit", type=int, default=len(PROMPTS), help="the first N prompts")
     parser.add_argument("--json", type=Path, default=Path("bench/results/pilot_eval.json"))
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="genflow-pilot-eval-") as tmp:
-        settings = replace(  # the configured model; a private store; every request let in
-            Settings.from_env(data_dir=Path(tmp)),
-            database_url=None,
-            queue="local",
-            redis_url=None,
-            rate_limit_burst=len(PROMPTS) * 2,
-        )
+    # every request let in: the rate limit is not what is measured
+    with configured_model("genflow-pilot-eval-", rate_limit_burst=len(PROMPTS) * 2) as settings:
         out(f"model: {settings.llm} {settings.model or ''}".rstrip())
         rows = asyncio.run(measure(PROMPTS[: args.limit], settings, out))
     figures = summary(rows)
@@ -182,16 +165,7 @@ def main(argv: list[str] | None = None, *, out: Callable[[str], None] = print) -
             [[k.replace("_", " "), v] for k, v in figures.items()],
         )
     )
-    report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {"backend": settings.llm, "name": settings.model},
-        "summary": figures,
-        "prompts": rows,
-    }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2, default=str))
-    out(f"\nwrote {args.json}")
-    return report
+    return write_report(args.json, settings, {"summary": figures, "prompts": rows}, out)
 
 
 if __name__ == "__main__":

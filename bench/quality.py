@@ -12,20 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import re
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.assembly import build_services
 from backend.auth import Principal
 from backend.domain import TERMINAL_STATUSES, JobStatus
 from backend.settings import Settings
+from bench.model_runs import configured_model, started, write_report
 from bench.report import table
 from flows import checks
 
@@ -118,16 +114,12 @@ async def _image_bytes(services: Any, job: Any) -> bytes | None:
 
 
 async def measure(runs: int, flows: list[str], settings: Settings) -> dict[str, Any]:
-    services = build_services(settings)
-    await services.store.initialize()
-    await services.bus.start()
-    await services.queue.start()
     results: dict[str, Any] = {}
-    try:
+    async with started(settings) as services:
         for flow in flows:
             rows: list[dict[str, Any]] = []
             for i in range(runs):
-                started = time.perf_counter()
+                began = time.perf_counter()
                 if flow == "article":
                     topic = TOPICS[i % len(TOPICS)]
                     job, events = await _run_one(services, "article", {"topic": topic})
@@ -143,7 +135,7 @@ async def measure(runs: int, flows: list[str], settings: Settings) -> dict[str, 
                 rows.append(
                     {
                         "input": job.input,
-                        "seconds": round(time.perf_counter() - started, 1),
+                        "seconds": round(time.perf_counter() - began, 1),
                         "retries": sum(1 for e in events if e.type == "node.retry"),
                         "checks": passed,
                         "error": job.error,
@@ -158,10 +150,6 @@ async def measure(runs: int, flows: list[str], settings: Settings) -> dict[str, 
                 )
                 print(f"  {flow} {i + 1}/{runs}: {_summary(passed)}", flush=True)
             results[flow] = rows
-    finally:
-        await services.queue.close()
-        await services.bus.aclose()
-        await services.store.close()
     return results
 
 
@@ -204,28 +192,16 @@ def main(argv: list[str] | None = None, *, out: Callable[[str], None] = print) -
     unknown = set(flows) - {"article", "review", "image"}
     if unknown:
         parser.error(f"unknown flow(s) {', '.join(sorted(unknown))}: use article, review, image")
-    with tempfile.TemporaryDirectory(prefix="genflow-quality-") as tmp:
-        # The configured model and images; a private store, so nothing is left behind.
-        settings = replace(
-            Settings.from_env(data_dir=Path(tmp)),
-            database_url=None,
-            queue="local",
-            redis_url=None,
-        )
+    with configured_model("genflow-quality-") as settings:
         out(f"model: {settings.llm} {settings.model or ''}".rstrip())
         results = asyncio.run(measure(args.runs, flows, settings))
     out(render(results))
-    report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {"backend": settings.llm, "name": settings.model},
+    body = {
         "runs": args.runs,
         "pass_rates": {flow: pass_rates(rows) for flow, rows in results.items()},
         "jobs": results,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2, default=str))
-    out(f"\nwrote {args.json}")
-    return report
+    return write_report(args.json, settings, body, out)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import asyncio
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from backend.client import APIError, GenFlowClient
@@ -22,6 +21,7 @@ from bots.artifacts import ArtifactPoster
 from bots.blocks import job_message
 from bots.config import SlackConfig
 from bots.follower import JobFollower
+from bots.posting import post_where_seen
 from bots.reviewers import Reviewers
 from bots.session_bot import SessionBot
 from bots.store import BotStore, JobMessage
@@ -30,7 +30,6 @@ from bots.view import MessageView
 from bots.workflow_bot import WorkflowBot
 
 log = logging.getLogger("genflow.slack")
-NOT_A_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
 
 
 class SlackBot:
@@ -120,26 +119,14 @@ class SlackBot:
         """Post the job's message in its channel, or in a DM when the bot is not a member."""
         view = MessageView(record.job_id, record.flow, record.title, record.user_id)
         text, blocks = job_message(view, self.config.job_url(record.job_id))
-        note = None
-        for channel in (record.channel, record.user_id):
-            try:
-                response = await self.slack.chat_postMessage(
-                    channel=channel, text=text, blocks=blocks
-                )
-            except SlackApiError as exc:
-                error = exc.response.get("error")
-                log.warning("cannot post %s in %s: %s", record.job_id, channel, error)
-                if error in NOT_A_MEMBER and channel != record.user_id:
-                    note = (
-                        f"I'm not a member of <#{record.channel}>, so I'll keep you posted in a "
-                        "direct message. Invite me with `/invite @GenFlow` to post there."
-                    )
-                    continue
-                break
-            await self.store.set_message(record.job_id, response["channel"], response["ts"])
+        posted = await post_where_seen(
+            self.slack, record.channel, record.user_id, text, blocks, what=record.job_id
+        )
+        if posted is not None:
+            await self.store.set_message(record.job_id, posted.channel, posted.ts)
             updated = await self.store.job(record.job_id)
             assert updated is not None
-            return updated, note
+            return updated, posted.note
         await self.store.mark_done(record.job_id)  # nowhere to show it; the web UI still can
         return record, "I could not post the job's message in Slack; follow it in the web UI."
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
@@ -21,13 +20,13 @@ from slack_sdk.errors import SlackApiError
 from backend.client import APIError
 from bots.blocks import job_message
 from bots.store import JobMessage
+from bots.throttle import Edits
 from bots.view import MessageView, Upload
 
 if TYPE_CHECKING:
     from bots.bot import SlackBot
 
 log = logging.getLogger("genflow.slack")
-SEND_ATTEMPTS = 5  # per state; a message Slack keeps refusing is not retried forever
 GONE = ("message_not_found", "channel_not_found", "cant_update_message", "is_archived")
 
 
@@ -97,25 +96,14 @@ class JobFollower:
     # -- writing -------------------------------------------------------------------------
 
     async def _writer(self) -> None:
-        interval = self.bot.config.update_interval
-        last_at = float("-inf")
-        last_sent: tuple[str, Any] | None = None
-        failures = 0
+        edits = Edits(self.bot.limiter, self.bot.config.update_interval)
         while True:
             await self._dirty.wait()
-            delay = last_at + interval - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await edits.pace()
             self._dirty.clear()
             message = job_message(self.view, self.bot.config.job_url(self.view.job_id))
-            if message != last_sent and not self._gone and self.record.ts is not None:
-                await self.bot.limiter.acquire()
-                sent = await self._send(*message)
-                last_at = time.monotonic()
-                if sent or failures + 1 >= SEND_ATTEMPTS:
-                    last_sent, failures = message, 0
-                else:
-                    failures += 1
+            if not self._gone and self.record.ts is not None:
+                if await edits.push(message, self._send):
                     self._dirty.set()  # try this state again after the interval
             if not self._reading and not self._dirty.is_set():
                 return

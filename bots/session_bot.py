@@ -14,10 +14,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk.errors import SlackApiError
-
 from backend.client import APIError
 from bots import texts
+from bots.posting import post_where_seen
 from bots.session_blocks import clicked, session_message
 from bots.session_follower import SessionFollower
 from bots.session_store import SessionMessage
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from bots.bot import SlackBot
 
 log = logging.getLogger("genflow.slack")
-NOT_A_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
 
 
 class SessionBot:
@@ -94,28 +92,19 @@ class SessionBot:
         view = SessionView(record.session_id, record.subject, record.user_id)
         view.refreshed(made)
         text, blocks = session_message(view)
-        note = None
-        for channel in (record.channel, record.user_id):
-            try:
-                response = await self.bot.slack.chat_postMessage(
-                    channel=channel, text=text, blocks=blocks
-                )
-            except SlackApiError as exc:
-                error = exc.response.get("error")
-                log.warning("cannot post session %s in %s: %s", record.session_id, channel, error)
-                if error in NOT_A_MEMBER and channel != record.user_id:
-                    note = (
-                        f"I'm not a member of <#{record.channel}>, so I'll keep you posted in a "
-                        "direct message. Invite me with `/invite @GenFlow` to post there."
-                    )
-                    continue
-                break
-            await self.bot.store.sessions.set_message(
-                record.session_id, response["channel"], response["ts"]
-            )
+        posted = await post_where_seen(
+            self.bot.slack,
+            record.channel,
+            record.user_id,
+            text,
+            blocks,
+            what=f"session {record.session_id}",
+        )
+        if posted is not None:
+            await self.bot.store.sessions.set_message(record.session_id, posted.channel, posted.ts)
             updated = await self.bot.store.sessions.get(record.session_id)
             assert updated is not None
-            return updated, note
+            return updated, posted.note
         await self.bot.store.sessions.mark_done(record.session_id)
         return record, "I could not post the session's message in Slack; use the web chat."
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
@@ -26,12 +25,12 @@ from bots.session_article import post_final_article
 from bots.session_blocks import session_message
 from bots.session_store import SessionMessage
 from bots.session_view import SessionView
+from bots.throttle import Edits
 
 if TYPE_CHECKING:
     from bots.bot import SlackBot
 
 log = logging.getLogger("genflow.slack")
-SEND_ATTEMPTS = 5  # per state; a message Slack keeps refusing is not retried forever
 GONE = ("message_not_found", "channel_not_found", "cant_update_message", "is_archived")
 ENDED = {404: "gone", 410: "expired"}
 
@@ -110,15 +109,11 @@ class SessionFollower:
 
     async def _writer(self) -> None:
         interval = self.bot.config.update_interval
-        last_at = float("-inf")
-        last_sent: tuple[str, Any] | None = None
-        failures = 0
+        edits = Edits(self.bot.limiter, interval)
         backoff = interval  # between two reads of a session GenFlow could not answer
         while True:
             await self._dirty.wait()
-            delay = last_at + interval - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await edits.pace()
             self._dirty.clear()
             if self.view.stale and self.view.ended is None:
                 if await self._refresh():
@@ -132,14 +127,8 @@ class SessionFollower:
             self.view.clicks = await self.bot.store.sessions.clicks(self.sid)
             await self._post_article()
             message = session_message(self.view)
-            if message != last_sent and not self._message_gone and self.record.ts is not None:
-                await self.bot.limiter.acquire()
-                sent = await self._send(*message)
-                last_at = time.monotonic()
-                if sent or failures + 1 >= SEND_ATTEMPTS:
-                    last_sent, failures = message, 0
-                else:
-                    failures += 1
+            if not self._message_gone and self.record.ts is not None:
+                if await edits.push(message, self._send):
                     self._dirty.set()  # try this state again after the interval
             await self._save_event_id()
             if (self.view.finished or self._message_gone) and not self._dirty.is_set():

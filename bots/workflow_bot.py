@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from backend.client import APIError
 from bots.markdown import truncate
+from bots.posting import post_where_seen
 from bots.store import JobMessage
 from bots.workflow_blocks import Message, drafting_message, failed_message, summary_message
 from bots.workflow_store import FAILED, READY, WorkflowDraft
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from bots.bot import SlackBot
 
 log = logging.getLogger("genflow.slack")
-NOT_A_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
 INTERRUPTED = (
     ":warning: The bot restarted while this workflow was being drafted, so its answer "
     "was lost. Please ask again."
@@ -94,27 +94,19 @@ class WorkflowBot:
         draft = await store.get(draft_id)
         assert draft is not None
         text, blocks = message
-        for channel in (draft.channel, draft.user_id):
-            try:
-                response = await self.bot.slack.chat_postMessage(
-                    channel=channel, text=text, blocks=blocks
-                )
-            except SlackApiError as exc:
-                error = exc.response.get("error")
-                log.warning("cannot post a workflow draft in %s: %s", channel, error)
-                if error in NOT_A_MEMBER and channel != draft.user_id:
-                    await tell(
-                        f"I'm not a member of <#{draft.channel}>, so the workflow comes in a "
-                        "direct message. Invite me with `/invite @GenFlow` to post there.",
-                        None,
-                    )
-                    continue
-                break
-            except Exception as exc:  # network trouble: answer privately instead
-                log.warning("cannot post a workflow draft in %s: %r", channel, exc)
-                break
-            await store.set_message(draft_id, response["channel"], response["ts"])
-            break
+        posted = await post_where_seen(
+            self.bot.slack,
+            draft.channel,
+            draft.user_id,
+            text,
+            blocks,
+            what="a workflow draft",
+            moved="the workflow comes",
+        )
+        if posted is not None:
+            if posted.note:
+                await tell(posted.note, None)
+            await store.set_message(draft_id, posted.channel, posted.ts)
         updated = await store.get(draft_id)
         assert updated is not None
         return updated

@@ -20,18 +20,15 @@ import websockets
 
 from tests.e2e.server import GenFlowServer, write_script
 from tests.fakes.openai_server import FakeOpenAIProcess
-from tests.fakes.session_answers import IDEAS, NOTES, REVIEW, TOPICS
+from tests.fakes.session_answers import IDEAS, NOTES, REVIEW, SESSION_RULES, TOPICS
 from tests.harness import SECTION_TEXT, STYLED_TEXT
 
 pytestmark = pytest.mark.timeout(120)
 
 RULES: list[dict[str, Any]] = [
-    {"answer": TOPICS, "match": "Suggest 2"},
-    {"answer": IDEAS, "match": "Give 3 different"},
-    {"answer": NOTES, "match": "research notes"},
+    *SESSION_RULES,
     {"answer": SECTION_TEXT, "match": "Write one paragraph"},
     {"answer": STYLED_TEXT, "match": "Rewrite this article draft"},
-    {"answer": REVIEW, "match": "Review this article"},
 ]
 FRAME_TYPES = {
     "stage.change",

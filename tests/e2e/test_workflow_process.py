@@ -15,24 +15,11 @@ import pytest
 
 from flows.pilot.library import TEMPLATES
 from tests.e2e.server import ROOT, GenFlowServer, read_sse, write_script
+from tests.fakes.workflow_answers import INTENT, TEA, TEA_RULES
 
 pytestmark = pytest.mark.timeout(120)
 
-DRAFT = "Tea reached Europe in the 1600s through Dutch traders."
-INTENT = {
-    "goal": "Draft a short article for approval",
-    "name": "Article with approval",
-    "inputs": ["topic"],
-    "outputs": ["article"],
-    "entities": [],
-    "needs": ["review"],
-}
-SPEC = TEMPLATES["content_generation"].spec({"name": "Article with approval"})
-SCRIPT: list[dict[str, Any]] = [
-    {"answer": INTENT, "match": "Analyse this request"},
-    {"answer": SPEC, "match": "Write a workflow for this request"},
-    {"answer": DRAFT, "match": "Write a short article"},
-]
+DRAFT, SCRIPT = TEA, TEA_RULES
 
 
 @pytest.fixture

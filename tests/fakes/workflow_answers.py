@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flows.pilot.library import TEMPLATES
+
 REQUEST = "A short article on a topic I give, approved by me before it is final"
 INTENT = {
     "goal": "Draft a short article for approval",
@@ -64,4 +66,15 @@ WORKFLOW_RULES = [
     {"answer": INTENT, "match": "Analyse this request"},
     {"answer": SPEC, "match": "Write a workflow for this request"},
     {"answer": ARTICLE, "match": "Write a short article about"},
+]
+
+
+# The content_generation template as the model's draft, and its `draft` node's answer for
+# the topic "tea": what the server-process and Slack tests script for `/workflow`.
+TEA = "Tea reached Europe in the 1600s through Dutch traders."
+TEA_SPEC = TEMPLATES["content_generation"].spec({"name": "Article with approval"})
+TEA_RULES: list[dict[str, Any]] = [
+    {"answer": INTENT, "match": "Analyse this request"},
+    {"answer": TEA_SPEC, "match": "Write a workflow for this request"},
+    {"answer": TEA, "match": "Write a short article about tea"},
 ]

@@ -12,30 +12,16 @@ import pytest
 from backend.client import GenFlowClient
 from bots.config import SlackConfig
 from bots.slack import RunningBot, running
-from flows.pilot.library import TEMPLATES
 from tests.e2e.server import GenFlowServer, write_script
 from tests.fakes.session_answers import FIVE_TOPICS, SESSION_RULES
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.workflow_answers import TEA, TEA_RULES, TEA_SPEC
 from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
 # `/workflow`: generation's two model calls (the intent, then the drafted spec: the
 # content_generation template, as tests/e2e/test_workflow_process.py scripts it) and the
 # answer of its `draft` llm node. First, so no rule below answers generation's prompts.
-WORKFLOW_DRAFT = "Tea reached Europe in the 1600s through Dutch traders."
-WORKFLOW_INTENT = {
-    "goal": "Draft a short article for approval",
-    "name": "Article with approval",
-    "inputs": ["topic"],
-    "outputs": ["article"],
-    "entities": [],
-    "needs": ["review"],
-}
-WORKFLOW_SPEC = TEMPLATES["content_generation"].spec({"name": "Article with approval"})
-WORKFLOW_RULES: list[dict[str, Any]] = [
-    {"answer": WORKFLOW_INTENT, "match": "Analyse this request"},
-    {"answer": WORKFLOW_SPEC, "match": "Write a workflow for this request"},
-    {"answer": WORKFLOW_DRAFT, "match": "Write a short article about tea"},
-]
+WORKFLOW_DRAFT, WORKFLOW_SPEC, WORKFLOW_RULES = TEA, TEA_SPEC, TEA_RULES
 
 # First matching rule wins (a rule matches on any text of the prompt).
 LONG = "\n\n".join(f"Paragraph {i}: " + "coffee " * 60 for i in range(20))  # ~9000 chars
