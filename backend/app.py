@@ -31,6 +31,7 @@ from backend.assembly import build_services
 from backend.auth import load_secret
 from backend.data_dir import prepare as prepare_data_dir
 from backend.errors import GenFlowError, RateLimited
+from backend.reviews.deadlines import sweep_forever
 from backend.services import Services
 from backend.settings import Settings
 from backend.store.base import Store
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
@@ -107,15 +109,19 @@ def create_app(
         parts.admin_token = await parts.tokens.ensure_admin_file(settings.admin_token_path)
         await parts.bus.start()
         await parts.queue.start()
-        if parts.queue.name == "local":  # with workers, expired leases are re-queued
+        background = [asyncio.create_task(_sweep_sessions(parts))]
+        if parts.queue.name == "local":  # with workers, these are their periodic tasks
             resumed = await parts.jobs.recover()
             if resumed:
                 log.info("resuming %d interrupted job(s)", len(resumed))
-        app.extensions["genflow_sweeper"] = asyncio.create_task(_sweep_sessions(parts))
+            every = settings.review_sweep_seconds  # sweeps at once: deadlines passed while down
+            background.append(asyncio.create_task(sweep_forever(parts.deadlines, every)))
+        app.extensions["genflow_background"] = background
 
     @app.after_serving
     async def stop() -> None:
-        app.extensions["genflow_sweeper"].cancel()
+        for task in app.extensions["genflow_background"]:
+            task.cancel()
         await parts.queue.close()
         await parts.jobs.limiter.aclose()
         await parts.accounts.aclose()

@@ -13,6 +13,7 @@ from backend.knowledge.service import KnowledgeService
 from backend.metrics import Metrics
 from backend.people.parts import build_people
 from backend.ratelimit import LocalRateLimiter
+from backend.reviews.deadlines import ReviewDeadlines
 from backend.runtime.bus import EventBus, LocalBus
 from backend.runtime.jobs import JobService
 from backend.runtime.queues import JobQueue
@@ -117,6 +118,7 @@ def build_services(
         knowledge=knowledge,
         accounts=accounts,
         tokens=tokens,
+        deadlines=ReviewDeadlines(store=store, bus=bus, queue=queue),
         store=store,
         bus=bus,
         queue=queue,

@@ -108,7 +108,10 @@ STEP_LINES = {
 }
 
 
-async def ask_review(terminal: TerminalView, review: Mapping[str, Any]) -> tuple[str, str | None]:
+async def ask_review(
+    terminal: TerminalView, review: Mapping[str, Any]
+) -> tuple[str, str | None, dict[str, str] | None]:
+    """The decision, comment and (for `edit`) the edited fields, asked at the prompt."""
     payload = review.get("payload") or {}
     terminal.line(f"? {review['prompt']}")
     for key in ("output", "markdown", "url"):
@@ -117,13 +120,26 @@ async def ask_review(terminal: TerminalView, review: Mapping[str, Any]) -> tuple
     options = review["options"]
     while True:
         answer = (await asyncio.to_thread(input, f"Decision ({'/'.join(options)}): ")).strip()
-        if answer in options:
+        edits = await _ask_edits(review) if answer == "edit" else None
+        if answer in options and (answer != "edit" or edits):
             break
         terminal.err.write(f"please answer one of: {', '.join(options)}\n")
     comment = None
     if answer != options[0]:
         comment = (await asyncio.to_thread(input, "Comment (optional): ")).strip() or None
-    return answer, comment
+    return answer, comment, edits
+
+
+async def _ask_edits(review: Mapping[str, Any]) -> dict[str, str]:
+    """A new value (one line) for each editable text field; empty keeps it."""
+    payload = review.get("payload") or {}
+    edits = {}
+    for field in review.get("editable") or ():
+        if isinstance(payload.get(field), str):
+            text = await asyncio.to_thread(input, f"New {field} (one line; empty keeps it): ")
+            if text.strip():
+                edits[field] = text.strip()
+    return edits
 
 
 async def follow_job(
@@ -146,10 +162,15 @@ async def _handle(client: GenFlowClient, terminal: TerminalView, event: Event) -
     """Show one event (and answer the review it opens); True when the job ended."""
     if terminal.show(event) and event["type"] == "review.requested" and terminal.view.review:
         review = terminal.view.review
-        decision, comment = await ask_review(terminal, review)
+        decision, comment, edits = await ask_review(terminal, review)
         try:
             await client.decide(
-                terminal.view.job_id, review["id"], decision, comment=comment, via="cli"
+                terminal.view.job_id,
+                review["id"],
+                decision,
+                comment=comment,
+                via="cli",
+                edits=edits,
             )
         except APIError as exc:  # somebody else decided first: the stream shows what won
             terminal.line(f"  {exc.message}")

@@ -32,6 +32,7 @@ from backend.job_view import Progress as Progress
 from backend.job_view import Resumed as Resumed
 from backend.job_view import Retry as Retry
 from backend.job_view import Step as Step
+from backend.job_view import one_click_options as one_click_options
 
 # A workflow as a Mermaid flowchart (flows/pilot/diagram.py, pure), offered here for the
 # same reason: the web chat's Workflows view draws it without importing `flows`.
@@ -58,13 +59,19 @@ def default_token(data_dir: Path) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
+def api_url_from_env() -> str:
+    """Where the API is: GENFLOW_API_URL, else GENFLOW_HOST:GENFLOW_PORT (for surfaces that
+    act with their users' tokens, not one of their own, like the web chat)."""
+    host = os.environ.get("GENFLOW_HOST") or "127.0.0.1"
+    port = os.environ.get("GENFLOW_PORT") or "8000"
+    return os.environ.get("GENFLOW_API_URL") or f"http://{host}:{port}"
+
+
 def client_from_env(**kwargs: Any) -> GenFlowClient:
     """A client configured like every GenFlow surface: GENFLOW_API_URL, GENFLOW_API_TOKEN
     (default: the admin token in GENFLOW_DATA_DIR), so ui/ and bots/ need no backend import.
     """
-    host = os.environ.get("GENFLOW_HOST") or "127.0.0.1"
-    port = os.environ.get("GENFLOW_PORT") or "8000"
-    url = os.environ.get("GENFLOW_API_URL") or f"http://{host}:{port}"
+    url = api_url_from_env()
     data_dir = Path(os.environ.get("GENFLOW_DATA_DIR") or Path.home() / ".genflow").expanduser()
     token = os.environ.get("GENFLOW_API_TOKEN") or default_token(data_dir)
     return GenFlowClient(url, token, **kwargs)
@@ -136,10 +143,21 @@ class GenFlowClient:
     async def flows(self) -> list[dict[str, Any]]:
         return (await self._request("GET", "/api/flows")).json()["flows"]
 
-    async def create_job(self, flow: str, input_: dict[str, Any]) -> dict[str, Any]:
-        return (
-            await self._request("POST", "/api/jobs", json={"flow": flow, "input": input_})
-        ).json()
+    async def create_job(
+        self,
+        flow: str,
+        input_: dict[str, Any],
+        *,
+        reviewers: list[str] | None = None,
+        review_timeout: float | None = None,
+        on_timeout: str | None = None,
+    ) -> dict[str, Any]:
+        """Start a job; `reviewers` may decide its reviews, which wait at most
+        `review_timeout` seconds before `on_timeout` is applied (docs/api.md)."""
+        body: dict[str, Any] = {"flow": flow, "input": input_}
+        terms = {"reviewers": reviewers, "review_timeout": review_timeout, "on_timeout": on_timeout}
+        body.update({k: v for k, v in terms.items() if v is not None})
+        return (await self._request("POST", "/api/jobs", json=body)).json()
 
     async def job(self, job_id: str) -> dict[str, Any]:
         return (await self._request("GET", f"/api/jobs/{job_id}")).json()
@@ -151,10 +169,18 @@ class GenFlowClient:
         flow: str | None = None,
         limit: int = 20,
         cursor: str | None = None,
+        assigned: str | None = None,
     ) -> dict[str, Any]:
+        """The caller's jobs; `assigned="me"`: the jobs whose reviews it is assigned."""
         params = {
             k: v
-            for k, v in {"status": status, "flow": flow, "limit": limit, "cursor": cursor}.items()
+            for k, v in {
+                "status": status,
+                "flow": flow,
+                "limit": limit,
+                "cursor": cursor,
+                "assigned": assigned,
+            }.items()
             if v is not None
         }
         return (await self._request("GET", "/api/jobs", params=params)).json()
@@ -168,13 +194,21 @@ class GenFlowClient:
         comment: str | None = None,
         via: str = "api",
         by: str | None = None,
+        edits: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Decide a review; with `decision="edit"`, `edits` are the changed payload fields."""
         body: dict[str, Any] = {"review_id": review_id, "decision": decision, "via": via}
         if comment:
             body["comment"] = comment
         if by:
             body["by"] = by
+        if edits is not None:
+            body["edits"] = edits
         return (await self._request("POST", f"/api/jobs/{job_id}/review", json=body)).json()
+
+    async def reviews(self, job_id: str) -> dict[str, Any]:
+        """The job's review audit: every request and decision."""
+        return (await self._request("GET", f"/api/jobs/{job_id}/reviews")).json()
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
         return (await self._request("POST", f"/api/jobs/{job_id}/cancel")).json()

@@ -40,7 +40,12 @@ def isoformat(moment: datetime) -> str:
 
 @dataclass
 class Review:
-    """An open (or decided) request for a human decision at a review gate."""
+    """An open (or decided) request for a human decision at a review gate.
+
+    `assignees` may decide it besides the job's owner and admins; `editable` names the
+    payload fields an `edit` decision may change; with a `deadline`, `on_timeout` (one of
+    the options, or `cancel`) is applied when it passes, and a reminder goes out at
+    `remind_at` (half time)."""
 
     id: str
     node: str
@@ -52,6 +57,15 @@ class Review:
     comment: str | None = None
     decided_by: str | None = None
     decided_via: str | None = None
+    assignees: list[str] = field(default_factory=list)
+    editable: list[str] = field(default_factory=list)
+    deadline: datetime | None = None
+    on_timeout: str | None = None
+    remind_at: datetime | None = None
+    reminded_at: datetime | None = None
+    decided_at: datetime | None = None
+    edits: dict[str, Any] | None = None  # an `edit` decision's changed payload fields
+    diff: dict[str, str] | None = None  # a unified diff per changed text field
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +75,11 @@ class Review:
             "options": list(self.options),
             "payload": self.payload,
             "requested_at": isoformat(self.requested_at),
+            "assignees": list(self.assignees),
+            "editable": list(self.editable),
+            "deadline": isoformat(self.deadline) if self.deadline else None,
+            "on_timeout": self.on_timeout if self.deadline else None,
+            "reminded_at": isoformat(self.reminded_at) if self.reminded_at else None,
         }
 
 
@@ -93,6 +112,11 @@ class Job:
     attempts: int = 0
     last_seq: int = 0
     checkpoint: Checkpoint = field(default_factory=Checkpoint)
+    # Per-job review terms (POST /api/jobs): assignees of every review, and a deadline
+    # (seconds) with its action, overriding the flow's defaults.
+    reviewers: list[str] = field(default_factory=list)
+    review_timeout: float | None = None
+    on_timeout: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +135,9 @@ class Job:
             "session_id": self.session_id,
             "workflow_id": self.workflow_id,
             "last_seq": self.last_seq,
+            "reviewers": list(self.reviewers),
+            "review_timeout": self.review_timeout,
+            "on_timeout": self.on_timeout,
         }
 
 

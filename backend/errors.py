@@ -3,6 +3,7 @@
     GenFlowError                 500 internal
     ├── BadRequest               400 bad_request       (malformed JSON, wrong shape)
     ├── Unauthorized             401 unauthorized      (no or invalid token)
+    ├── Forbidden                403 forbidden         (you may see it, not do this to it)
     ├── NotFound                 404 not_found         (unknown, or not yours)
     ├── Conflict                 409 conflict          (state does not allow it)
     ├── PayloadTooLarge          413 payload_too_large
@@ -45,6 +46,14 @@ class BadRequest(GenFlowError):
 class Unauthorized(GenFlowError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(GenFlowError):
+    """The caller may see the thing but not do this (an assignee cancelling, a viewer
+    deciding a review that is not theirs). Things the caller may not see are NotFound."""
+
+    status = 403
+    code = "forbidden"
 
 
 class NotFound(GenFlowError):

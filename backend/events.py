@@ -28,6 +28,7 @@ class EventType(StrEnum):
     ARTIFACT_CREATED = "artifact.created"
     REVIEW_REQUESTED = "review.requested"
     REVIEW_DECIDED = "review.decided"
+    REVIEW_REMINDER = "review.reminder"  # half of a review's time is gone (durable)
     JOB_COMPLETED = "job.completed"
     JOB_FAILED = "job.failed"
     JOB_CANCELLED = "job.cancelled"

@@ -25,6 +25,16 @@ Event = Mapping[str, Any]
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 TERMINAL_EVENTS = frozenset({"job.completed", "job.failed", "job.cancelled"})
+# Options a decision needs more than a click for: `edit` sends the changed fields.
+NEEDS_EDITOR = frozenset({"edit"})
+
+
+def one_click_options(review: Mapping[str, Any] | None) -> list[str]:
+    """A review's options a surface offers as plain buttons (an edit needs an editor,
+    which the web chat and Slack do not have yet; the API and `genflow run` do)."""
+    return [str(o) for o in (review or {}).get("options", []) if o not in NEEDS_EDITOR]
+
+
 STATUS_AFTER: Mapping[str, str] = MappingProxyType(
     {
         "job.created": "pending",
@@ -360,6 +370,17 @@ def _review_decided(view: JobView, data: Mapping[str, Any]) -> JobView:
     )
 
 
+def _review_reminder(view: JobView, data: Mapping[str, Any]) -> JobView:
+    """Half of the open review's time is gone: its `reminded_at` is set, as in a job
+    snapshot, so a surface can mark the job and ping the review's assignees."""
+    review = view.review
+    if review is None or review.get("id") != data.get("review_id"):
+        return view  # a reminder of a review that is no longer open
+    reminded = {**review, "reminded_at": data.get("reminded_at") or True}
+    reviews = tuple(reminded if r.get("id") == review.get("id") else r for r in view.reviews)
+    return replace(view, review=reminded, reviews=reviews)
+
+
 def _job_completed(view: JobView, data: Mapping[str, Any]) -> JobView:
     return _end(replace(view, result=data.get("result")))
 
@@ -392,6 +413,7 @@ _HANDLERS: Mapping[str, Callable[[JobView, Mapping[str, Any]], JobView]] = Mappi
         "artifact.created": _artifact_created,
         "review.requested": _review_requested,
         "review.decided": _review_decided,
+        "review.reminder": _review_reminder,
         "job.completed": _job_completed,
         "job.failed": _job_failed,
         "job.cancelled": _job_cancelled,

@@ -10,6 +10,7 @@ from backend.knowledge.service import KnowledgeService
 from backend.metrics import Metrics
 from backend.people.accounts import AccountService
 from backend.people.tokens import TokenService
+from backend.reviews.deadlines import ReviewDeadlines
 from backend.runtime.bus import EventBus
 from backend.runtime.jobs import JobService
 from backend.runtime.queues import JobQueue
@@ -36,6 +37,7 @@ class Services:
     knowledge: KnowledgeService
     accounts: AccountService
     tokens: TokenService
+    deadlines: ReviewDeadlines
     secret: str = ""
     admin_token: str = ""
 

@@ -65,6 +65,7 @@ class Settings:
     redis_url: str | None = None  # live events and rate limits across replicas
     lease_seconds: float = 15.0  # a worker's hold on a running job, renewed every third
     requeue_seconds: int = 5  # how often jobs whose lease expired are queued again
+    review_sweep_seconds: int = 2  # how often due review reminders and deadlines are applied
     worker_concurrency: int = 32  # jobs one `genflow worker` runs at once
     host: str = "127.0.0.1"
     port: int = 8000
@@ -113,6 +114,7 @@ class Settings:
             redis_url=_env("GENFLOW_REDIS_URL"),
             lease_seconds=_float("GENFLOW_LEASE_SECONDS", 15.0),
             requeue_seconds=_int("GENFLOW_REQUEUE_SECONDS", 5),
+            review_sweep_seconds=_int("GENFLOW_REVIEW_SWEEP_SECONDS", 2),
             worker_concurrency=_int("GENFLOW_WORKER_CONCURRENCY", 32),
             host=host,
             port=port,
@@ -168,6 +170,10 @@ class Settings:
             )
         if not 1 <= self.requeue_seconds <= 60 or 60 % self.requeue_seconds:
             raise ValueError("GENFLOW_REQUEUE_SECONDS must divide 60 (1, 2, 3, 5, 10, 15, 20, 30)")
+        if not 1 <= self.review_sweep_seconds <= 60 or 60 % self.review_sweep_seconds:
+            raise ValueError(
+                "GENFLOW_REVIEW_SWEEP_SECONDS must divide 60 (1, 2, 3, 5, 10, 15, 20, 30)"
+            )
         if self.lease_seconds < 1:
             raise ValueError("GENFLOW_LEASE_SECONDS must be at least 1")
         if not 0 <= self.token_cache_seconds <= 60:

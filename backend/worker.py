@@ -1,7 +1,8 @@
 """`genflow worker`: runs jobs from the procrastinate queue (GENFLOW_QUEUE=procrastinate).
 
 A worker is the same runner as the embedded server's, fed by procrastinate instead of
-an in-process queue. It also runs the periodic re-queue of jobs whose lease expired.
+an in-process queue. It also runs the periodic re-queue of jobs whose lease expired, and
+the periodic sweep of review reminders and deadlines.
 If procrastinate's worker stops on its own (PostgreSQL went away under its listener), it
 is started again once the database answers: an outage pauses a worker, it does not end
 it. SIGTERM stops it: running jobs hand their lease back and are queued again, so
@@ -64,11 +65,18 @@ def _register(parts: Services, queue: ProcrastinateQueue) -> None:
             await queue.enqueue(job_id)
         return len(ids)
 
+    async def sweep_reviews() -> None:
+        reminded, timed_out = await parts.deadlines.sweep()
+        if reminded or timed_out:
+            log.info("review deadlines: %d reminder(s), %d timeout(s)", reminded, timed_out)
+
     register_tasks(
         queue.app,
         run=run,
         requeue_unowned=requeue_unowned,
         every_seconds=parts.settings.requeue_seconds,
+        sweep_reviews=sweep_reviews,
+        review_sweep_seconds=parts.settings.review_sweep_seconds,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from backend.client import one_click_options
 from bots import texts
 from bots.markdown import chunks, escape, to_mrkdwn, truncate
 from bots.values import readable
@@ -132,7 +133,7 @@ def _review(view: MessageView, *, images: bool) -> Blocks:
 
 def review_actions(job_id: str, review: dict[str, Any]) -> dict[str, Any]:
     buttons = []
-    for option in review.get("options", []):
+    for option in one_click_options(review):
         button: dict[str, Any] = {
             "type": "button",
             "action_id": ACTION_PREFIX + option,

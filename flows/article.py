@@ -323,8 +323,9 @@ class ApplyStyle(AsyncBatchNode):
 
 
 class ArticleReview(HumanReview):
-    options = ("approve", "revise")
-    prompt = "Approve the article, or ask for a revision (say what to change)"
+    options = ("approve", "revise", "edit")
+    prompt = "Approve the article, edit it yourself, or ask for a revision (say what to change)"
+    editable = ("title", "markdown")
 
     def payload(self, shared: ArticleShared) -> dict[str, Any]:
         return {
@@ -336,6 +337,20 @@ class ArticleReview(HumanReview):
     def apply_decision(self, shared: ArticleShared, decision: dict[str, Any]) -> None:
         super().apply_decision(shared, decision)
         shared["feedback"] = decision.get("comment")
+
+    async def apply_edits_async(self, shared: ArticleShared, edits: dict[str, Any]) -> None:
+        """The reviewer's markdown is the article, word for word; a new title alone
+        replaces the article's heading. Either way the edited article is stored anew."""
+        if "title" in edits:
+            shared["title"] = edits["title"].strip() or shared["title"]
+        if "markdown" in edits:
+            markdown = edits["markdown"].strip() + "\n"
+            shared["article"] = markdown
+            shared["article_artifact"] = await context.save_artifact(
+                markdown.encode(), mime="text/markdown", kind="markdown", name="article.md"
+            )
+        elif "title" in edits:
+            await _store_article(shared, shared["article"])
 
 
 class ReviseArticle(AsyncNode):

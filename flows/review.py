@@ -1,7 +1,7 @@
-"""review: the LLM does a task -> a person approves or rejects -> result.
+"""review: the LLM does a task -> a person approves, edits or rejects -> result.
 
 A rejection loops back to `Process` with the attempt number and the reviewer's comment
-in the next prompt.
+in the next prompt; an edit of `output` goes on as approved, with the edited answer.
 """
 
 from __future__ import annotations
@@ -72,8 +72,11 @@ class Process(AsyncNode):
 
 
 class TaskReview(HumanReview):
-    options = ("approve", "reject")
-    prompt = "Approve the answer, or reject it with a comment saying what to change"
+    options = ("approve", "reject", "edit")
+    prompt = (
+        "Approve the answer, edit it yourself, or reject it with a comment saying what to change"
+    )
+    editable = ("output",)  # an edited answer is the result, as if approved
 
     def payload(self, shared: TaskShared) -> dict[str, Any]:
         return {"task": shared["task"], "output": shared["output"], "attempt": shared["attempt"]}

@@ -30,6 +30,7 @@ TERMINAL = ("completed", "failed", "cancelled")
 ERROR_CODES = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",

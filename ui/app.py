@@ -1,8 +1,9 @@
 """The GenFlow web chat: the page layout and how its events are wired (Gradio 6).
 
-`build_ui()` returns the Blocks; `launch()` serves them; `main()` is what `genflow ui`
-(and `python -m ui`) runs. The UI is a client of the GenFlow API through
-`backend.client` only; tests point it anywhere by passing `client_factory`.
+`build_ui()` returns the Blocks; `launch()` serves them behind the login door
+(`ui.gate`); `main()` is what `genflow ui` (and `python -m ui`) runs. The UI is a client
+of the GenFlow API through `backend.client` only, and acts with the token of the person
+logged in on each page (`ui.people`), never with one of its own.
 
 Concurrency: each tab's job is followed by a streaming handler that ends whenever the job
 waits for a person, so reviews that wait for hours hold no Gradio worker; while a review
@@ -12,21 +13,22 @@ new follower. Follower handlers share one concurrency group sized for many tabs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import gradio as gr
 import httpx
+from starlette.middleware import Middleware
 
-from backend.client import GenFlowClient, client_from_env
+from backend.client import GenFlowClient, api_url_from_env
 from ui import job_panel, session_page, workflow_page
 from ui.assets import CSS, PLACEHOLDER, SET_URL, theme
+from ui.gate import Gate
 from ui.handlers import Handlers
 from ui.job_panel import JobPanel
-from ui.panels import status_html
+from ui.panels import status_html, who_html
+from ui.people import People
 from ui.session import Session
 from ui.session_assets import SESSION_CSS
 from ui.session_handlers import SessionHandlers
@@ -35,19 +37,32 @@ from ui.workflow_assets import WORKFLOW_CSS
 from ui.workflow_handlers import WorkflowHandlers
 
 
-def default_client_factory(settings: UISettings) -> Callable[[], GenFlowClient]:
-    """GENFLOW_API_URL / GENFLOW_API_TOKEN, with a connection pool big enough for every
-    live follower (each holds one SSE connection) plus the short calls."""
+def default_people(settings: UISettings) -> People:
+    """The keyring of people logged in here, for the API at GENFLOW_API_URL. Each person's
+    client has a connection pool big enough for every live follower (each holds one SSE
+    connection) plus the short calls; the cookie is named after the port, so two UIs on
+    one host keep their logins apart."""
+    url = api_url_from_env()
     limits = httpx.Limits(max_connections=settings.max_followers + 50, max_keepalive_connections=20)
-    return lambda: client_from_env(transport=httpx.AsyncHTTPTransport(limits=limits))
+
+    def make(token: str | None) -> GenFlowClient:
+        return GenFlowClient(url, token, transport=httpx.AsyncHTTPTransport(limits=limits))
+
+    return People(make, cookie=f"genflow_ui_{settings.port}")
 
 
-def build_ui(
-    client_factory: Callable[[], GenFlowClient] | None = None,
-    settings: UISettings | None = None,
-) -> gr.Blocks:
+def build_ui(people: People, settings: UISettings | None = None) -> gr.Blocks:
+    """The page; every event acts as the person `people` finds behind it."""
     settings = settings or UISettings.from_env()
-    h = Handlers(client_factory or default_client_factory(settings), settings)
+    h = Handlers(people.client, settings)
+    session_handlers = SessionHandlers(people.client)
+    people.on_logout(h.close_page)
+    people.on_logout(session_handlers.close_page)
+
+    def who(request: gr.Request) -> str:
+        person = people.person(request)
+        return who_html(person.principal, person.admin)
+
     follow_opts: dict[str, Any] = dict(
         show_progress="hidden",
         concurrency_id="follow",
@@ -59,7 +74,7 @@ def build_ui(
         # One per tab, copied from this empty one. (A factory would be re-run by a hidden load
         # event racing ours, replacing the session that our load just filled.)
         session = gr.State(Session())
-        saved_name = gr.BrowserState("", storage_key="genflow-ui-name", secret="genflow-ui")
+        whoami = gr.HTML(elem_id="gf-who")
         job_id = gr.Textbox(visible=False, elem_id="gf-job-id")
         timer = gr.Timer(settings.poll_seconds, active=False)
         with gr.Tabs(elem_id="gf-tabs") as tabs:
@@ -100,11 +115,6 @@ def build_ui(
                         gr.Markdown("### Your jobs")
                         jobs = gr.HTML(elem_id="gf-jobs")
                         refresh = gr.Button("↻ Refresh", size="sm", elem_id="gf-refresh")
-                        name = gr.Textbox(
-                            label="Your name",
-                            placeholder="shown on your decisions",
-                            elem_id="gf-name",
-                        )
             with gr.Tab("Sessions", id="sessions", elem_id="gs-tab"):
                 sessions = session_page.build()
             with gr.Tab("Workflows", id="workflows", elem_id="gw-tab"):
@@ -114,14 +124,11 @@ def build_ui(
             chatbot, status, review_box, review_prompt, comment, buttons, cancel, timer, job_id
         )
         view = panel.view()
-        then_follow = job_panel.wire(
-            panel, session, h, name=name, jobs=jobs, follow_opts=follow_opts
-        )
+        then_follow = job_panel.wire(panel, session, h, jobs=jobs, follow_opts=follow_opts)
 
         job_id.change(None, [job_id], [], js=SET_URL)
-        loaded = demo.load(
-            h.load, [session, saved_name], [*view, mode, jobs, name], show_progress="hidden"
-        )
+        demo.load(who, None, [whoami], show_progress="hidden", api_visibility="private")
+        loaded = demo.load(h.load, [session], [*view, mode, jobs], show_progress="hidden")
         then_follow(loaded, "follow_page")
         started = gr.on(
             [text.submit, send.click],
@@ -133,25 +140,21 @@ def build_ui(
         )
         then_follow(started, "follow")
         refresh.click(h.jobs_panel, [session], [jobs], api_name="jobs", show_progress="hidden")
-        gr.on(
-            [name.blur, name.submit],
-            lambda value: value,
-            [name],
-            [saved_name],
-            api_visibility="private",
-        )
         demo.unload(h.unload)
-        session_page.wire(demo, sessions, SessionHandlers(lambda: h.client), tabs, follow_opts)
+        session_page.wire(demo, sessions, session_handlers, tabs, follow_opts)
         workflow_page.wire(
-            demo, workflows, WorkflowHandlers(h), h, tabs,
-            name=name, jobs=jobs, follow_opts=follow_opts,
-        )  # fmt: skip
+            demo, workflows, WorkflowHandlers(h), h, tabs, jobs=jobs, follow_opts=follow_opts
+        )
+        demo.unload(people.page_closed)
 
     demo.queue(default_concurrency_limit=settings.concurrency)
     return demo
 
 
-def launch(demo: gr.Blocks, settings: UISettings, **overrides: Any) -> Any:
+def launch(demo: gr.Blocks, settings: UISettings, people: People, **overrides: Any) -> Any:
+    """Serve the page behind the door: the `Gate` middleware answers every request without
+    a login (and serves /login, /logout), and Gradio's `auth_dependency` asks the same
+    keyring, so its own routes refuse such a request too."""
     options: dict[str, Any] = dict(
         server_name=settings.host,
         server_port=settings.port,
@@ -160,7 +163,8 @@ def launch(demo: gr.Blocks, settings: UISettings, **overrides: Any) -> Any:
         footer_links=[],
         run_history=False,
         show_error=False,
-        allowed_paths=[str(settings.artifact_dir)],
+        auth_dependency=people.principal,
+        app_kwargs={"middleware": [Middleware(Gate, people=people)]},
     )
     return demo.launch(**(options | overrides))
 
@@ -169,18 +173,17 @@ def main(*, host: str | None = None, port: int | None = None) -> int:
     """`genflow ui`: serve the web chat until interrupted.
 
     Binds GENFLOW_HOST:GENFLOW_UI_PORT unless `host`/`port` say otherwise; calls the API at
-    GENFLOW_API_URL with GENFLOW_API_TOKEN (default: the admin token in GENFLOW_DATA_DIR).
+    GENFLOW_API_URL (default GENFLOW_HOST:GENFLOW_PORT) with the token of whoever logged in.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not every API call
     settings = UISettings.from_env()
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
     settings.artifact_dir.mkdir(parents=True, exist_ok=True)
-    api = client_from_env()
-    print(f"GenFlow web UI, for the API at {api.base_url}", flush=True)
-    asyncio.run(api.close())
+    print(f"GenFlow web UI, for the API at {api_url_from_env()}; log in at /login", flush=True)
+    people = default_people(settings)
     try:
-        launch(build_ui(settings=settings), settings)
+        launch(build_ui(people, settings), settings, people)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -1,9 +1,11 @@
 """Image artifacts as local files that Gradio can serve.
 
-The API serves artifacts only with a token, and the UI's token (often the admin token)
-must never reach a browser, so images are fetched through the API client and written to
-a cache directory; Gradio then copies them into its own cache and serves them. Artifacts
-never change, so a file is fetched once per UI process and shared by every session.
+The API serves artifacts only with a token, and a person's token must never reach a
+browser, so images are fetched through the person's API client and written to a cache
+directory; Gradio then copies them into its own cache and serves them. Artifacts never
+change, so a file is fetched once per UI process and shared by every page that shows it
+(an artifact id reaches a page only from the events of a job its person may read). The
+files have random names: knowing an artifact's id is no way to its file.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import logging
 import os
 import re
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -56,7 +59,7 @@ class ArtifactFiles:
             log.warning("artifact %s unavailable: %s", artifact_id, exc)
             return UNAVAILABLE
         suffix = SUFFIXES.get(mime.split(";")[0].strip(), ".bin")
-        path = self.directory / f"{artifact_id}{suffix}"
+        path = self.directory / f"{secrets.token_urlsafe(24)}{suffix}"
         await asyncio.to_thread(_write, path, data)
         return str(path)
 

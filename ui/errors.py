@@ -18,10 +18,10 @@ def explain(exc: BaseException) -> str:
             "Is the server running (`genflow serve`)? Try again in a moment."
         )
     if isinstance(exc, APIError):
-        if exc.status == 401:
+        if exc.status == 401:  # the person's token was revoked (elsewhere) or expired
             return (
-                "⚠ **The API refused the web UI's token.** Set `GENFLOW_API_TOKEN` (or "
-                "`GENFLOW_DATA_DIR`, for the admin token) for the UI and restart it."
+                "⚠ **You are logged out:** your login expired or was revoked. "
+                "Reload the page to log in again."
             )
         if exc.status == 404:
             return "⚠ **Not found:** no such job (or it is not yours)."

@@ -2,8 +2,10 @@
 
 Every handler takes the tab's `Session` and returns or yields `Handlers.view_outputs()`:
 the chat, the status bar, the review panel, the cancel button, the review timer and the
-job id (which the page copies into its URL). No handler lets an exception escape: a
-person sees what went wrong in the chat, and the UI's log keeps the traceback.
+job id (which the page copies into its URL). Each one acts through the API client of the
+person behind the event (`clients(request)`, their own token), never one of the UI's.
+No handler lets an exception escape: a person sees what went wrong in the chat, and the
+UI's log keeps the traceback (the one exception: `LoggedOut`, shown as Gradio's error).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from backend.client import APIError, GenFlowClient, JobView
+from backend.client import APIError, GenFlowClient, JobView, one_click_options
 from ui import live
 from ui.artifacts import ArtifactFiles
 from ui.commands import InputProblem, ShowHelp, StartJob, help_text, parse
@@ -28,6 +30,8 @@ from ui.settings import UISettings
 
 log = logging.getLogger(__name__)
 
+Clients = Callable[[gr.Request], GenFlowClient]  # a page event -> its person's API client
+
 MAX_OPTIONS = 4  # decision buttons on the page; reviews offer two today
 VARIANTS = {"approve": "primary", "reject": "stop"}
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # a job id may go into an API path
@@ -38,32 +42,28 @@ def skip(count: int) -> tuple[Any, ...]:
 
 
 class Handlers:
-    """The page's behaviour, around one API client shared by every tab."""
+    """The page's behaviour; `clients(request)` is the API client of the person behind a
+    page event (`People.client`)."""
 
     VIEW_OUTPUTS = 7 + MAX_OPTIONS  # chat, status, review box, prompt, buttons, cancel, timer, id
 
-    def __init__(self, client_factory: Callable[[], GenFlowClient], settings: UISettings):
+    def __init__(self, clients: Clients, settings: UISettings):
         self.settings = settings
+        self.clients = clients
+        # Images are cached per UI process: an artifact id reaches a view only from the
+        # events of a job that the person's own token could read.
         self.artifacts = ArtifactFiles(settings.artifact_dir)
-        self._client_factory = client_factory
-        self._client: GenFlowClient | None = None
         # (browser tab, view) -> the Session whose follower stops when the tab closes
         self._tabs: weakref.WeakValueDictionary[tuple[str, str], Session] = (
             weakref.WeakValueDictionary()
         )
-
-    @property
-    def client(self) -> GenFlowClient:
-        if self._client is None:  # created on Gradio's event loop, where it is used
-            self._client = self._client_factory()
-        return self._client
 
     # -- rendering -----------------------------------------------------------------------
 
     def view_outputs(self, session: Session) -> tuple[Any, ...]:
         view = session.view
         review = view.open_review if view else None
-        options = [str(o) for o in (review or {}).get("options", [])][:MAX_OPTIONS]
+        options = one_click_options(review)[:MAX_OPTIONS]
         buttons = [
             gr.Button(
                 value=option.capitalize(), visible=True, variant=VARIANTS.get(option, "secondary")
@@ -82,23 +82,26 @@ class Handlers:
             view.job_id if view else "",
         )
 
-    async def jobs_panel(self, session: Session) -> str:
+    async def jobs_panel(self, session: Session, request: gr.Request) -> str:
+        """The person's recent jobs (an admin's: everyone's, with their owners)."""
+        return await self.jobs_list(self.clients(request), session, request.username)
+
+    async def jobs_list(self, client: GenFlowClient, session: Session, viewer: str | None) -> str:
         current = session.view.job_id if session.view else None
         try:
-            listing = await self.client.jobs(limit=20)
+            listing = await client.jobs(limit=20)
         except APIError as exc:
             return jobs_html([], current=current, titles={}, problem=strip_markdown(explain(exc)))
-        return jobs_html(listing["jobs"], current=current, titles=session.titles())
+        return jobs_html(listing["jobs"], current=current, titles=session.titles(), viewer=viewer)
 
     # -- events --------------------------------------------------------------------------
 
-    async def load(
-        self, session: Session, saved_name: str | None, request: gr.Request
-    ) -> tuple[Any, ...]:
+    async def load(self, session: Session, request: gr.Request) -> tuple[Any, ...]:
         """A new tab: the flows for the mode picker, and the job named in the URL."""
+        client = self.clients(request)
         self.track(request, session)
         try:
-            session.flows = await self.client.flows()
+            session.flows = await client.flows()
         except APIError as exc:
             session.problem = strip_markdown(explain(exc))
         job_id = (request.query_params.get("job") or "").strip()
@@ -111,21 +114,25 @@ class Handlers:
             choices=[(title, name) for name, title in session.titles().items()],
             value="article" if "article" in names else (names[0] if names else None),
         )
-        return (*self.view_outputs(session), mode, await self.jobs_panel(session), saved_name or "")
+        jobs = await self.jobs_list(client, session, request.username)
+        return (*self.view_outputs(session), mode, jobs)
 
-    async def start(self, text: str, mode: str | None, session: Session) -> tuple[Any, ...]:
+    async def start(
+        self, text: str, mode: str | None, session: Session, request: gr.Request
+    ) -> tuple[Any, ...]:
         """A chat line: start a job (or explain why not). Returns the view and the new text."""
+        client = self.clients(request)
         keep = text
         try:
             if not session.flows:  # the API was down when the page loaded
-                session.flows = await self.client.flows()
+                session.flows = await client.flows()
                 session.problem = None
             action = parse(text, mode, session.flows)
             if isinstance(action, ShowHelp):
                 session.say(help_text(session.flows), user=text)
                 return (*self.view_outputs(session), "")
             assert isinstance(action, StartJob)
-            job = await self.client.create_job(action.flow, action.input)
+            job = await client.create_job(action.flow, action.input)
         except InputProblem as problem:
             session.say(f"⚠ {problem}", user=text)
         except Exception as exc:  # the API's refusal, or a bug (logged)
@@ -136,28 +143,31 @@ class Handlers:
             keep = ""
         return (*self.view_outputs(session), keep)
 
-    async def follow(self, session: Session) -> AsyncIterator[tuple[Any, ...]]:
+    async def follow(self, session: Session, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
         """Stream the tab's job until it ends or waits for a person; then list jobs again."""
+        client = self.clients(request)
         rendered = False
         try:
-            async for _ in live.follow(self.client, session, self.artifacts):
+            async for _ in live.follow(client, session, self.artifacts):
                 rendered = True
                 yield (*self.view_outputs(session), gr.skip())
         except Exception as exc:
             session.say(explain(exc))
         if session.view is not None and not session.following:
-            yield (*self.view_outputs(session), await self.jobs_panel(session))
+            jobs = await self.jobs_list(client, session, request.username)
+            yield (*self.view_outputs(session), jobs)
         elif not rendered:
             yield skip(self.VIEW_OUTPUTS + 1)
 
-    async def tick(self, session: Session) -> AsyncIterator[tuple[Any, ...]]:
+    async def tick(self, session: Session, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
         """While a review is open: has it been decided elsewhere? Then follow again."""
+        client = self.clients(request)
         view = session.view
         if view is None or view.open_review is None or session.following:
             yield skip(self.VIEW_OUTPUTS + 1)
             return
         try:
-            closed = await live.review_closed(self.client, session)
+            closed = await live.review_closed(client, session)
         except APIError as exc:
             session.problem = strip_markdown(explain(exc))
             yield (*self.view_outputs(session), gr.skip())
@@ -169,26 +179,27 @@ class Handlers:
             session.problem = None
             yield (*self.view_outputs(session), gr.skip())
             return
-        async for outputs in self.follow(session):
+        async for outputs in self.follow(session, request):
             yield outputs
 
     def decider(self, index: int) -> Callable[..., Any]:
-        """The click handler of decision button `index` (the review's index-th option)."""
+        """The click handler of decision button `index` (the review's index-th option).
+        The API records the person whose token decides, `via web`."""
 
-        async def decide(comment: str, name: str, session: Session) -> tuple[Any, ...]:
+        async def decide(comment: str, session: Session, request: gr.Request) -> tuple[Any, ...]:
+            client = self.clients(request)
             view = session.view
             review = view.open_review if view else None
-            options = (review or {}).get("options", [])
+            options = one_click_options(review)
             if view is None or review is None or index >= len(options):
                 return (*self.view_outputs(session), gr.skip())
             try:
-                await self.client.decide(
+                await client.decide(
                     view.job_id,
                     review["id"],
                     options[index],
                     comment=(comment or "").strip() or None,
                     via="web",
-                    by=(name or "").strip() or None,
                 )
                 view.answered = review["id"]
                 comment = ""
@@ -204,10 +215,11 @@ class Handlers:
 
         return decide
 
-    async def cancel(self, session: Session) -> tuple[Any, ...]:
+    async def cancel(self, session: Session, request: gr.Request) -> tuple[Any, ...]:
+        client = self.clients(request)
         if session.view is not None and not session.view.finished:
             try:
-                await self.client.cancel(session.view.job_id)
+                await client.cancel(session.view.job_id)
             except APIError as exc:
                 if exc.status != 409:  # 409: it finished meanwhile; the events show how
                     session.say(explain(exc))
@@ -223,8 +235,12 @@ class Handlers:
 
     def unload(self, request: gr.Request) -> None:
         """The tab closed: its followers (if any) stop reading their jobs' events."""
-        closed = [key for key in list(self._tabs.keys()) if key[0] == request.session_hash]
-        for key in closed:
+        self.close_page(request.session_hash or "")
+
+    def close_page(self, page: str) -> None:
+        """Stop the followers of a page (by Gradio's session hash): it closed, or its
+        person logged out."""
+        for key in [key for key in list(self._tabs.keys()) if key[0] == page]:
             session = self._tabs.pop(key, None)
             if session is not None:
                 session.stop_following()

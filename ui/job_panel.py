@@ -100,7 +100,6 @@ def wire(
     session: gr.State,
     h: Handlers,
     *,
-    name: gr.Textbox,
     jobs: gr.HTML,
     follow_opts: dict[str, Any],
     api_prefix: str = "",
@@ -116,7 +115,7 @@ def wire(
     for index, button in enumerate(panel.buttons):
         decided = button.click(
             h.decider(index),
-            [panel.comment, name, session],
+            [panel.comment, session],
             [*view, panel.comment],
             api_name=f"{api_prefix}decide_{index}",
             show_progress="hidden",

@@ -53,9 +53,11 @@ def jobs_html(
     current: str | None,
     titles: dict[str, str],
     problem: str | None = None,
+    viewer: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """Recent jobs, newest first; each is a link that reopens it (here or in a new tab)."""
+    """Recent jobs, newest first; each is a link that reopens it (here or in a new tab).
+    A job someone other than `viewer` owns (an admin sees everyone's) names its owner."""
     if problem:
         return f'<div class="gf-jobs"><div class="gf-problem">{escape(problem)}</div></div>'
     if not jobs:
@@ -67,13 +69,15 @@ def jobs_html(
         text = text if len(text) <= 60 else text[:59] + "…"
         icon, label = STATES.get(job.get("status", ""), ("•", job.get("status", "")))
         classes = "gf-job gf-current" if job["id"] == current else "gf-job"
+        owner = str(job.get("owner") or "")
+        whose = f" · by {escape(owner)}" if viewer and owner and owner != viewer else ""
         rows.append(
             f'<a class="{classes}" href="?job={escape(job["id"])}" data-job="{escape(job["id"])}"'
             f' data-status="{escape(job.get("status", ""))}">'
             f'<span class="gf-job-title">{icon} {escape(titles.get(job["flow"], job["flow"]))}'
             f'</span><span class="gf-job-text">{escape(text)}</span>'
             f'<span class="gf-job-meta">{escape(label)} · {age(job.get("created_at"), now)}'
-            "</span></a>"
+            f"{whose}</span></a>"
         )
     return f'<div class="gf-jobs">{"".join(rows)}</div>'
 
@@ -87,6 +91,15 @@ def job_text(job: dict[str, Any]) -> str:
         return str(spec.get("name") or input_.get("workflow_id") or "")
     values = [v for v in input_.values() if isinstance(v, str)]
     return values[0] if values else ""
+
+
+def who_html(principal: str, admin: bool) -> str:
+    """Who is logged in, and the way out (`/logout`, relative: the UI may sit under a path)."""
+    role = ' <span class="gf-role">admin: sees everyone\'s</span>' if admin else ""
+    return (
+        f'<div class="gf-who">Logged in as <b id="gf-principal">{escape(principal)}</b>{role}'
+        ' · <a href="logout" id="gf-logout">Log out</a></div>'
+    )
 
 
 def age(created_at: str | None, now: datetime) -> str:

@@ -1,5 +1,6 @@
-"""The web UI's own settings. What it calls (GENFLOW_API_URL, GENFLOW_API_TOKEN) is read by
-`backend.client.client_from_env`; this is how it serves pages and how hard it works."""
+"""The web UI's own settings. Where the API is (GENFLOW_API_URL) is read by
+`backend.client.api_url_from_env`; it needs no token, it acts with those of the people who
+log in. This is how it serves pages and how hard it works."""
 
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ run, the workflows list.
 Every handler takes the tab's `WorkflowTab` and returns or yields `outputs()` (the order
 is `WorkflowPage.view()`'s). A run is an ordinary job: it opens in the view's job panel
 through the chat's own path (`Session.open`), and the chat's handlers render, follow and
-decide it. No handler lets an exception escape: the page says what went wrong in words,
-and the UI's log keeps any traceback.
+decide it. Each handler acts through the API client of the person behind the event (the
+chat's `clients(request)`). No handler lets an exception escape: the page says what went
+wrong in words, and the UI's log keeps any traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from backend.client import APIError, JobView, Unreachable
+from backend.client import APIError, GenFlowClient, JobView, Unreachable
 from ui.conversation import ChatView
 from ui.errors import explain
 from ui.handlers import Handlers, strip_markdown
@@ -70,9 +71,8 @@ class WorkflowHandlers:
     def __init__(self, chat: Handlers) -> None:
         self.chat = chat
 
-    @property
-    def client(self) -> Any:
-        return self.chat.client
+    def client(self, request: gr.Request) -> GenFlowClient:
+        return self.chat.clients(request)
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -92,9 +92,12 @@ class WorkflowHandlers:
             gr.Column(visible=spec is not None),
         )
 
-    async def workflows_panel(self, tab: WorkflowTab) -> str:
+    async def workflows_panel(self, tab: WorkflowTab, request: gr.Request) -> str:
+        return await self.workflows_list(self.client(request), tab)
+
+    async def workflows_list(self, client: GenFlowClient, tab: WorkflowTab) -> str:
         try:
-            listing = await self.client.workflows(limit=30)
+            listing = await client.workflows(limit=30)
         except Exception as exc:
             return workflows_html([], current=tab.workflow_id, problem=workflow_problem(exc))
         return workflows_html(listing.get("workflows") or [], current=tab.workflow_id)
@@ -104,14 +107,15 @@ class WorkflowHandlers:
     async def load(self, tab: WorkflowTab, run: Session, request: gr.Request) -> tuple[Any, ...]:
         """A new tab: the templates, the workflow named in the URL (`?workflow=…`, which
         opens this tab), and the person's workflows."""
+        client = self.client(request)
         self.chat.track(request, run, "workflow")
         try:
-            tab.templates = await self.client.workflow_templates()
+            tab.templates = await client.workflow_templates()
         except Exception as exc:
             tab.notice = workflow_problem(exc)
         wanted = (request.query_params.get("workflow") or "").strip()
         if WORKFLOW_ID.match(wanted):
-            await self._open(tab, wanted)
+            await self._open(client, tab, wanted)
         elif wanted:
             tab.drop("⚠ Not found: the link does not name a workflow.")
         templates = gr.Dropdown(
@@ -123,18 +127,21 @@ class WorkflowHandlers:
             *self.outputs(tab, editor=tab.spec is not None),
             templates,
             selected,
-            await self.workflows_panel(tab),
+            await self.workflows_list(client, tab),
         )
 
-    async def _open(self, tab: WorkflowTab, workflow_id: str) -> None:
+    async def _open(self, client: GenFlowClient, tab: WorkflowTab, workflow_id: str) -> None:
         try:
-            tab.open(await self.client.workflow(workflow_id))
+            tab.open(await client.workflow(workflow_id))
         except Exception as exc:
             tab.drop(workflow_problem(exc))
 
-    async def generate(self, prompt: str, tab: WorkflowTab) -> AsyncIterator[tuple[Any, ...]]:
+    async def generate(
+        self, prompt: str, tab: WorkflowTab, request: gr.Request
+    ) -> AsyncIterator[tuple[Any, ...]]:
         """Draft a workflow from the request. The model takes a while (minutes on the
         embedded one): the view says it is drafting meanwhile, and the page stays live."""
+        client = self.client(request)
         prompt = (prompt or "").strip()
         if not prompt:
             tab.notice = "⚠ Describe what you want first, then Generate."
@@ -144,7 +151,7 @@ class WorkflowHandlers:
         yield (*self.outputs(tab), gr.skip())
         made: dict[str, Any] | None = None
         try:
-            made = await self.client.generate_workflow(prompt)
+            made = await client.generate_workflow(prompt)
         except Exception as exc:
             tab.notice = workflow_problem(exc)
         finally:
@@ -153,27 +160,31 @@ class WorkflowHandlers:
             yield (*self.outputs(tab), gr.skip())
             return
         tab.open(made)
-        yield (*self.outputs(tab, editor=True), await self.workflows_panel(tab))
+        yield (*self.outputs(tab, editor=True), await self.workflows_list(client, tab))
 
-    def start_from(self, name: str | None, tab: WorkflowTab) -> tuple[Any, ...]:
+    def start_from(
+        self, name: str | None, tab: WorkflowTab, request: gr.Request
+    ) -> tuple[Any, ...]:
         """A template's spec in the editor, to edit and save as a new workflow."""
+        self.client(request)  # only the page's own person may change its view
         template = tab.template_named(name)
         if template is None:
             return self.outputs(tab)
         tab.start_from(template)
         return self.outputs(tab, editor=True)
 
-    async def save(self, text: str, tab: WorkflowTab) -> tuple[Any, ...]:
+    async def save(self, text: str, tab: WorkflowTab, request: gr.Request) -> tuple[Any, ...]:
         """Store the editor's spec (JSON or YAML): a new version of the workflow shown, or
         a new workflow. Refused: the problems next to the editor, the text kept."""
+        client = self.client(request)
         if not (text or "").strip():
             tab.notice = "⚠ The editor is empty: write a spec, or start from a template."
             return (*self.outputs(tab), gr.skip())
         try:
             if tab.workflow_id:
-                made = await self.client.update_workflow(tab.workflow_id, text)
+                made = await client.update_workflow(tab.workflow_id, text)
             else:
-                made = await self.client.save_workflow(text)
+                made = await client.save_workflow(text)
         except APIError as exc:
             if exc.status == 422 and isinstance(exc.details, list) and exc.details:
                 tab.errors, tab.notice = [d for d in exc.details if isinstance(d, dict)], None
@@ -185,21 +196,24 @@ class WorkflowHandlers:
             return (*self.outputs(tab), gr.skip())
         tab.open(made)
         tab.notice = f"✔ Saved: version {made.get('version', 1)}."
-        return (*self.outputs(tab, editor=True), await self.workflows_panel(tab))
+        return (*self.outputs(tab, editor=True), await self.workflows_list(client, tab))
 
     def runner(self, fields: list[Field]) -> Callable[..., Any]:
         """The Run button's handler for a form of these `fields` (its boxes' values follow
-        the tab and the job session, in this order). Outputs: the problem beside the
-        button, the job panel (shown from the first run on), then the job's view."""
+        the request, the tab and the job session, in this order). Outputs: the problem
+        beside the button, the job panel (shown from the first run on), then the job's view."""
 
-        async def run(tab: WorkflowTab, session: Session, *values: Any) -> tuple[Any, ...]:
+        async def run(
+            request: gr.Request, tab: WorkflowTab, session: Session, *values: Any
+        ) -> tuple[Any, ...]:
+            client = self.client(request)
             keep = (gr.skip(),) * (1 + len(self.chat.view_outputs(session)))
             workflow_id, spec = tab.workflow_id, tab.spec or {}
             if workflow_id is None:
                 return (gr.Markdown("⚠ Save the workflow first.", visible=True), *keep)
             try:
                 data = input_data(fields, list(values))
-                job = await self.client.execute_workflow(workflow_id, data)
+                job = await client.execute_workflow(workflow_id, data)
             except Exception as exc:
                 return (gr.Markdown(run_problem(exc), visible=True), *keep)
             # The status bar titles a job by its flow's title: here, the workflow's name.

@@ -155,12 +155,11 @@ def wire(
     chat: Handlers,
     tabs: gr.Tabs,
     *,
-    name: gr.Textbox,
     jobs: gr.HTML,
     follow_opts: dict[str, Any],
 ) -> None:
-    """The view's events; `chat` renders and follows the run's job, `name` signs its
-    decisions and `jobs` (the chat's list) is refreshed when a run stops."""
+    """The view's events; `chat` renders and follows the run's job (decided as the person
+    logged in) and `jobs` (the chat's list) is refreshed when a run stops."""
     view = page.view()
     waits = dict(
         concurrency_id=follow_opts["concurrency_id"],
@@ -198,9 +197,8 @@ def wire(
         show_progress="hidden",
     )  # fmt: skip
     job_panel.wire(
-        page.panel, page.run, chat, name=name, jobs=jobs, follow_opts=follow_opts,
-        api_prefix="workflow_",
-    )  # fmt: skip
+        page.panel, page.run, chat, jobs=jobs, follow_opts=follow_opts, api_prefix="workflow_"
+    )
     following = [*page.panel.view(), jobs]
 
     with page.form_box:

@@ -16,9 +16,11 @@ async def get_artifact(artifact_id: str) -> Response | dict:
     caller = principal(query_token=True)
     meta = request.args.get("meta") in ("1", "true")
     artifact = await services().store.get_artifact(artifact_id, with_data=not meta)
-    if artifact is None:
+    store = services().store
+    if artifact is None or not (  # the owner's, an admin's, and its job's assignees'
+        caller.can_see(artifact.owner) or await store.is_assignee(artifact.job_id, caller.sub)
+    ):
         raise NotFound(f"artifact {artifact_id!r} not found")
-    caller.check_owns(artifact.owner, f"artifact {artifact_id!r}")
     if meta:
         return artifact.to_json()
     return Response(

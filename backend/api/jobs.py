@@ -1,4 +1,4 @@
-"""Jobs: create, list, get, decide a review, cancel."""
+"""Jobs: create, list, get, decide a review, the review audit, cancel."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from quart import Blueprint, request
 
 from backend.api import schemas
 from backend.api.common import int_arg, json_body, principal
+from backend.auth import Principal
 from backend.domain import JobStatus
 from backend.errors import InvalidInput
 from backend.services import services
@@ -18,7 +19,14 @@ async def create_job() -> tuple[dict, int, dict]:
     caller = principal()
     parts = services()
     body = await json_body(schemas.CREATE_JOB)
-    job = await parts.jobs.create(body["flow"], body["input"], caller.sub)
+    job = await parts.jobs.create(
+        body["flow"],
+        body["input"],
+        caller.sub,
+        reviewers=body.get("reviewers"),
+        review_timeout=body.get("review_timeout"),
+        on_timeout=body.get("on_timeout"),
+    )
     return job.to_json(), 201, {"Location": f"/api/jobs/{job.id}"}
 
 
@@ -39,21 +47,44 @@ async def list_jobs() -> dict:
             ],
         ) from exc
     limit = int_arg("limit", 20, low=1, high=100)
-    owner = request.args.get("owner") if caller.admin else caller.sub
+    assignee = _assignee(caller)
+    owner = request.args.get("owner") if caller.admin or assignee else caller.sub
     jobs = await services().store.list_jobs(
         owner=owner or None,
         status=status,
         flow=request.args.get("flow") or None,
         limit=limit,
         before=request.args.get("cursor") or None,
+        assignee=assignee,
     )
     next_cursor = jobs[-1].id if len(jobs) == limit else None
     return {"jobs": [job.to_json() for job in jobs], "next_cursor": next_cursor}
 
 
+def _assignee(caller: Principal) -> str | None:
+    """`?assigned=me`: the jobs whose reviews the caller is assigned to (whoever owns
+    them); admins may name anyone."""
+    assigned = request.args.get("assigned") or None
+    if assigned is None:
+        return None
+    if assigned == "me":
+        return caller.sub
+    if caller.admin or assigned == caller.sub:
+        return assigned
+    raise InvalidInput(
+        "assigned must be 'me' (admins may name a principal)",
+        [{"field": "assigned", "message": "use assigned=me"}],
+    )
+
+
 @blueprint.get("/api/jobs/<job_id>")
 async def get_job(job_id: str) -> dict:
     return (await services().jobs.get(job_id, principal())).to_json()
+
+
+@blueprint.get("/api/jobs/<job_id>/reviews")
+async def job_reviews(job_id: str) -> dict:
+    return await services().jobs.reviews(job_id, principal())
 
 
 @blueprint.post("/api/jobs/<job_id>/review")
@@ -68,6 +99,7 @@ async def decide(job_id: str) -> dict:
         comment=body.get("comment"),
         via=body.get("via", "api"),
         by=body.get("by") if caller.admin else None,
+        edits=body.get("edits"),
     )
     return job.to_json()
 

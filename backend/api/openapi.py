@@ -293,6 +293,12 @@ def document() -> dict[str, Any]:
                         {"name": "status", "in": "query", "schema": {"type": "string"}},
                         {"name": "flow", "in": "query", "schema": {"type": "string"}},
                         {
+                            "name": "assigned",
+                            "in": "query",
+                            "description": "`me`: jobs whose reviews the caller is assigned",
+                            "schema": {"type": "string"},
+                        },
+                        {
                             "name": "limit",
                             "in": "query",
                             "schema": {"type": "integer", "minimum": 1, "maximum": 100},
@@ -302,19 +308,27 @@ def document() -> dict[str, Any]:
                     "responses": _responses("200", 401, 422),
                 },
             },
-            "/api/jobs/{job_id}": _item_path("A job"),
+            "/api/jobs/{job_id}": _item_path("A job (its owner's, an admin's, its assignees')"),
+            "/api/jobs/{job_id}/reviews": _item_path(
+                "The review audit: every request and decision (who, via, when, payload hash, "
+                "edits and diff, reminder, timeout)"
+            ),
             "/api/jobs/{job_id}/events": _item_path(
                 "Events: SSE (Accept: text/event-stream) or a JSON list", 422
             ),
             "/api/jobs/{job_id}/review": _item_path(
-                "Decide the open review",
+                "Decide the open review (owner, admins, the review's assignees; 403 for "
+                "others who can see the job)",
                 400,
+                403,
                 409,
                 422,
                 body={"$ref": "#/components/schemas/Decision"},
                 method="post",
             ),
-            "/api/jobs/{job_id}/cancel": _item_path("Cancel a job", 409, method="post"),
+            "/api/jobs/{job_id}/cancel": _item_path(
+                "Cancel a job (owner and admins)", 403, 409, method="post"
+            ),
             "/api/artifacts/{artifact_id}": {
                 "get": {
                     "summary": "An artifact's bytes (or ?meta=1 for its metadata)",

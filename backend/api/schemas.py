@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.reviews import terms
 from backend.runtime.jobs import SURFACES
 
 CREATE_JOB: dict[str, Any] = {
@@ -11,6 +12,7 @@ CREATE_JOB: dict[str, Any] = {
     "properties": {
         "flow": {"type": "string", "minLength": 1, "maxLength": 100},
         "input": {"type": "object"},
+        **terms.SCHEMA,  # reviewers, review_timeout, on_timeout
     },
     "required": ["flow", "input"],
     "additionalProperties": False,
@@ -28,6 +30,11 @@ DECISION: dict[str, Any] = {
             "minLength": 1,
             "maxLength": 200,
             "description": "Who decided (admins only: the UI and bots speak for their users)",
+        },
+        "edits": {
+            "type": "object",
+            "maxProperties": 50,
+            "description": "With decision `edit`: the changed fields of the review's payload",
         },
     },
     "required": ["review_id", "decision"],

@@ -1,7 +1,8 @@
 """The jobs service: what the API (and any other surface) may do to jobs.
 
-Create (validated against the flow's input schema), decide a review (first valid
-decision wins; stale ids and decisions with no open review are refused), cancel, and
+Create (validated against the flow's input schema, with the job's review terms), decide
+a review (who may: backend/reviews/access.py; first valid decision wins; stale ids and
+decisions with no open review are refused; an edit is checked and diffed), cancel, and
 re-enqueue interrupted jobs on start-up.
 """
 
@@ -11,12 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from backend.auth import Principal
-from backend.domain import Checkpoint, Job, JobStatus, utcnow
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.domain import Checkpoint, Job, JobStatus, Review, utcnow
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.events import EventType, NewEvent
 from backend.ids import new_id
 from backend.metrics import Metrics
 from backend.ratelimit import RateLimiter
+from backend.reviews import access, audit, terms
+from backend.reviews import edits as edits_
 from backend.runtime import states
 from backend.runtime.bus import EventBus
 from backend.runtime.queues import JobQueue
@@ -80,17 +83,25 @@ class JobService:
         job_id: str | None = None,
         session_id: str | None = None,
         workflow_id: str | None = None,
+        reviewers: list[str] | None = None,
+        review_timeout: float | None = None,
+        on_timeout: str | None = None,
     ) -> Job:
         """Validate and start a job. A session names the job's id up front (it claims the
         action on the session before the job exists); sessions and workflows may run
-        internal flows (their stages, a compiled spec)."""
+        internal flows (their stages, a compiled spec). `reviewers` may decide (and see)
+        the job's reviews; `review_timeout` and `on_timeout` give each review a deadline."""
         spec = self.flows.get(flow)
         if spec is None or (spec.internal and session_id is None and workflow_id is None):
             raise InvalidInput(
                 f"unknown flow {flow!r}",
                 [{"field": "flow", "message": f"use one of: {', '.join(self.public_flows())}"}],
             )
-        problems = _long_strings(input_, self.settings.max_input_chars, "input")
+        reviewers = list(reviewers or [])
+        problems = terms.job_problems(
+            flow, spec.review_options, reviewers, review_timeout, on_timeout
+        )
+        problems += _long_strings(input_, self.settings.max_input_chars, "input")
         problems += schema_errors(input_, spec.input_schema, "input")
         if problems:
             raise InvalidInput(f"invalid input for flow {flow!r}", problems)
@@ -107,6 +118,9 @@ class JobService:
             created_at=now,
             updated_at=now,
             checkpoint=Checkpoint(shared=dict(input_)),
+            reviewers=reviewers,
+            review_timeout=review_timeout,
+            on_timeout=on_timeout,
         )
         job, events = await self.store.create_job(
             job, [NewEvent(EventType.JOB_CREATED, {"flow": flow, "input": input_})]
@@ -120,10 +134,10 @@ class JobService:
         return sorted(name for name, spec in self.flows.items() if not spec.internal)
 
     async def get(self, job_id: str, principal: Principal) -> Job:
+        """The job, if `principal` may see it (owner, admin, assignee); 404 otherwise."""
         job = await self.store.get_job(job_id)
-        if job is None:
+        if job is None or not await access.can_see(self.store, principal, job):
             raise NotFound(f"job {job_id!r} not found")
-        principal.check_owns(job.owner, f"job {job_id!r}")
         return job
 
     async def decide(
@@ -136,34 +150,65 @@ class JobService:
         comment: str | None,
         via: str,
         by: str | None = None,
+        edits: dict[str, Any] | None = None,
     ) -> Job:
-        review = (await self.get(job_id, principal)).review
-        if review is not None and review.id == review_id and decision not in review.options:
-            raise InvalidInput(  # stale or foreign review ids get the store's 409 instead
-                f"{decision!r} is not an option of this review",
-                [{"field": "decision", "message": f"use one of: {', '.join(review.options)}"}],
-            )
+        """Decide a review: 404 for a job the caller cannot see, 403 for a review they
+        may not decide, 422 for an option or edits the review does not take, 409 when
+        the review is not open (or another decision won)."""
+        job = await self.get(job_id, principal)
+        review = job.review if job.review is not None and job.review.id == review_id else None
+        await self._check_may_decide(principal, job, review, review_id)
+        diff = None
+        if review is not None:  # stale or foreign review ids get the store's 409 instead
+            if decision not in review.options:
+                raise InvalidInput(
+                    f"{decision!r} is not an option of this review",
+                    [{"field": "decision", "message": f"use one of: {', '.join(review.options)}"}],
+                )
+            edits_.check(review, decision, edits)
+            diff = edits_.diffs(review.payload, edits) if edits else None
         who = by or principal.sub
+        data: dict[str, Any] = {
+            "review_id": review_id,
+            "decision": decision,
+            "comment": comment,
+            "by": who,
+            "via": via,
+        }
+        if edits is not None:
+            data.update(edits=edits, diff=diff)
         job, events = await self.store.decide_review(
             job_id,
-            Decision(review_id=review_id, decision=decision, comment=comment, by=who, via=via),
-            NewEvent(
-                EventType.REVIEW_DECIDED,
-                {
-                    "review_id": review_id,
-                    "decision": decision,
-                    "comment": comment,
-                    "by": who,
-                    "via": via,
-                },
-            ),
+            Decision(review_id, decision, comment, who, via, edits=edits, diff=diff),
+            NewEvent(EventType.REVIEW_DECIDED, data),
         )
         self.bus.publish(events)
         await self.queue.enqueue(job_id)
         return job
 
+    async def _check_may_decide(
+        self, principal: Principal, job: Job, review: Review | None, review_id: str
+    ) -> None:
+        """403 unless the caller may decide the review named (the open one, or an
+        earlier one of this job: deciding that is a 409 for those who may; an id the job
+        never had is judged by its open review, if any, and is a 409 too)."""
+        if principal.can_see(job.owner):
+            return
+        if review is None:
+            past = [r for r in await self.store.job_reviews(job.id) if r.id == review_id]
+            review = past[0] if past else job.review
+        if review is not None and not access.may_decide(principal, job, review):
+            raise Forbidden("you may see this job but not decide this review")
+
+    async def reviews(self, job_id: str, principal: Principal) -> dict[str, Any]:
+        """The job's review audit: every request and decision."""
+        job = await self.get(job_id, principal)
+        return audit.audit(job, await self.store.job_reviews(job.id))
+
     async def cancel(self, job_id: str, principal: Principal) -> Job:
         current = await self.get(job_id, principal)
+        if not access.may_cancel(principal, current):
+            raise Forbidden("only the job's owner (or an admin) can cancel it")
         saved = await self.store.update_job(
             job_id,
             JobUpdate(status=JobStatus.CANCELLED, review=None, current_node=None),

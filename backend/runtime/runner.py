@@ -35,6 +35,7 @@ from backend.events import EventType, NewEvent
 from backend.ids import new_id
 from backend.knowledge.search import OwnedKnowledge
 from backend.metrics import Metrics
+from backend.reviews.terms import review_terms
 from backend.runtime import states
 from backend.runtime.bus import LAGGED, EventBus
 from backend.runtime.context import NodeContext
@@ -341,13 +342,21 @@ class Runner:
         visit = runtime.get("visits", {}).get(name, 0) + 1
         with context.bind(self._context(job, name, writer, visit)):
             request = await node.prep_async(shared)
+        options = [str(o) for o in request.get("options", node.options)]
+        now = utcnow()
+        terms = review_terms(job, request, options, now)  # assignees, edits, deadline
         review = Review(
             id=new_id("rev"),
             node=name,
             prompt=str(request.get("prompt", "")),
-            options=[str(o) for o in request.get("options", node.options)],
+            options=options,
             payload=request.get("payload") or {},
-            requested_at=utcnow(),
+            requested_at=now,
+            assignees=terms.assignees,
+            editable=terms.editable,
+            deadline=terms.deadline,
+            on_timeout=terms.on_timeout,
+            remind_at=terms.remind_at,
         )
         runtime["gate"], runtime["gate_request"] = name, _json(request)
         runtime.setdefault("visits", {})[name] = runtime["visits"].get(name, 0) + 1

@@ -50,6 +50,8 @@ class Decision:
     comment: str | None
     by: str
     via: str
+    edits: dict[str, Any] | None = None  # an `edit` decision's changed fields
+    diff: dict[str, str] | None = None  # their unified diffs (text fields)
 
 
 class SessionStore(Protocol):
@@ -256,8 +258,10 @@ class Store(SessionStore, WorkflowStore, KnowledgeStore, PeopleStore, Protocol):
         flow: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        assignee: str | None = None,
     ) -> list[Job]:
-        """Newest first; `before` is the id of the last job of the previous page."""
+        """Newest first; `before` is the id of the last job of the previous page;
+        `assignee`: only jobs that principal is a reviewer or review assignee of."""
 
     async def update_job(
         self,
@@ -314,6 +318,40 @@ class Store(SessionStore, WorkflowStore, KnowledgeStore, PeopleStore, Protocol):
         """Record the first decision for an open review; raise Conflict otherwise."""
 
     async def get_review(self, review_id: str) -> Review | None: ...
+
+    async def is_assignee(self, job_id: str, principal: str) -> bool:
+        """Whether `principal` is a reviewer of the job or an assignee of one of its
+        reviews (and so may see it)."""
+
+    async def job_reviews(self, job_id: str) -> list[Review]:
+        """Every review of the job, decided or not, oldest first (the audit)."""
+
+    async def due_reviews(self, now: datetime, limit: int = 100) -> list[tuple[str, Review]]:
+        """(job id, review) of reviews whose next pending timer (reminder, then deadline)
+        is due at `now`, soonest first."""
+
+    async def remind_review(
+        self, job_id: str, review_id: str, event: NewEvent, *, now: datetime
+    ) -> list[Event] | None:
+        """Send the review's reminder once: mark it sent and append `event`, in one
+        transaction, if the review is still the job's open one and its reminder is due
+        and unsent. None (nothing appended) otherwise; a review no longer open loses its
+        pending timer."""
+
+    async def time_out_review(
+        self,
+        job_id: str,
+        decision: Decision,
+        events: Sequence[NewEvent],
+        *,
+        cancel: bool,
+        now: datetime,
+    ) -> tuple[Job, list[Event]] | None:
+        """Apply a passed deadline as the review's decision, atomically and only if the
+        review is still open, undecided and due (first decision wins, as in
+        `decide_review`): the job resumes with the decision, or (`cancel`) is cancelled.
+        `events` are appended with it. None, changing nothing, when a decision came first
+        or the review closed (its pending timer is dropped)."""
 
     async def events_after(self, job_id: str, after: int = 0, limit: int = 1000) -> list[Event]: ...
 

@@ -61,8 +61,12 @@ def create_job(conn: Connection, job: Job, events: Sequence[NewEvent]) -> tuple[
             shared=job.checkpoint.shared,
             next_node=job.checkpoint.next_node,
             runtime=job.checkpoint.runtime,
+            reviewers=job.reviewers,
+            review_timeout=job.review_timeout,
+            on_timeout=job.on_timeout,
         )
     )
+    add_assignees(conn, job.id, job.reviewers)
     stored = append(conn, job.id, 0, job.progress, events)
     return get_job(conn, job.id) or job, stored
 
@@ -91,8 +95,14 @@ def list_jobs(
     flow: str | None,
     limit: int,
     before: str | None,
+    assignee: str | None = None,
 ) -> list[Job]:
     query = select(t.jobs).order_by(t.jobs.c.id.desc()).limit(limit)
+    if assignee is not None:
+        assigned = t.job_assignees.c
+        query = query.join(
+            t.job_assignees, (assigned.job_id == t.jobs.c.id) & (assigned.principal == assignee)
+        )
     if owner is not None:
         query = query.where(t.jobs.c.owner == owner)
     if status is not None:
@@ -216,49 +226,9 @@ def decide_review(
     conn: Connection, job_id: str, decision: Decision, event: NewEvent
 ) -> tuple[Job, list[Event]]:
     """The job row is locked (PostgreSQL; SQLite has one writer) while the review is
-    checked, so of racing decisions exactly one finds it open."""
-    job_query = select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()
-    row = conn.execute(job_query).mappings().first()
-    review_row = (
-        conn.execute(
-            select(t.reviews).where(
-                t.reviews.c.id == decision.review_id, t.reviews.c.job_id == job_id
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if row is None or review_row is None:
-        raise Conflict(
-            f"review {decision.review_id!r} is not a review of this job",
-            {"open_review_id": row["review_id"] if row else None},
-        )
-    if review_row["decision"] is not None:
-        raise Conflict(
-            f"review already decided: {review_row['decision']}",
-            {
-                "decision": review_row["decision"],
-                "comment": review_row["comment"],
-                "by": review_row["decided_by"],
-                "via": review_row["decided_via"],
-            },
-        )
-    if row["status"] != JobStatus.WAITING_FOR_REVIEW or row["review_id"] != decision.review_id:
-        raise Conflict(
-            "no review is open for this job",
-            {"status": row["status"], "open_review_id": row["review_id"]},
-        )
-    conn.execute(
-        update(t.reviews)
-        .where(t.reviews.c.id == decision.review_id)
-        .values(
-            decision=decision.decision,
-            comment=decision.comment,
-            decided_by=decision.by,
-            decided_via=decision.via,
-            decided_at=utcnow(),
-        )
-    )
+    checked, so of racing decisions (people, or a deadline) exactly one finds it open."""
+    row, _ = lock_open_review(conn, job_id, decision.review_id)
+    record_decision(conn, decision)
     runtime = dict(row["runtime"])
     runtime["decision"] = {
         "review_id": decision.review_id,
@@ -267,6 +237,8 @@ def decide_review(
         "by": decision.by,
         "via": decision.via,
     }
+    if decision.edits is not None:
+        runtime["decision"]["edits"] = decision.edits
     stored = append(conn, job_id, row["last_seq"], row["progress"], [event])
     saved = (
         conn.execute(
@@ -286,6 +258,60 @@ def decide_review(
         .one()
     )
     return to_job(conn, saved), stored
+
+
+def lock_open_review(conn: Connection, job_id: str, review_id: str) -> tuple[Any, Any]:
+    """The job's row, locked FOR UPDATE (always before its review's row: one lock order
+    for every writer), and the review's row, when `review_id` is the job's open and
+    undecided review; Conflict saying why otherwise."""
+    job_query = select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()
+    row = conn.execute(job_query).mappings().first()
+    review_row = (
+        conn.execute(
+            select(t.reviews).where(t.reviews.c.id == review_id, t.reviews.c.job_id == job_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None or review_row is None:
+        raise Conflict(
+            f"review {review_id!r} is not a review of this job",
+            {"open_review_id": row["review_id"] if row else None},
+        )
+    if review_row["decision"] is not None:
+        raise Conflict(
+            f"review already decided: {review_row['decision']}",
+            {
+                "decision": review_row["decision"],
+                "comment": review_row["comment"],
+                "by": review_row["decided_by"],
+                "via": review_row["decided_via"],
+            },
+        )
+    if row["status"] != JobStatus.WAITING_FOR_REVIEW or row["review_id"] != review_id:
+        raise Conflict(
+            "no review is open for this job",
+            {"status": row["status"], "open_review_id": row["review_id"]},
+        )
+    return row, review_row
+
+
+def record_decision(conn: Connection, decision: Decision) -> None:
+    """Store the decision on its review; no timer of a decided review is pending."""
+    conn.execute(
+        update(t.reviews)
+        .where(t.reviews.c.id == decision.review_id)
+        .values(
+            decision=decision.decision,
+            comment=decision.comment,
+            decided_by=decision.by,
+            decided_via=decision.via,
+            decided_at=utcnow(),
+            edits=decision.edits,
+            diff=decision.diff,
+            due_at=None,
+        )
+    )
 
 
 def get_review(conn: Connection, review_id: str) -> Review | None:
@@ -538,6 +564,8 @@ def aware(moment: datetime | None) -> datetime | None:
 
 
 def insert_review(conn: Connection, job_id: str, review: Review) -> None:
+    """Store an opened review; its first pending timer is the reminder (or, without one,
+    the deadline), and its assignees may see the job from now on."""
     conn.execute(
         insert(t.reviews).values(
             id=review.id,
@@ -547,8 +575,34 @@ def insert_review(conn: Connection, job_id: str, review: Review) -> None:
             options=review.options,
             payload=review.payload,
             requested_at=review.requested_at,
+            assignees=review.assignees,
+            editable=review.editable,
+            deadline=review.deadline,
+            on_timeout=review.on_timeout,
+            remind_at=review.remind_at,
+            due_at=review.remind_at or review.deadline,
         )
     )
+    add_assignees(conn, job_id, review.assignees)
+
+
+def add_assignees(conn: Connection, job_id: str, principals: Sequence[str]) -> None:
+    """Let `principals` see the job (INSERT ... ON CONFLICT DO NOTHING, both databases)."""
+    if not principals:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(t.job_assignees)
+        .values([{"job_id": job_id, "principal": p} for p in dict.fromkeys(principals)])
+        .on_conflict_do_nothing()
+    )
+
+
+def is_assignee(conn: Connection, job_id: str, principal: str) -> bool:
+    query = select(t.job_assignees.c.job_id).where(
+        t.job_assignees.c.job_id == job_id, t.job_assignees.c.principal == principal
+    )
+    return conn.execute(query).first() is not None
 
 
 def to_job(conn: Connection, row: Any, review: Review | None = None) -> Job:
@@ -575,6 +629,9 @@ def to_job(conn: Connection, row: Any, review: Review | None = None) -> Job:
         checkpoint=Checkpoint(
             shared=row["shared"], next_node=row["next_node"], runtime=row["runtime"]
         ),
+        reviewers=list(row["reviewers"] or []),
+        review_timeout=row["review_timeout"],
+        on_timeout=row["on_timeout"],
     )
 
 
@@ -590,4 +647,13 @@ def to_review(row: Any) -> Review:
         comment=row["comment"],
         decided_by=row["decided_by"],
         decided_via=row["decided_via"],
+        assignees=list(row["assignees"] or []),
+        editable=list(row["editable"] or []),
+        deadline=aware(row["deadline"]),
+        on_timeout=row["on_timeout"],
+        remind_at=aware(row["remind_at"]),
+        reminded_at=aware(row["reminded_at"]),
+        decided_at=aware(row["decided_at"]),
+        edits=row["edits"],
+        diff=row["diff"],
     )

@@ -36,6 +36,7 @@ from backend.sessions.model import Frame, NewFrame, Session
 from backend.store import knowledge_queries as kq
 from backend.store import people_queries as pq
 from backend.store import queries as q
+from backend.store import review_queries as rq
 from backend.store import session_queries as sq
 from backend.store import workflow_queries as wq
 from backend.store.base import Decision, JobUpdate
@@ -151,9 +152,18 @@ class SQLStore:
         flow: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        assignee: str | None = None,
     ) -> list[Job]:
         return await self._read(
-            partial(q.list_jobs, owner=owner, status=status, flow=flow, limit=limit, before=before)
+            partial(
+                q.list_jobs,
+                owner=owner,
+                status=status,
+                flow=flow,
+                limit=limit,
+                before=before,
+                assignee=assignee,
+            )
         )
 
     async def update_job(
@@ -227,6 +237,44 @@ class SQLStore:
 
     async def get_review(self, review_id: str) -> Review | None:
         return await self._read(partial(q.get_review, review_id=review_id))
+
+    # -- review assignees, deadlines, audit --------------------------------------------
+
+    async def is_assignee(self, job_id: str, principal: str) -> bool:
+        return await self._read(partial(q.is_assignee, job_id=job_id, principal=principal))
+
+    async def job_reviews(self, job_id: str) -> list[Review]:
+        return await self._read(partial(rq.job_reviews, job_id=job_id))
+
+    async def due_reviews(self, now: datetime, limit: int = 100) -> list[tuple[str, Review]]:
+        return await self._read(partial(rq.due_reviews, now=now, limit=limit))
+
+    async def remind_review(
+        self, job_id: str, review_id: str, event: NewEvent, *, now: datetime
+    ) -> list[Event] | None:
+        return await self._write(
+            partial(rq.remind_review, job_id=job_id, review_id=review_id, event=event, now=now)
+        )
+
+    async def time_out_review(
+        self,
+        job_id: str,
+        decision: Decision,
+        events: Sequence[NewEvent],
+        *,
+        cancel: bool,
+        now: datetime,
+    ) -> tuple[Job, list[Event]] | None:
+        return await self._write(
+            partial(
+                rq.time_out_review,
+                job_id=job_id,
+                decision=decision,
+                events=events,
+                cancel=cancel,
+                now=now,
+            )
+        )
 
     async def job_ids(self, statuses: Collection[JobStatus]) -> list[str]:
         return await self._read(partial(q.job_ids, statuses=statuses))

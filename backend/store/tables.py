@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -50,6 +51,10 @@ jobs = Table(
     # The runner's lease (migration 0002): who runs the job, and until when unless renewed.
     Column("lease_owner", String(200)),
     Column("lease_expires_at", DateTime(timezone=True)),
+    # Per-job review terms (migration 0007): assignees of every review, a deadline.
+    Column("reviewers", JSON),
+    Column("review_timeout", Float),
+    Column("on_timeout", String(64)),
     Index("ix_jobs_owner_id", "owner", "id"),
     Index("ix_jobs_status", "status"),
     Index("ix_jobs_status_lease", "status", "lease_expires_at"),
@@ -82,7 +87,30 @@ reviews = Table(
     Column("decided_by", String(200)),
     Column("decided_via", String(20)),
     Column("decided_at", DateTime(timezone=True)),
+    # Assignees, edits and deadlines (migration 0007). `due_at` is the review's next
+    # pending timer (the reminder, then the deadline); NULL once nothing is pending, so
+    # the sweep's index holds only reviews it still has to look at.
+    Column("assignees", JSON),
+    Column("editable", JSON),
+    Column("deadline", DateTime(timezone=True)),
+    Column("on_timeout", String(64)),
+    Column("remind_at", DateTime(timezone=True)),
+    Column("reminded_at", DateTime(timezone=True)),
+    Column("due_at", DateTime(timezone=True)),
+    Column("edits", JSON),
+    Column("diff", JSON),
     Index("ix_reviews_job", "job_id"),
+    Index("ix_reviews_due_at", "due_at"),
+)
+
+# Who besides the owner may see a job (migration 0007): its reviewers and the assignees
+# of its reviews; `GET /api/jobs?assigned=me` reads it by principal.
+job_assignees = Table(
+    "job_assignees",
+    metadata,
+    Column("job_id", String(40), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("principal", String(200), primary_key=True),
+    Index("ix_job_assignees_principal", "principal", "job_id"),
 )
 
 artifacts = Table(

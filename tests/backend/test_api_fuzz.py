@@ -28,6 +28,7 @@ from quart import Response
 
 from backend.api import schemas
 from backend.domain import JobStatus
+from backend.reviews import terms
 from flows.registry import default_flows
 from tests.harness import ERROR_CODES, TERMINAL, Harness, running_app
 
@@ -275,6 +276,13 @@ def creatable(body: Any) -> bool:
         spec is not None
         and not long_strings(body["input"])
         and jsonschema.Draft202012Validator(spec.input_schema).is_valid(body["input"])
+        and not terms.job_problems(  # the review terms fit the flow's review options
+            spec.name,
+            spec.review_options,
+            body.get("reviewers") or [],
+            body.get("review_timeout"),
+            body.get("on_timeout"),
+        )
     )
 
 
@@ -372,6 +380,16 @@ def decision_body(review_id: str) -> st.SearchStrategy[Any]:
     )
 
 
+def edits_fit(job: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether an edit decision's edits are editable fields of the payload's types."""
+    if body["decision"] != "edit":
+        return True
+    review, edits = job["review"], body["edits"]
+    return bool(edits) and all(
+        field in review["editable"] and isinstance(value, str) for field, value in edits.items()
+    )
+
+
 @pytest.fixture
 def review_target(app: Harness) -> ReviewTarget:
     return ReviewTarget(app)
@@ -411,6 +429,9 @@ async def test_fuzz_review_decision(
     elif body["decision"] not in job["review"]["options"]:
         assert response.status_code == 422, (response.status_code, error, body)
         assert error is not None and error["details"][0]["field"] == "decision"
+    elif ("edits" in body) != (body["decision"] == "edit") or not edits_fit(job, body):
+        assert response.status_code == 422, (response.status_code, error, body)
+        assert error is not None and error["details"][0]["field"].startswith("body.edits")
     else:
         assert response.status_code == 200, error
         assert (await response.get_json())["review"] is None
@@ -454,6 +475,7 @@ LIST_QUERY = query(
         "limit": st.integers(-5, 120).map(str),
         "cursor": st.sampled_from(["job_", "job_0", "job_z", "zzz"]),
         "owner": st.sampled_from(["alice", "bob", ""]),
+        "assigned": st.sampled_from(["me", "alice", "bob", ""]),
     }
 )
 
@@ -489,7 +511,9 @@ async def test_fuzz_list_jobs_query(seeded: Harness, params: dict[str, str], who
     status_ok = not params.get("status") or params["status"] in STATUSES
     limit = as_int(params.get("limit"))
     limit_ok = not params.get("limit") or (limit is not None and 1 <= limit <= 100)
-    if status_ok and limit_ok:
+    assigned = params.get("assigned")
+    assigned_ok = not assigned or assigned in ("me", "alice") or who == "admin"
+    if status_ok and limit_ok and assigned_ok:
         assert response.status_code == 200, error
         listed = await response.get_json()
         assert len(listed["jobs"]) <= (limit or 20)
@@ -503,7 +527,7 @@ async def test_fuzz_list_jobs_query(seeded: Harness, params: dict[str, str], who
         assert ids == sorted(ids, reverse=True)
     else:
         assert response.status_code == 422, error
-        assert {d["field"] for d in error["details"]} <= {"status", "limit"}
+        assert {d["field"] for d in error["details"]} <= {"status", "limit", "assigned"}
 
 
 EVENTS_QUERY = query(

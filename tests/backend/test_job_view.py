@@ -423,3 +423,11 @@ def test_every_event_type_of_the_server_is_folded() -> None:
 
     in_job_streams = {e.value for e in EventType} - {EventType.SESSION_FRAME.value}
     assert set(_HANDLERS) == in_job_streams  # session.frame only rings a session's channel
+
+
+def test_surfaces_without_an_editor_offer_the_one_click_options() -> None:
+    from backend.job_view import one_click_options
+
+    review = {"options": ["approve", "reject", "edit"]}
+    assert one_click_options(review) == ["approve", "reject"]
+    assert one_click_options(None) == []

@@ -24,6 +24,7 @@ SCRIPT = [
     {"answer": REVIEW, "match": "Review this article"},
     {"answer": "First answer.", "match": "Task: first", "times": 1},
     {"answer": "Second answer, with more autumn.", "match": "Task: first"},
+    {"answer": "An answer to edit.", "match": "Task: edit"},
 ]  # fmt: skip
 
 
@@ -61,6 +62,13 @@ def test_run_answers_reviews_at_the_prompt(server: GenFlowServer) -> None:
     assert done.returncode == 0, done.stderr
     assert "review: reject by admin via cli" in done.stderr
     assert done.stdout.rstrip().endswith("Second answer, with more autumn.")
+
+
+def test_run_edits_a_review_at_the_prompt(server: GenFlowServer) -> None:
+    done = genflow(server, "run", "review", "task=edit me", stdin="edit\nMy own answer.\n\n")
+    assert done.returncode == 0, done.stderr
+    assert "review: edit by admin via cli" in done.stderr
+    assert done.stdout.rstrip().endswith("My own answer.")
 
 
 def test_run_exits_non_zero_when_the_job_fails(server: GenFlowServer) -> None:
@@ -226,7 +234,7 @@ def test_up_serves_the_api_and_the_web_ui_and_stops_both(tmp_path: Path) -> None
         while True:
             try:
                 api = httpx.get(f"http://127.0.0.1:{api_port}/api/health", timeout=2)
-                ui = httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=2)
+                ui = httpx.get(f"http://127.0.0.1:{ui_port}/login", timeout=2)
                 if api.status_code == ui.status_code == 200:
                     break
             except httpx.TransportError:
@@ -244,6 +252,10 @@ def test_up_serves_the_api_and_the_web_ui_and_stops_both(tmp_path: Path) -> None
             json={"username": "admin", "password": password},
         )
         assert login.status_code == 200 and login.json()["admin"] is True
+        web = f"http://127.0.0.1:{ui_port}"
+        assert httpx.get(f"{web}/").headers["location"] == "login"  # the chat asks first
+        form = {"username": "admin", "password": password}
+        assert httpx.post(f"{web}/login", data=form).json() == {"success": True}
         assert tmp_path.stat().st_mode & 0o777 == 0o700
         for name in ("genflow.db", "secret", "admin.token", "admin.password"):
             assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name

@@ -311,7 +311,7 @@ async def test_sigkill_while_waiting_for_review(crashable: GenFlowServer) -> Non
         job_id = await create_job(http, "review", {"task": "Name three coffee drinks"})
         parked = await wait_status(http, job_id, "waiting_for_review")
         review_id = parked["review"]["id"]
-        assert parked["review"]["options"] == ["approve", "reject"]
+        assert parked["review"]["options"] == ["approve", "reject", "edit"]
 
     crashable.kill()
     await crashable.start_async()

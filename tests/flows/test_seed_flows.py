@@ -49,7 +49,7 @@ async def test_article_with_review_revises_with_the_comment(tmp_path: Path) -> N
     async with running_app(tmp_path, llm) as h:
         job = await h.create("article", {"topic": "coffee", "review": True})
         waiting = await h.wait_for(job["id"], "waiting_for_review")
-        assert waiting["review"]["options"] == ["approve", "revise"]
+        assert waiting["review"]["options"] == ["approve", "revise", "edit"]
         assert waiting["review"]["payload"]["markdown"].startswith("# Coffee")
         assert (await h.decide(job["id"], "revise", "shorter please")).status_code == 200
         again = await h.wait_for(job["id"], "waiting_for_review")

@@ -35,8 +35,10 @@ LEASE_SECONDS = 3
 RULES = [
     {"answer": OUTLINE, "match": "Write an outline"},
     {"answer": SECTION_TEXT, "match": "Write one paragraph"},
-    {"answer": f"So, coffee: a friendly history of the bean we love. {STYLED_TEXT}",
-     "match": "Rewrite"},
+    {
+        "answer": f"So, coffee: a friendly history of the bean we love. {STYLED_TEXT}",
+        "match": "Rewrite",
+    },
 ]
 
 
@@ -142,6 +144,11 @@ class Cluster:
 
     def __post_init__(self) -> None:
         use_database(self.database_url)
+
+    def move_to(self, database_url: str) -> None:
+        """Run this cluster on another database (its tokens recorded there too)."""
+        self.database_url = database_url
+        use_database(database_url)
 
     def env(self, **extra: str) -> dict[str, str]:
         return {**cluster_env(self.database_url, self.redis_url, self.model_url), **extra}

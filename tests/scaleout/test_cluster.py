@@ -243,7 +243,7 @@ async def test_followers_get_every_event_when_redis_drops_its_subscribers(
 async def test_jobs_survive_a_postgresql_restart_without_failing_or_duplicating(
     cluster: Cluster, model: FakeOpenAIProcess, private_postgres: PrivatePostgres
 ) -> None:
-    cluster.database_url = private_postgres.url  # its own cluster: restarted under it alone
+    cluster.move_to(private_postgres.url)  # its own database: restarted under it alone
     a = cluster.add_replica()
     cluster.add_worker()
     cluster.add_worker()

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+
+from tests.ui.stack import PEOPLE, USER
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -20,6 +22,18 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 JOB_TIMEOUT = 20_000  # ms: a whole job with the fake model takes a second or two
+
+
+def logged_in(browser: Browser, base_url: str, name: str = USER) -> BrowserContext:
+    """A browser profile whose person is logged in to the UI: the login form posted the
+    way a script does (`gradio_client`'s `auth=`), so the session cookie is the profile's.
+    (tests/ui/test_login_browser.py logs in through the page itself.)"""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.set_default_timeout(10_000)
+    form = {"username": name, "password": PEOPLE[name]}
+    response = context.request.post(f"{base_url}/login", form=form)
+    assert response.ok, response.text()
+    return context
 
 
 @dataclass
@@ -89,11 +103,6 @@ class ChatPage:
     def send(self, text: str) -> None:
         self.input.fill(text)
         self.input.press("Enter")
-
-    def set_name(self, name: str) -> None:
-        box = self.page.locator("#gf-name textarea")
-        box.fill(name)
-        box.press("Enter")
 
     def screenshot(self, directory: Path, name: str) -> Path:
         path = directory / f"ui-{name}.png"

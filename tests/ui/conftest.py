@@ -26,7 +26,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         api = api_server(base / "data", fake)
         api.start()
         ui = UIProcess(api, base / "ui").start()
-        yield Stack(fake, api, ui)
+        yield Stack(fake, api, ui).add_people()
     finally:
         if ui is not None:
             ui.stop()

@@ -2,8 +2,9 @@
 
 Each runs as a real subprocess on a free 127.0.0.1 port, the way a person would run them:
 the API uses `GENFLOW_LLM=openai` against the fake, and the UI (`python -m ui`) finds the
-API through GENFLOW_API_URL and reads the admin token from the API's data dir.
-`RULES` are the fake model's answers; `Stack` is the three together.
+API through GENFLOW_API_URL and has no token at all: people log in to it with accounts
+made by `genflow user add` (`PEOPLE`). `RULES` are the fake model's answers; `Stack` is
+the three together.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ from tests.fakes.workflow_answers import WORKFLOW_RULES
 from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
 START_TIMEOUT = 60.0
+USER = "alice"  # who the UI tests log in as, unless they say otherwise
+PEOPLE = {name: f"{name}-password" for name in ("alice", "bob", "dora", "erin")}
+# Every test logs in, all from 127.0.0.1: the API's login limits would refuse most of them.
+LOGIN_LIMITS = {
+    "GENFLOW_LOGIN_PER_MINUTE": "6000",
+    "GENFLOW_LOGIN_BURST": "1000",
+    "GENFLOW_LOGIN_ADDRESS_PER_MINUTE": "6000",
+    "GENFLOW_LOGIN_ADDRESS_BURST": "1000",
+}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -60,8 +70,7 @@ class UIProcess:
         tmp = self.work_dir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         settings = {
-            "GENFLOW_API_URL": self.api.base_url,
-            "GENFLOW_DATA_DIR": str(self.api.data_dir),  # the admin token is read from here
+            "GENFLOW_API_URL": self.api.base_url,  # and no token: it has none of its own
             "GENFLOW_HOST": "127.0.0.1",
             "GENFLOW_UI_PORT": str(self.port),
             "GRADIO_TEMP_DIR": str(tmp),
@@ -85,7 +94,7 @@ class UIProcess:
                 if self.proc.poll() is not None:
                     raise AssertionError(f"the UI exited:\n{self.log_tail()}")
                 with contextlib.suppress(httpx.TransportError):
-                    if http.get(self.url).status_code == 200:
+                    if http.get(f"{self.url}/login").status_code == 200:
                         return self
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the UI did not start:\n{self.log_tail()}")
@@ -108,12 +117,28 @@ class OpenAIBackedServer(GenFlowServer):
     openai_base_url: str = ""
 
     def env(self) -> dict[str, str]:
-        return super().env() | {
-            "GENFLOW_LLM": "openai",
-            "OPENAI_BASE_URL": self.openai_base_url,
-            "OPENAI_API_KEY": "test",
-            "GENFLOW_IMAGES": "local",
-        }
+        return (
+            super().env()
+            | LOGIN_LIMITS
+            | {
+                "GENFLOW_LLM": "openai",
+                "OPENAI_BASE_URL": self.openai_base_url,
+                "OPENAI_API_KEY": "test",
+                "GENFLOW_IMAGES": "local",
+            }
+        )
+
+    def add_account(self, name: str, password: str) -> None:
+        """`genflow user add NAME --password-stdin`, on this server's database."""
+        subprocess.run(
+            [sys.executable, "-m", "backend.cli", "user", "add", name, "--password-stdin"],
+            input=f"{password}\n",
+            text=True,
+            cwd=ROOT,
+            env=self.env(),
+            check=True,
+            capture_output=True,
+        )
 
 
 def api_server(data_dir: Path, fake: FakeOpenAIProcess) -> OpenAIBackedServer:
@@ -142,13 +167,32 @@ class Stack:
     fake: FakeOpenAIProcess
     api: OpenAIBackedServer
     ui: UIProcess
+    _tokens: dict[str, str] = field(default_factory=dict)
 
-    def http(self) -> httpx.Client:
-        """A client of the API with the admin token, to act "elsewhere" (not in the page)."""
-        return httpx.Client(base_url=self.api.base_url, headers=self.api.headers, timeout=10)
+    def add_people(self) -> Stack:
+        for name, password in PEOPLE.items():
+            self.api.add_account(name, password)
+        return self
 
-    def create_job(self, flow: str, input_: dict[str, Any]) -> dict[str, Any]:
-        with self.http() as http:
+    def token(self, name: str) -> str:
+        """A token of the person's own (from `POST /api/auth/login`, once per test run)."""
+        if name not in self._tokens:
+            login = {"username": name, "password": PEOPLE[name]}
+            response = httpx.post(f"{self.api.base_url}/api/auth/login", json=login, timeout=10)
+            response.raise_for_status()
+            self._tokens[name] = response.json()["token"]
+        return self._tokens[name]
+
+    def http(self, as_: str | None = None) -> httpx.Client:
+        """A client of the API, to act "elsewhere" (not in the page): as the person `as_`,
+        or with the admin token (which sees and decides everything)."""
+        headers = (
+            self.api.headers if as_ is None else {"Authorization": f"Bearer {self.token(as_)}"}
+        )
+        return httpx.Client(base_url=self.api.base_url, headers=headers, timeout=10)
+
+    def create_job(self, flow: str, input_: dict[str, Any], as_: str = USER) -> dict[str, Any]:
+        with self.http(as_) as http:
             response = http.post("/api/jobs", json={"flow": flow, "input": input_})
             response.raise_for_status()
             return response.json()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.ui.chat_page import CHROMIUM, ChatPage
+from tests.ui.chat_page import CHROMIUM, ChatPage, logged_in
 from tests.ui.stack import RULES, Stack
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
@@ -22,9 +22,8 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debia
 
 @pytest.fixture
 def new_chat(browser: Browser, stack: Stack) -> Iterator[type[ChatPage]]:
-    """Opens pages (tabs) in one browser profile; closes them after the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(10_000)
+    """Opens pages (tabs) in one browser profile, logged in as alice; closes them after."""
+    context = logged_in(browser, stack.ui.url)
 
     def make() -> ChatPage:
         return ChatPage(context.new_page(), stack.ui.url)
@@ -84,7 +83,6 @@ def test_a_rejected_task_comes_back_for_review_then_is_approved(
     chat: ChatPage, artifacts_dir: Path
 ) -> None:
     chat.open()
-    chat.set_name("Ana")
     chat.send("/task Write a haiku about autumn")
 
     expect(chat.decision("Reject")).to_be_visible()
@@ -92,14 +90,14 @@ def test_a_rejected_task_comes_back_for_review_then_is_approved(
     chat.comment.fill("make it rhyme")
     chat.decision("Reject").click()
 
-    expect(chat.chat).to_contain_text("Rejected via web by Ana: “make it rhyme”")
+    expect(chat.chat).to_contain_text("Rejected via web by alice: “make it rhyme”")
     expect(chat.chat).to_contain_text("a haiku that rhymes, with flair")
     expect(chat.comment).to_have_value("")
     chat.decision("Approve").click()
 
     chat.expect_status("completed")
     expect(chat.review).to_be_hidden()
-    expect(chat.chat).to_contain_text("Approved via web by Ana")
+    expect(chat.chat).to_contain_text("Approved via web by alice")  # who logged in
     expect(chat.chat.locator("strong", has_text="Result")).to_be_visible()  # the final answer
     chat.screenshot(artifacts_dir, "task")
 

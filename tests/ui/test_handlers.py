@@ -1,8 +1,9 @@
 """The UI's event handlers through gradio_client (no browser): what the chat would show.
 
-Each test is one tab (one gradio_client session). Outputs come back without the layout
-updates: `start` gives (chat, status, review prompt, timer, job id, input text) and a
-follower gives (chat, status, review prompt, timer, job id, jobs panel).
+Each test is one tab (one gradio_client session, logged in as alice with `auth=`, which
+posts the login form). Outputs come back without the layout updates: `start` gives
+(chat, status, review prompt, timer, job id, input text) and a follower gives (chat,
+status, review prompt, timer, job id, jobs panel).
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ import pytest
 from gradio_client import Client
 
 from tests.e2e.server import free_port
-from tests.ui.stack import Stack, UIProcess
+from tests.ui.stack import PEOPLE, USER, Stack, UIProcess
 
 CHAT, STATUS, PROMPT, TIMER, JOB_ID = range(5)
 
 
+def page(url: str, name: str = USER) -> Client:
+    """One tab of the UI, logged in as `name`."""
+    return Client(url, verbose=False, download_files=False, auth=(name, PEOPLE[name]))
+
+
 @pytest.fixture
 def tab(stack: Stack) -> Iterator[Client]:
-    client = Client(stack.ui.url, verbose=False, download_files=False)
+    client = page(stack.ui.url)
     yield client
     client.close()
 
@@ -75,19 +81,18 @@ def test_a_follower_ends_while_the_job_waits_for_review(tab: Client, stack: Stac
     assert out[TIMER]["active"] is True  # the page polls for decisions made elsewhere
     assert 'data-status="waiting_for_review"' in out[STATUS]
 
-    out = tab.predict("", "Bo", api_name="/decide_0")  # Approve
+    out = tab.predict("", api_name="/decide_0")  # Approve
     assert out[PROMPT] == ""  # the buttons go at once
     out = last_output(tab, "/follow_decision_0")
     assert 'data-status="completed"' in out[STATUS]
-    assert "✔ **Approved** via web by Bo" in texts(out[CHAT])
+    assert "✔ **Approved** via web by alice" in texts(out[CHAT])  # who logged in
     assert out[TIMER]["active"] is False
     assert job_id in out[-1]  # the jobs panel
 
 
 def test_tabs_are_followed_at_the_same_time(stack: Stack) -> None:
     """A long job followed in one tab does not hold up another tab (nor its state)."""
-    first = Client(stack.ui.url, verbose=False, download_files=False)
-    second = Client(stack.ui.url, verbose=False, download_files=False)
+    first, second = page(stack.ui.url), page(stack.ui.url)
     stack.fake.control(latency=1.0)  # three model calls in a row: the article takes 3 s+
     try:
         slow = first.predict("/article Slow coffee", "article", api_name="/start")[JOB_ID]
@@ -114,7 +119,7 @@ def test_a_decision_after_another_wins_says_so(tab: Client, stack: Stack) -> Non
         body = {"review_id": job["review"]["id"], "decision": "reject", "comment": "no"}
         assert http.post(f"/api/jobs/{job['id']}/review", json=body).status_code == 200
 
-    out = tab.predict("", "", api_name="/decide_0")  # Approve, too late
+    out = tab.predict("", api_name="/decide_0")  # Approve, too late
     assert "Someone else decided first" in texts(out[CHAT])[-1]
     assert out[PROMPT] == ""
 
@@ -128,7 +133,7 @@ def test_cancel_stops_a_running_job(tab: Client, stack: Stack) -> None:
     finally:
         stack.fake.control(latency=0)
     assert 'data-status="cancelled"' in out[STATUS]
-    assert texts(out[CHAT])[-1] == "■ **Cancelled** by admin"
+    assert texts(out[CHAT])[-1] == "■ **Cancelled** by alice"
     with stack.http() as http:
         assert http.get(f"/api/jobs/{out[JOB_ID]}").json()["status"] == "cancelled"
 
@@ -145,13 +150,10 @@ def ui_without_api(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> It
         ui.stop()
 
 
-def test_an_unreachable_api_is_explained(ui_without_api: str) -> None:
-    assert httpx.get(ui_without_api).status_code == 200  # the page itself still loads
-    client = Client(ui_without_api, verbose=False, download_files=False)
-    try:
-        out = client.predict("/article Tea", "article", api_name="/start")
-    finally:
-        client.close()
-    assert "The GenFlow API is unreachable" in texts(out[CHAT])[-1]
-    assert "genflow serve" in texts(out[CHAT])[-1]
-    assert out[-1] == "/article Tea"
+def test_an_unreachable_api_is_explained_at_login(ui_without_api: str) -> None:
+    form = {"username": USER, "password": PEOPLE[USER]}
+    answer = httpx.post(f"{ui_without_api}/login", data=form, headers={"Accept": "text/html"})
+    assert answer.status_code == 503
+    assert "The GenFlow API is unreachable" in answer.text
+    assert not answer.cookies  # nobody is logged in
+    assert httpx.get(ui_without_api).status_code == 303  # the page still sends you to log in

@@ -18,6 +18,7 @@ ACTIONS = [
     {"id": "select_topic", "text": "Choose a topic", "action": "select_topic"},
 ]
 NOTHING = dict.fromkeys(("topic_id", "own_title", "draft", "instructions", "tone", "feedback"))
+REQUEST = gr.Request()  # a page event (the stub API stands for its person's client)
 
 
 class StubAPI:
@@ -69,7 +70,7 @@ def api() -> StubAPI:
 
 @pytest.fixture
 def handlers(api: StubAPI) -> SessionHandlers:
-    return SessionHandlers(lambda: cast(GenFlowClient, api))
+    return SessionHandlers(lambda request: cast(GenFlowClient, api))  # one person's client
 
 
 def opened(api: StubAPI) -> SessionTab:
@@ -89,7 +90,7 @@ async def test_a_new_session_is_opened_and_the_box_emptied(
     handlers: SessionHandlers, api: StubAPI
 ) -> None:
     tab = SessionTab()
-    out = await handlers.create("  The history of coffee ", tab)
+    out = await handlers.create("  The history of coffee ", tab, REQUEST)
     assert api.created[0][1] == {"category": "The history of coffee"}
     assert api.created[0][0].startswith("web-the-history-of-coffee-")
     assert tab.session_id == "ses_1" and out[1] == "ses_1" and out[-1] == ""
@@ -99,7 +100,7 @@ async def test_an_action_without_what_it_needs_is_explained_not_sent(
     handlers: SessionHandlers, api: StubAPI
 ) -> None:
     tab = opened(api)
-    await handlers.actor(1)(tab, count=None, section=None, **NOTHING)  # no topic picked
+    await handlers.actor(1)(REQUEST, tab, count=None, section=None, **NOTHING)  # no topic picked
     assert api.sent == [] and tab.notice == "⚠ Pick a topic first, or type a title of your own."
 
 
@@ -107,7 +108,9 @@ async def test_a_change_shows_the_session_it_returns(
     handlers: SessionHandlers, api: StubAPI
 ) -> None:
     tab = opened(api)
-    out = await handlers.actor(1)(tab, count=None, section=None, **{**NOTHING, "topic_id": "t1"})
+    out = await handlers.actor(1)(
+        REQUEST, tab, count=None, section=None, **{**NOTHING, "topic_id": "t1"}
+    )
     assert api.sent == [("select_topic", {"topicId": "t1"})]
     assert tab.stage == "research" and tab.notice is None
     assert out[-3:] == ("", "", "")  # the own title, instructions and feedback boxes empty
@@ -117,7 +120,7 @@ async def test_a_model_action_shows_the_session_working(
     handlers: SessionHandlers, api: StubAPI
 ) -> None:
     tab = opened(api)
-    await handlers.actor(0)(tab, count=2, section=None, **NOTHING)
+    await handlers.actor(0)(REQUEST, tab, count=2, section=None, **NOTHING)
     assert api.sent == [("discover_topics", {"count": 2})]
     assert tab.status == "processing" and tab.actions == []
 
@@ -127,16 +130,16 @@ async def test_an_action_taken_elsewhere_first_is_explained(
 ) -> None:
     tab = opened(api)
     api.refuse = APIError(409, "conflict", "'discover_topics' is not available now")
-    await handlers.actor(0)(tab, count=2, section=None, **NOTHING)
+    await handlers.actor(0)(REQUEST, tab, count=2, section=None, **NOTHING)
     assert tab.notice == "⚠ Not possible now: 'discover_topics' is not available now"
-    await handlers.actor(5)(tab, count=2, section=None, **NOTHING)  # no such button now
+    await handlers.actor(5)(REQUEST, tab, count=2, section=None, **NOTHING)  # no such button now
     assert api.sent == []
 
 
 async def test_ideas_are_asked_for_then_shown(handlers: SessionHandlers, api: StubAPI) -> None:
     tab = opened(api)
-    shown = [ideas async for ideas, _status in handlers.suggest(tab)]
+    shown = [ideas async for ideas, _status in handlers.suggest(tab, REQUEST)]
     assert "Asking" in shown[0] and shown[-1] == "**Ideas**\n\n- A\n- B\n- C"
     api.refuse = APIError(504, "timeout", "no ideas within 120 s")
-    [_ async for _ in handlers.suggest(tab)]
+    [_ async for _ in handlers.suggest(tab, REQUEST)]
     assert tab.notice == "⚠ No ideas within 120 s" and not tab.asking

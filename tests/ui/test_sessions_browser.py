@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.fakes.session_answers import IDEAS, NOTES, REVIEW, TOPICS
-from tests.ui.chat_page import CHROMIUM
+from tests.ui.chat_page import CHROMIUM, logged_in
 from tests.ui.sessions_tab import ACTION_TIMEOUT, SessionsTab
 from tests.ui.stack import Stack
 
@@ -25,9 +25,8 @@ MY_WORDS = "I drink mine black, before anyone else is awake."
 
 @pytest.fixture
 def new_tab(browser: Browser, stack: Stack) -> Iterator[type[SessionsTab]]:
-    """Opens pages (tabs) in one browser profile; closes them after the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(10_000)
+    """Opens pages (tabs) in one browser profile, logged in as alice; closes them after."""
+    context = logged_in(browser, stack.ui.url)
 
     def make() -> SessionsTab:
         return SessionsTab(context.new_page(), stack.ui.url)

@@ -21,6 +21,7 @@ from ui.workflow_panels import DRAFTING
 from ui.workflow_view import WorkflowTab
 
 STATUS, WORKFLOW_ID, SUMMARY, DIAGRAM, EDITOR, ERRORS, FORM_KEY, GENERATE, RUN_AREA = range(9)
+REQUEST = gr.Request()  # a page event (the stub API stands for its person's client)
 INVALID = [{"node": "draft", "field": "config.prompt", "message": "unknown reference"}]
 
 
@@ -75,7 +76,8 @@ def api() -> StubAPI:
 
 @pytest.fixture
 def handlers(api: StubAPI, tmp_path: Path) -> WorkflowHandlers:
-    chat = Handlers(lambda: cast(GenFlowClient, api), UISettings(artifact_dir=tmp_path))
+    clients = lambda request: cast(GenFlowClient, api)  # noqa: E731 (one person's client)
+    chat = Handlers(clients, UISettings(artifact_dir=tmp_path))
     return WorkflowHandlers(chat)
 
 
@@ -96,7 +98,7 @@ async def test_generating_says_it_is_drafting_then_shows_the_workflow(
     handlers: WorkflowHandlers, api: StubAPI
 ) -> None:
     tab = WorkflowTab()
-    drafting, done = await all_of(handlers.generate("  An article, approved by me ", tab))
+    drafting, done = await all_of(handlers.generate("  An article, approved by me ", tab, REQUEST))
     assert api.calls == [("generate", "An article, approved by me")]
     assert DRAFTING in drafting[STATUS] and drafting[GENERATE].interactive is False
     assert done[WORKFLOW_ID] == "wf_1" and done[FORM_KEY] == "wf_1:1"
@@ -111,10 +113,10 @@ async def test_a_failed_draft_says_why_and_keeps_the_page_usable(
 ) -> None:
     api.refuse = APIError(502, "generation_failed", "the model is down")
     tab = WorkflowTab()
-    *_, last = await all_of(handlers.generate("An article", tab))
+    *_, last = await all_of(handlers.generate("An article", tab, REQUEST))
     assert "The model could not draft a workflow: the model is down" in last[STATUS]
     assert last[GENERATE].interactive is True and tab.made is None
-    (empty,) = await all_of(handlers.generate("   ", tab))
+    (empty,) = await all_of(handlers.generate("   ", tab, REQUEST))
     assert "Describe what you want first" in empty[STATUS] and len(api.calls) == 1
 
 
@@ -123,10 +125,10 @@ async def test_saving_posts_a_new_spec_and_puts_a_new_version(
 ) -> None:
     tab = WorkflowTab()
     tab.start_from({"name": "t", "title": "T", "workflow": SPEC})
-    out = await handlers.save("name: Article\n", tab)
+    out = await handlers.save("name: Article\n", tab, REQUEST)
     assert api.calls[-1] == ("post", "name: Article\n")  # YAML goes as typed
     assert out[WORKFLOW_ID] == "wf_1" and "Saved: version 1." in out[STATUS]
-    out = await handlers.save('{"name": "Article"}', tab)
+    out = await handlers.save('{"name": "Article"}', tab, REQUEST)
     assert api.calls[-1] == ("put", "wf_1")
     assert out[FORM_KEY] == "wf_1:2" and "Saved: version 2." in out[STATUS]
 
@@ -137,24 +139,24 @@ async def test_an_invalid_spec_is_refused_next_to_the_editor_and_the_edit_kept(
     tab = WorkflowTab()
     tab.open(made())
     api.refuse = APIError(422, "invalid_input", "the workflow is not valid", INVALID)
-    out = await handlers.save('{"name": "Broken"}', tab)
+    out = await handlers.save('{"name": "Broken"}', tab, REQUEST)
     assert out[ERRORS].visible is True
     assert "node `draft`, config.prompt: unknown reference" in out[ERRORS].value
     assert out[EDITOR] == gr.skip()  # the person's text stays
     assert tab.made is not None  # the stored workflow is still shown
     api.refuse = APIError(409, "conflict", "changed meanwhile")
-    out = await handlers.save('{"name": "Late"}', tab)
+    out = await handlers.save('{"name": "Late"}', tab, REQUEST)
     assert "changed meanwhile (another edit was saved first)" in out[STATUS]
     assert out[ERRORS].visible is False
 
 
 def test_a_template_goes_to_the_editor_unsaved(handlers: WorkflowHandlers) -> None:
     tab = WorkflowTab(templates=[{"name": "content", "title": "Content", "workflow": SPEC}])
-    out = handlers.start_from("content", tab)
+    out = handlers.start_from("content", tab, REQUEST)
     assert tab.made is None and tab.template == "Content"
     assert out[WORKFLOW_ID] == "" and '"name": "Article with approval"' in out[EDITOR]
     assert "not saved yet" in out[SUMMARY]
-    assert handlers.start_from("nope", tab)[EDITOR] == gr.skip()  # nothing changes
+    assert handlers.start_from("nope", tab, REQUEST)[EDITOR] == gr.skip()  # nothing changes
 
 
 async def test_run_checks_the_form_then_opens_the_job_in_the_panel(
@@ -163,17 +165,17 @@ async def test_run_checks_the_form_then_opens_the_job_in_the_panel(
     tab, session = WorkflowTab(), Session()
     tab.open(made())
     run = handlers.runner(form_fields(tab.spec))
-    out = await run(tab, session, "", "general readers", 3)
+    out = await run(REQUEST, tab, session, "", "general readers", 3)
     assert "Fill in topic." in out[0].value and api.calls == []
 
     placeholder = {"node": "faq", "field": "config.base", "message": "the base"}
     api.refuse = APIError(422, "invalid", "fill in the workflow's placeholders", [placeholder])
-    out = await run(tab, session, "tea", "", 2)
+    out = await run(REQUEST, tab, session, "tea", "", 2)
     assert "**The workflow did not run:** fill in the workflow's placeholders." in out[0].value
     assert "- node `faq`, config.base: the base" in out[0].value
 
     api.refuse = None
-    out = await run(tab, session, "tea", "", 2)
+    out = await run(REQUEST, tab, session, "tea", "", 2)
     assert api.calls[-1] == ("execute", {"topic": "tea", "paragraphs": 2})
     assert out[0].visible is False and out[1].visible is True  # the panel shows
     assert session.view is not None and session.view.job_id == "job_1"

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.fakes.workflow_answers import ARTICLE, REQUEST, SPEC
-from tests.ui.chat_page import CHROMIUM
+from tests.ui.chat_page import CHROMIUM, logged_in
 from tests.ui.stack import Stack
 from tests.ui.workflows_tab import MODEL_TIMEOUT, WorkflowsTab
 
@@ -28,9 +28,8 @@ DRAFTING = "Drafting… (the model drafts, the server validates)"
 
 @pytest.fixture
 def new_tab(browser: Browser, stack: Stack) -> Iterator[type[WorkflowsTab]]:
-    """Opens pages (tabs) in one browser profile; closes them after the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(10_000)
+    """Opens pages (tabs) in one browser profile, logged in as alice; closes them after."""
+    context = logged_in(browser, stack.ui.url)
 
     def make() -> WorkflowsTab:
         return WorkflowsTab(context.new_page(), stack.ui.url)
@@ -137,7 +136,7 @@ def test_a_spec_with_an_error_is_refused_next_to_the_editor(
 
 
 def test_a_link_opens_the_workflow_in_its_tab(new_tab: type[WorkflowsTab], stack: Stack) -> None:
-    with stack.http() as http:
+    with stack.http("alice") as http:
         made = http.post("/api/workflows", json={"workflow": {**SPEC, "name": "Linked one"}})
         made.raise_for_status()
     workflow_id = made.json()["workflow_id"]

@@ -6,7 +6,8 @@ run it. procrastinate is at-least-once and that is all we need from it: the leas
 fence in the store make sure one runner, and only one, writes for a job. A periodic task
 (deferred once per period however many workers run) queues again every job whose lease
 expired - a worker killed mid-node, a deferral lost to an outage - so nothing stays
-`running` or `pending` without something that will run it.
+`running` or `pending` without something that will run it. Another sends due review
+reminders and applies passed review deadlines (exactly once: the store decides).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 QUEUE = "genflow"
 RUN_JOB = "genflow.run_job"
 REQUEUE = "genflow.requeue_unowned"
+SWEEP_REVIEWS = "genflow.sweep_review_deadlines"
 SCHEMA_LOCK = 0x67656E666C6F77  # pg advisory lock key: one process installs the schema
 
 
@@ -61,8 +63,11 @@ def register_tasks(
     run: Callable[[str], Awaitable[None]],
     requeue_unowned: Callable[[], Awaitable[int]],
     every_seconds: int,
+    sweep_reviews: Callable[[], Awaitable[object]],
+    review_sweep_seconds: int,
 ) -> None:
-    """The worker's side: the task that runs a job, and the periodic re-queue."""
+    """The worker's side: the task that runs a job, the periodic re-queue, and the
+    periodic sweep of review reminders and deadlines (backend/reviews/deadlines.py)."""
 
     @app.task(name=RUN_JOB, queue=QUEUE)
     async def run_job(job_id: str) -> None:
@@ -74,6 +79,11 @@ def register_tasks(
         count = await requeue_unowned()
         if count:
             log.info("queued %d job(s) again whose runner is gone", count)
+
+    @app.periodic(cron=f"* * * * * */{review_sweep_seconds}", periodic_id="review_deadlines")
+    @app.task(name=SWEEP_REVIEWS, queue=QUEUE, queueing_lock=SWEEP_REVIEWS)
+    async def sweep_review_deadlines(timestamp: int) -> None:
+        await sweep_reviews()
 
 
 class ProcrastinateQueue:

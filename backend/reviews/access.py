@@ -1,0 +1,29 @@
+"""Who may see a job, and who may decide its review: ONE rule, whatever the surface.
+
+A job is seen by its owner, admins, and its assignees (the job's reviewers and the
+assignees of any of its reviews); everyone else gets 404, as if it did not exist. A
+review is decided by the job's owner, admins, and that review's assignees; someone who
+can see the job but is not among them gets 403. Cancelling stays the owner's (and
+admins'). The web chat and the Slack bot ask the API, so the rule is enforced here only.
+"""
+
+from __future__ import annotations
+
+from backend.auth import Principal
+from backend.domain import Job, Review
+from backend.store.base import Store
+
+
+async def can_see(store: Store, principal: Principal, job: Job) -> bool:
+    """Owner and admins without a lookup; an assignee after one."""
+    if principal.can_see(job.owner):
+        return True
+    return await store.is_assignee(job.id, principal.sub)
+
+
+def may_decide(principal: Principal, job: Job, review: Review) -> bool:
+    return principal.can_see(job.owner) or principal.sub in review.assignees
+
+
+def may_cancel(principal: Principal, job: Job) -> bool:
+    return principal.can_see(job.owner)
