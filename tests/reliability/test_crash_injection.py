@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.client import GenFlowClient
+from backend.client import GenFlowClient, one_click_options
 from tests.e2e.server import GenFlowServer, write_script
 from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 from tests.reliability.invariants import UNLIMITED, assert_sound
@@ -74,7 +74,7 @@ async def _decide_some(http: httpx.AsyncClient, rng: random.Random, final: bool)
     for job in waiting.json()["jobs"]:
         if not final and rng.random() < 0.5:
             continue
-        options = job["review"]["options"]
+        options = one_click_options(job["review"])  # an `edit` would need its fields
         decision = "approve" if final or rng.random() < 0.5 else options[-1]
         body = {"review_id": job["review"]["id"], "decision": decision, "comment": "more"}
         response = await http.post(f"/api/jobs/{job['id']}/review", json=body)
