@@ -12,21 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ui.conversation import ChatView, Message, Note
-
-STOP = object()  # put in a follower's inbox: another follower took over, or the tab closed
+from ui.takeover import STOP as STOP
+from ui.takeover import TakeOver
 
 
 @dataclass
-class Session:
+class Session(TakeOver):
     flows: list[dict[str, Any]] = field(default_factory=list)
     view: ChatView | None = None
     notes: list[Message] = field(default_factory=list)  # chat lines before any job
     problem: str | None = None  # a connection problem, shown in the status bar
     inbox: asyncio.Queue[Any] | None = None  # the current follower's
-
-    @property
-    def following(self) -> bool:
-        return self.inbox is not None
 
     def titles(self) -> dict[str, str]:
         return {flow["name"]: flow.get("title") or flow["name"] for flow in self.flows}
@@ -47,17 +43,3 @@ class Session:
             self.view.say(*lines)
         else:
             self.notes.extend(note.message() for note in lines)
-
-    def take_over(self) -> asyncio.Queue[Any]:
-        self.stop_following()
-        self.inbox = asyncio.Queue()
-        return self.inbox
-
-    def release(self, inbox: asyncio.Queue[Any]) -> None:
-        if self.inbox is inbox:
-            self.inbox = None
-
-    def stop_following(self) -> None:
-        if self.inbox is not None:
-            self.inbox.put_nowait(STOP)
-            self.inbox = None

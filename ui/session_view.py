@@ -16,7 +16,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-STOP = object()  # put in a follower's inbox: another follower took over, or the tab closed
+from ui.takeover import STOP as STOP
+from ui.takeover import TakeOver
+
 LIVE_CHARS = 4000  # the streamed text kept on the page: the end of it, as it is written
 LIVE_LINES = 6
 
@@ -39,7 +41,7 @@ class Live:
 
 
 @dataclass
-class SessionTab:
+class SessionTab(TakeOver):
     session_id: str | None = None
     state: dict[str, Any] | None = None  # what GET /api/genflow/sessions/{id} answered
     last_event_id: int = 0  # the last stored frame this tab has applied
@@ -156,23 +158,3 @@ class SessionTab:
             self.live.add_line(str(data["message"]))
         if isinstance(data.get("progress"), int):
             self.live.progress = data["progress"]
-
-    # -- who may update the tab (as `ui.session.Session`) -----------------------------
-
-    @property
-    def following(self) -> bool:
-        return self.inbox is not None
-
-    def take_over(self) -> asyncio.Queue[Any]:
-        self.stop_following()
-        self.inbox = asyncio.Queue()
-        return self.inbox
-
-    def release(self, inbox: asyncio.Queue[Any]) -> None:
-        if self.inbox is inbox:
-            self.inbox = None
-
-    def stop_following(self) -> None:
-        if self.inbox is not None:
-            self.inbox.put_nowait(STOP)
-            self.inbox = None
