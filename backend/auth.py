@@ -30,6 +30,14 @@ class Principal:
     sub: str
     admin: bool = False
     token_id: str | None = field(default=None, compare=False)  # the `jti` it came with
+    # Other principals that are this person (a linked Slack user: people/acting.py).
+    aliases: frozenset[str] = field(default=frozenset(), compare=False)
+    agent: str | None = field(default=None, compare=False)  # the admin acting for them
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every principal this caller is: a review assigned to any of them is theirs."""
+        return self.aliases | {self.sub}
 
     def can_see(self, owner: str) -> bool:
         return self.admin or owner == self.sub

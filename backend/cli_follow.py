@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from backend.client import APIError, GenFlowClient
-from backend.job_view import Event, JobView, Retry, Step, fold
+from backend.job_view import Event, JobView, Retry, Step, editable_text, fold
 
 BAR_WIDTH = 30
 
@@ -132,13 +132,11 @@ async def ask_review(
 
 async def _ask_edits(review: Mapping[str, Any]) -> dict[str, str]:
     """A new value (one line) for each editable text field; empty keeps it."""
-    payload = review.get("payload") or {}
     edits = {}
-    for field in review.get("editable") or ():
-        if isinstance(payload.get(field), str):
-            text = await asyncio.to_thread(input, f"New {field} (one line; empty keeps it): ")
-            if text.strip():
-                edits[field] = text.strip()
+    for field in editable_text(review):
+        text = await asyncio.to_thread(input, f"New {field} (one line; empty keeps it): ")
+        if text.strip():
+            edits[field] = text.strip()
     return edits
 
 

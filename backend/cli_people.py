@@ -37,6 +37,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     users.add_parser("list", help="list the accounts")
     remove = users.add_parser("remove", help="remove an account and revoke its tokens")
     remove.add_argument("name")
+    link = users.add_parser(
+        "link-slack", help="let a Slack user act as this account (same jobs in Slack and web)"
+    )
+    link.add_argument("name")
+    link.add_argument("team", help="the Slack team (workspace) id, T…")
+    link.add_argument("user", help="the Slack user id, U… (their profile: Copy member ID)")
+    unlink = users.add_parser("unlink-slack", help="end a Slack user's link to an account")
+    unlink.add_argument("team")
+    unlink.add_argument("user")
     passwd = users.add_parser("passwd", help="set a new password for an account")
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", help="read it from stdin")
@@ -71,13 +80,27 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _user(accounts: AccountService, args: argparse.Namespace, password: str) -> int:
+    from backend.people import acting
+
     if args.user_command == "add":
         account = await accounts.add(args.name, password, admin=args.admin)
         print(f"account {account.name} added{' (admin)' if account.admin else ''}")
     elif args.user_command == "list":
         listed = await accounts.accounts()
-        rows = [(a.name, _yes(a.admin), isoformat(a.created_at)) for a in listed]
-        _table(("NAME", "ADMIN", "CREATED"), rows)
+        slack: dict[str, list[str]] = {}
+        for person, name in await accounts.store.slack_links():
+            slack.setdefault(name, []).append(person)
+        rows = [
+            (a.name, _yes(a.admin), isoformat(a.created_at), " ".join(slack.get(a.name, [])))
+            for a in listed
+        ]
+        _table(("NAME", "ADMIN", "CREATED", "SLACK"), rows)
+    elif args.user_command == "link-slack":
+        person = await acting.link(accounts.store, args.name, args.team, args.user)
+        print(f"{person} now acts as {args.name.strip().lower()}")
+    elif args.user_command == "unlink-slack":
+        person = await acting.unlink(accounts.store, args.team, args.user)
+        print(f"{person} unlinked; it acts as itself again")
     elif args.user_command == "remove":
         revoked = await accounts.remove(args.name)
         print(f"account {args.name.strip().lower()} removed; {len(revoked)} token(s) revoked")

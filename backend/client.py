@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import os
 from collections.abc import AsyncIterator
@@ -32,11 +33,14 @@ from backend.job_view import Progress as Progress
 from backend.job_view import Resumed as Resumed
 from backend.job_view import Retry as Retry
 from backend.job_view import Step as Step
+from backend.job_view import editable_text as editable_text
 from backend.job_view import one_click_options as one_click_options
 
 # A workflow as a Mermaid flowchart (flows/pilot/diagram.py, pure), offered here for the
 # same reason: the web chat's Workflows view draws it without importing `flows`.
 from flows.pilot.diagram import mermaid as mermaid
+
+ON_BEHALF_OF = "X-GenFlow-On-Behalf-Of"  # the person an admin token acts for (docs/api.md)
 
 
 class APIError(Exception):
@@ -91,6 +95,18 @@ class GenFlowClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
         )
+        self.person: str | None = None  # set on the views `acting_for` returns
+        self._person_headers: dict[str, str] = {}
+
+    def acting_for(self, person: str) -> GenFlowClient:
+        """This client acting for `person` (a `slack:<team>:<user>` principal): the API
+        treats every call as theirs (whose jobs, whose rate limit, who may decide), and
+        resolves a Slack user linked to an account to that account. Needs an admin token.
+        The view shares this client's connections; close only the client it came from."""
+        view = copy.copy(self)
+        view.person = person
+        view._person_headers = {ON_BEHALF_OF: person}
+        return view
 
     async def __aenter__(self) -> GenFlowClient:
         return self
@@ -99,9 +115,11 @@ class GenFlowClient:
         await self.close()
 
     async def close(self) -> None:
-        await self._http.aclose()
+        if self.person is None:  # a view's connections belong to the client it came from
+            await self._http.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        kwargs["headers"] = {**self._person_headers, **kwargs.get("headers", {})}
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -117,12 +135,18 @@ class GenFlowClient:
 
     # -- accounts and tokens -----------------------------------------------------------
 
-    async def login(self, username: str, password: str) -> dict[str, Any]:
+    async def login(
+        self, username: str, password: str, *, client_address: str | None = None
+    ) -> dict[str, Any]:
         """`{token, token_id, expires_at, principal, admin}` for the account (APIError 401
         for a wrong name or password, 429 when guessing). This client keeps its own
-        token: act as the person with a client made with theirs."""
+        token: act as the person with a client made with theirs. A service logging
+        people in (the web chat) passes their `client_address`, which the API believes
+        from trusted peers (GENFLOW_FORWARDED_ALLOW_IPS) for its per-address limit."""
         body = {"username": username, "password": password}
-        return (await self._request("POST", "/api/auth/login", json=body)).json()
+        headers = {"X-Forwarded-For": client_address} if client_address else {}
+        response = await self._request("POST", "/api/auth/login", json=body, headers=headers)
+        return response.json()
 
     async def me(self) -> dict[str, Any]:
         """`{principal, admin, token_id}`: who this client's token is for."""
@@ -193,15 +217,12 @@ class GenFlowClient:
         *,
         comment: str | None = None,
         via: str = "api",
-        by: str | None = None,
         edits: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Decide a review; with `decision="edit"`, `edits` are the changed payload fields."""
         body: dict[str, Any] = {"review_id": review_id, "decision": decision, "via": via}
         if comment:
             body["comment"] = comment
-        if by:
-            body["by"] = by
         if edits is not None:
             body["edits"] = edits
         return (await self._request("POST", f"/api/jobs/{job_id}/review", json=body)).json()
@@ -377,6 +398,8 @@ class GenFlowClient:
         frame: dict[str, Any] = {"type": "auth", "token": self._http.headers.get("Authorization")}
         if last_event_id:
             frame["lastEventId"] = last_event_id
+        if self.person:
+            frame["onBehalfOf"] = self.person
         return frame
 
     async def follow(
@@ -401,7 +424,11 @@ class GenFlowClient:
             await asyncio.sleep(reconnect_delay)
 
     async def _stream(self, job_id: str, after: int) -> AsyncIterator[dict[str, Any]]:
-        headers = {"Accept": "text/event-stream", "Last-Event-ID": str(after)}
+        headers = {
+            **self._person_headers,
+            "Accept": "text/event-stream",
+            "Last-Event-ID": str(after),
+        }
         async with self._http.stream(
             "GET",
             f"/api/jobs/{job_id}/events",

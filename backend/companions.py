@@ -23,6 +23,9 @@ class Companion:
     name: str
     module: str
     url: str
+    # The Slack bot acts for Slack users with the admin token; the web UI logs each person
+    # in and holds no token of its own, so it is not given one.
+    admin_token: bool = False
     process: asyncio.subprocess.Process | None = None
 
 
@@ -43,22 +46,22 @@ def wanted(settings: Settings, env: dict[str, str] | None = None) -> list[Compan
         where = (
             "Socket Mode" if env.get("SLACK_APP_TOKEN") else f"http://{host}:{port}/slack/events"
         )
-        companions.append(Companion("Slack", "bots", where))
+        companions.append(Companion("Slack", "bots", where, admin_token=True))
     return companions
 
 
 async def start(companions: list[Companion], settings: Settings, admin_token: str) -> None:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "GENFLOW_API_TOKEN"},
         "GENFLOW_API_URL": f"http://{reachable_host(settings)}:{settings.port}",
-        "GENFLOW_API_TOKEN": admin_token,
         "GENFLOW_DATA_DIR": str(settings.data_dir),
         "GENFLOW_HOST": settings.host,
         "GENFLOW_UI_PORT": str(settings.ui_port),
     }
     for companion in companions:
+        token = {"GENFLOW_API_TOKEN": admin_token} if companion.admin_token else {}
         companion.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", companion.module, env=env
+            sys.executable, "-m", companion.module, env={**env, **token}
         )
 
 

@@ -31,8 +31,21 @@ NEEDS_EDITOR = frozenset({"edit"})
 
 def one_click_options(review: Mapping[str, Any] | None) -> list[str]:
     """A review's options a surface offers as plain buttons (an edit needs an editor,
-    which the web chat and Slack do not have yet; the API and `genflow run` do)."""
+    for the fields `editable_text` lists)."""
     return [str(o) for o in (review or {}).get("options", []) if o not in NEEDS_EDITOR]
+
+
+def editable_text(review: Mapping[str, Any] | None) -> dict[str, str]:
+    """What an editor offers to change before approving, field by field: the payload
+    fields the review names `editable` (only a review that offers `edit` names any)
+    whose values are text. The API keeps each field's JSON type (reviews/edits.py),
+    so text is all a text box may edit; the payload's order is kept."""
+    review = review or {}
+    if not NEEDS_EDITOR & set(review.get("options") or ()):
+        return {}
+    payload = review.get("payload") or {}
+    named = {str(name) for name in review.get("editable") or ()}
+    return {k: v for k, v in payload.items() if k in named and isinstance(v, str)}
 
 
 STATUS_AFTER: Mapping[str, str] = MappingProxyType(

@@ -94,6 +94,8 @@ class Settings:
     login_address_per_minute: float = 30.0  # login attempts per client address
     login_address_burst: int = 10
     login_token_ttl: float = 43200.0  # seconds a token from POST /api/auth/login lasts
+    # Peers whose X-Forwarded-For is believed (the web chat logs people in from here)
+    forwarded_allow_ips: frozenset[str] = frozenset({"127.0.0.1", "::1"})
     token_cache_seconds: float = 2.0  # how long a replica trusts "this token is live"
     heartbeat_seconds: float = 15.0
     prices: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
@@ -145,6 +147,9 @@ class Settings:
             login_address_per_minute=_float("GENFLOW_LOGIN_ADDRESS_PER_MINUTE", 30.0),
             login_address_burst=_int("GENFLOW_LOGIN_ADDRESS_BURST", 10),
             login_token_ttl=_float("GENFLOW_LOGIN_TOKEN_TTL", 43200.0),
+            forwarded_allow_ips=frozenset(
+                (_env("GENFLOW_FORWARDED_ALLOW_IPS") or "127.0.0.1,::1").replace(",", " ").split()
+            ),
             token_cache_seconds=_float("GENFLOW_TOKEN_CACHE_SECONDS", 2.0),
             heartbeat_seconds=_float("GENFLOW_HEARTBEAT_SECONDS", 15.0),
         )

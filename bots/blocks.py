@@ -1,6 +1,8 @@
 """Block Kit for a job: the one message per job, its review buttons, and the comment modal.
 
-Pure functions of a `MessageView`; the follower decides when to send them.
+Pure functions of a `MessageView`; the follower decides when to send them. A review's
+buttons are its one-click options plus *Edit* when it offers `edit` and Slack can hold
+its text (bots/edits.py; the form is bots/edit_form.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 from backend.client import one_click_options
 from bots import texts
+from bots.edits import EDIT, editable, too_long
 from bots.markdown import chunks, escape, to_mrkdwn, truncate
 from bots.values import readable
 from bots.view import MessageView, step_label
@@ -74,6 +77,8 @@ def job_message(view: MessageView, job_url: str, *, images: bool = True) -> tupl
         blocks += _review(view, images=images)
     elif view.status == "completed":
         blocks += _result(view, images=images)
+    elif view.status == "cancelled":
+        blocks.append(section(f"*Cancelled* by {texts.who(view.job.cancelled_by)}"))
     elif view.error is not None:
         error = view.error
         blocks.append(
@@ -127,13 +132,22 @@ def _review(view: MessageView, *, images: bool) -> Blocks:
         blocks.append(context("The whole article is in the thread below."))
     if view.flow == "workflow" and payload.get("show") is not None:  # a workflow's review node
         blocks.append(section(f"*To review:*\n{readable(payload['show'], 2000)}"))
+    notes = [texts.due(review)]
+    fields = editable(review)
+    if fields.too_long and not fields.fits:
+        notes.append(f"✏️ {too_long(fields.too_long)}")
+    blocks += [context(note) for note in notes if note]
     blocks.append(review_actions(view.job_id, review))
     return blocks
 
 
 def review_actions(job_id: str, review: dict[str, Any]) -> dict[str, Any]:
+    """The review's buttons: its one-click options, then Edit when Slack can edit it."""
+    options = one_click_options(review)
+    if editable(review).fits:
+        options.append(EDIT)
     buttons = []
-    for option in one_click_options(review):
+    for option in options:
         button: dict[str, Any] = {
             "type": "button",
             "action_id": ACTION_PREFIX + option,

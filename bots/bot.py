@@ -5,6 +5,10 @@ GenFlow sessions are `self.sessions`, a `SessionBot`; its pilot workflows
 Starting a job, posting its one message, following it until it ends, and deciding its
 reviews all go through here; `commands.py` and `actions.py` only translate Slack
 requests into these calls. `resume()` picks up every unfinished job after a restart.
+
+What a Slack user does is sent acting for them (`person()`: the API's one rule decides
+whose job it is and who may decide); following a job to show it in a channel is the
+bot's own business, with its own token.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from bots import texts
 from bots.artifacts import ArtifactPoster
 from bots.blocks import job_message
 from bots.config import SlackConfig
+from bots.edits import changes
 from bots.follower import JobFollower
+from bots.people import SlackUser
 from bots.posting import post_where_seen
+from bots.reminders import Reminders
 from bots.reviewers import Reviewers
 from bots.session_bot import SessionBot
 from bots.store import BotStore, JobMessage
@@ -46,6 +53,8 @@ class SlackBot:
         self.limiter = limiter or RateLimiter()
         self.reviewers = Reviewers(slack, config.reviewers)
         self.poster = ArtifactPoster(genflow, slack, store)
+        self.reminders = Reminders(genflow, slack, store)
+        self._asks_for_review: dict[str, bool] = {}  # flow name -> has review options
         self.followers: dict[str, asyncio.Task[None]] = {}
         self.sessions = SessionBot(self)  # `/session`: GenFlow sessions (session_bot.py)
         self.workflows = WorkflowBot(self)  # `/workflow`: pilot workflows (workflow_bot.py)
@@ -63,13 +72,29 @@ class SlackBot:
 
     # -- jobs ----------------------------------------------------------------------------
 
+    def person(self, user: SlackUser) -> GenFlowClient:
+        """The API client acting for a Slack user (a view: never closed)."""
+        return self.genflow.acting_for(user.principal)
+
     async def start_job(
-        self, flow: str, input_: dict[str, Any], title: str, channel: str, user: str
+        self, flow: str, input_: dict[str, Any], title: str, channel: str, user: SlackUser
     ) -> tuple[JobMessage, str | None]:
-        """Create the job, post its message, follow it. Returns the record and a note for
-        the user when the message had to go somewhere else than `channel`."""
-        job = await self.genflow.create_job(flow, input_)
-        return await self.show_job(job["id"], flow, title, channel, user)
+        """Create the job as `user`'s (with the configured reviewers), post its message,
+        follow it. Returns the record and a note for the user when the message had to go
+        somewhere else than `channel`."""
+        reviewers = await self.reviewers.of_job(user) if await self._reviewed(flow) else None
+        job = await self.person(user).create_job(flow, input_, reviewers=reviewers or None)
+        return await self.show_job(job["id"], flow, title, channel, user.user)
+
+    async def _reviewed(self, flow: str) -> bool:
+        """Whether the flow asks for reviews (GenFlow refuses reviewers for one that does
+        not); only asked when reviewers are configured."""
+        if not self.reviewers:
+            return False
+        if flow not in self._asks_for_review:
+            flows = await self.genflow.flows()
+            self._asks_for_review = {f["name"]: bool(f.get("review_options")) for f in flows}
+        return self._asks_for_review.get(flow, False)
 
     async def show_job(
         self, job_id: str, flow: str, title: str, channel: str, user: str
@@ -132,21 +157,62 @@ class SlackBot:
 
     # -- reviews -------------------------------------------------------------------------
 
-    async def may_decide(self, user: str, job_id: str) -> tuple[bool, str | None]:
-        record = await self.store.job(job_id)
-        starter = record.user_id if record else None
-        return await self.reviewers.may_decide(user, starter), starter
+    async def open_review(
+        self, job_id: str, review_id: str, user: SlackUser
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The review as GenFlow shows it to `user` before a form opens for it: (review,
+        None), or (None, what to tell them: not theirs, or no longer open)."""
+        try:
+            job = await self.person(user).job(job_id)
+        except APIError as exc:
+            return None, await self._refused(job_id, exc, "open the form")
+        review = job.get("review")
+        if job.get("status") != "waiting_for_review" or (review or {}).get("id") != review_id:
+            return None, texts.NO_LONGER_OPEN
+        return review, None
 
     async def decide(
-        self, job_id: str, review_id: str, decision: str, user: str, comment: str | None = None
+        self,
+        job_id: str,
+        review_id: str,
+        decision: str,
+        user: SlackUser,
+        comment: str | None = None,
+        edits: dict[str, Any] | None = None,
     ) -> str | None:
-        """Send a Slack user's decision; None on success, else what to tell them."""
+        """Send a Slack user's decision, acting for them; None on success, else what to
+        tell them (GenFlow refused it, someone was first, GenFlow is down)."""
         try:
-            await self.genflow.decide(
-                job_id, review_id, decision, comment=comment, via="slack", by=f"slack:{user}"
+            await self.person(user).decide(
+                job_id, review_id, decision, comment=comment, via="slack", edits=edits
             )
         except APIError as exc:
             if exc.status == 409:
                 return texts.conflict(exc)
-            return texts.api_error(exc, "record your decision")
+            return await self._refused(job_id, exc, "record your decision")
         return None
+
+    async def edit(
+        self, job_id: str, review_id: str, typed: dict[str, str], user: SlackUser
+    ) -> str | None:
+        """Send the fields `user` changed in the Edit form as an `edit` decision."""
+        review, problem = await self.open_review(job_id, review_id, user)
+        if review is None:
+            return problem
+        changed = changes(review.get("payload") or {}, typed)
+        if not changed:
+            return texts.unchanged()
+        return await self.decide(job_id, review_id, "edit", user, edits=changed)
+
+    async def _refused(self, job_id: str, exc: APIError, doing: str) -> str:
+        """What to tell a person GenFlow refused: 403 (not an assignee), or 404 for a job
+        the bot still sees (not theirs to see) is "not yours"; anything else as it is."""
+        if exc.status == 404:
+            try:
+                await self.genflow.job(job_id)
+            except APIError:
+                return texts.api_error(exc, doing)  # gone for everyone
+        if exc.status in (403, 404):
+            record = await self.store.job(job_id)
+            return texts.not_allowed(record.user_id if record else None)
+        return texts.api_error(exc, doing)

@@ -5,6 +5,7 @@ in workflow_commands.py.
 Each acks within Slack's 3 seconds with a short ephemeral line: the job (or session)
 started, or why not (an empty topic, GenFlow unreachable, invalid input). Starting one
 that takes longer than the ack budget is acked first and reported through the response_url.
+What is started is the caller's: it is created acting for them (bots/people.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from backend.client import APIError
 from bots import texts
 from bots.bot import SlackBot
 from bots.markdown import CURLY_QUOTES, truncate
+from bots.people import from_command
 from bots.session_store import SessionMessage
 from bots.store import JobMessage
 
@@ -143,7 +145,7 @@ def _session_handler(bot: SlackBot) -> Handler:
             await ack("Please say what the article is about: `/session CATEGORY-OR-TOPIC`")
             return
         start = asyncio.create_task(
-            bot.sessions.start(subject, body["channel_id"], body["user_id"])
+            bot.sessions.start(subject, body["channel_id"], from_command(body))
         )
         waiting = f"Starting your session about “{truncate(subject, 80)}”…"
         await ack_when_started(ack, respond, start, waiting, _session_outcome)
@@ -162,7 +164,7 @@ async def _start(
     noun: str,
 ) -> None:
     start = asyncio.create_task(
-        bot.start_job(flow, input_, title, body["channel_id"], body["user_id"])
+        bot.start_job(flow, input_, title, body["channel_id"], from_command(body))
     )
     waiting = f"Starting your {noun} “{truncate(title, 80)}”…"
     await ack_when_started(ack, respond, start, waiting, lambda t: _outcome(t, flow, noun))

@@ -30,7 +30,9 @@ class SlackConfig:
     host: str = "127.0.0.1"
     port: int = 3000
     api_url: str = DEFAULT_API_URL  # the Slack Web API (a fake one in tests)
-    reviewers: frozenset[str] = frozenset()  # user ids, user group ids (S…), or "*"
+    # Who else decides the reviews of jobs started from Slack: user ids (U…/W…) and user
+    # group ids (S…), passed as each job's reviewers (bots/reviewers.py).
+    reviewers: frozenset[str] = frozenset()
     ui_url: str = "http://127.0.0.1:7860"
     data_dir: Path = field(default_factory=lambda: Path.home() / ".genflow")
     update_interval: float = 1.0  # seconds between two edits of one job's message
@@ -60,6 +62,12 @@ class SlackConfig:
             missing.append(
                 "SLACK_SIGNING_SECRET is not set (needed in HTTP mode; or set "
                 "SLACK_APP_TOKEN for Socket Mode)"
+            )
+        if "*" in self.reviewers:
+            missing.append(
+                "GENFLOW_SLACK_REVIEWERS may not be `*`: anyone who can see a job's message "
+                "could then decide it, so one shared link or channel would be enough to "
+                "approve. Name the reviewers' user ids (U…) or user groups (S…)"
             )
         return missing
 

@@ -2,10 +2,10 @@
 
 Two tasks per job. The reader follows the job's event stream (SSE, reconnecting) from
 where the view stands, folds each event into the `MessageView`, and posts new artifacts in
-the thread. The writer edits the message with the latest view at most once per
-`update_interval` (and within the shared rate budget), so bursts of events coalesce into
-one edit and the final state is always sent. Only the follower edits the message, so
-edits never race.
+the thread (and a review's reminder: bots/reminders.py). The writer edits the message
+with the latest view at most once per `update_interval` (and within the shared rate
+budget), so bursts of events coalesce into one edit and the final state is always sent.
+Only the follower edits the message, so edits never race.
 """
 
 from __future__ import annotations
@@ -88,6 +88,8 @@ class JobFollower:
                 self.view.uploads[artifact.id] = Upload(done.file_id, done.permalink, posted=True)
             elif artifact is not None and self.record.ts is not None:
                 await self.bot.poster.post(self.view, artifact, self.record.channel, self.record.ts)
+        elif event["type"] == "review.reminder":
+            await self.bot.reminders.post(self.record, event.get("data") or {})
         self._changed()
 
     def _changed(self) -> None:

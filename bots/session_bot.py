@@ -2,8 +2,10 @@
 message, follow it, and send the actions people click.
 
 `commands.py` and `session_actions.py` only translate Slack requests into these calls.
-A click is recorded (who, what) before it is sent, so the edit that shows its result can
-say who did it; GenFlow refusing it (409: no longer available) forgets it again.
+A session is created, and every action sent, acting for the Slack user (a session is its
+starter's: GenFlow refuses anyone else, and the bot says so). A click is recorded (who,
+what) before it is sent, so the edit that shows its result can say who did it; GenFlow
+refusing it forgets it again. The message follows the session with the bot's own token.
 `resume()` picks up every unfinished session after a restart.
 """
 
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.client import APIError
 from bots import texts
+from bots.people import SlackUser
 from bots.posting import post_where_seen
 from bots.session_blocks import clicked, session_message
 from bots.session_follower import SessionFollower
@@ -43,15 +46,15 @@ class SessionBot:
     # -- starting and following ----------------------------------------------------------
 
     async def start(
-        self, subject: str, channel: str, user: str
+        self, subject: str, channel: str, user: SlackUser
     ) -> tuple[SessionMessage, str | None]:
-        """Create the session, post its message, follow it. Returns the record and a note
-        for the user when the message had to go somewhere else than `channel`."""
-        made = await self.bot.genflow.create_session(
+        """Create the session as `user`'s, post its message, follow it. Returns the record
+        and a note for the user when the message had to go somewhere else than `channel`."""
+        made = await self.bot.person(user).create_session(
             f"slack-{channel}-{int(time.time() * 1000)}", context={"category": subject}
         )
         session_id = made["sessionId"]
-        await self.bot.store.sessions.add(session_id, subject, channel, user)
+        await self.bot.store.sessions.add(session_id, subject, channel, user.user)
         record = await self.bot.store.sessions.get(session_id)
         assert record is not None
         record, note = await self._post(record, made)
@@ -110,45 +113,50 @@ class SessionBot:
 
     # -- acting --------------------------------------------------------------------------
 
-    async def may_act(self, user: str, session_id: str) -> tuple[bool, str | None]:
-        """The starter and the configured reviewers drive a session, as they decide jobs."""
-        record = await self.bot.store.sessions.get(session_id)
-        starter = record.user_id if record else None
-        return await self.bot.reviewers.may_decide(user, starter), starter
-
-    async def state(self, session_id: str) -> dict[str, Any]:
-        """The session as its message shows it (or as GenFlow has it, when not followed)."""
-        follower = self.followers.get(session_id)
-        if follower is not None and follower.view.state is not None:
-            return follower.view.state
-        return await self.bot.genflow.session(session_id)
+    async def state(self, session_id: str, user: SlackUser) -> dict[str, Any]:
+        """The session as GenFlow shows it to `user` (APIError 404: not theirs, or gone)."""
+        return await self.bot.person(user).session(session_id)
 
     async def act(
         self,
         session_id: str,
         action: str,
         parameters: dict[str, Any],
-        user: str,
+        user: SlackUser,
         detail: str | None = None,
     ) -> str | None:
-        """Send a Slack user's action; None on success, else what to tell them."""
+        """Send a Slack user's action, acting for them; None on success, else what to
+        tell them."""
         clicks = self.bot.store.sessions
-        click_id = await clicks.add_click(session_id, action, user, detail)
+        click_id = await clicks.add_click(session_id, action, user.user, detail)
         try:
-            await self.bot.genflow.session_action(session_id, action, parameters)
+            await self.bot.person(user).session_action(session_id, action, parameters)
         except APIError as exc:
             await clicks.drop_click(click_id)
             self._changed(session_id)
             if exc.status == 409:
                 return await self.conflict(session_id, exc.message)
-            if exc.status in (404, 410):
-                return ":mag: That session no longer exists in GenFlow (or it expired)."
-            return texts.api_error(exc, "send that to the session")
+            return await self.refused(session_id, exc, "send that to the session")
         self._changed(session_id)
         record = await clicks.get(session_id)
         if record is not None and not record.done and record.ts is not None:
             self.follow(record)  # e.g. its follower stopped on an error: watch it again
         return None
+
+    async def refused(self, session_id: str, exc: APIError, doing: str) -> str:
+        """What to tell a person GenFlow refused: a session the bot still sees is not
+        theirs (403, 404); one nobody sees is gone (404) or expired (410)."""
+        if exc.status == 404:
+            try:
+                await self.bot.genflow.session(session_id)
+            except APIError:
+                return ":mag: That session no longer exists in GenFlow (or it expired)."
+        if exc.status in (403, 404):
+            record = await self.bot.store.sessions.get(session_id)
+            return texts.not_yours(record.user_id if record else None)
+        if exc.status == 410:
+            return ":mag: That session no longer exists in GenFlow (or it expired)."
+        return texts.api_error(exc, doing)
 
     async def conflict(self, session_id: str, why: str) -> str:
         """What to tell someone whose action the session no longer offers."""

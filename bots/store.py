@@ -2,8 +2,9 @@
 or `/workflow` draft), and what it did.
 
 A small SQLite file (`$GENFLOW_DATA_DIR/slack.db`), so a restarted bot knows every job it
-posted, resumes following the unfinished ones, never re-uploads an artifact, and never
-starts a job twice for one slash command (Slack retries carry the same trigger_id).
+posted, resumes following the unfinished ones, never re-uploads an artifact, never posts
+a review's reminder twice, and never starts a job twice for one slash command (Slack
+retries carry the same trigger_id).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ CREATE TABLE IF NOT EXISTS posted (
     job_id TEXT NOT NULL,
     file_id TEXT,
     permalink TEXT
+);
+CREATE TABLE IF NOT EXISTS reminders (
+    review_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    at REAL NOT NULL
 );
 """
 
@@ -143,4 +149,21 @@ class BotStore:
             " VALUES (?, ?, ?, ?)",
             (artifact_id, job_id, file_id, permalink),
         )
+        await self._db.commit()
+
+    # -- review reminders posted -----------------------------------------------------
+
+    async def claim_reminder(self, job_id: str, review_id: str) -> bool:
+        """True the first time the review's reminder is to be posted; False ever after
+        (a replay of the job's events after a restart), unless released."""
+        cursor = await self._db.execute(
+            "INSERT OR IGNORE INTO reminders (review_id, job_id, at) VALUES (?, ?, ?)",
+            (review_id, job_id, time.time()),
+        )
+        await self._db.commit()
+        return cursor.rowcount == 1
+
+    async def release_reminder(self, review_id: str) -> None:
+        """The reminder could not be posted: a later replay may try again."""
+        await self._db.execute("DELETE FROM reminders WHERE review_id = ?", (review_id,))
         await self._db.commit()

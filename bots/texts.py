@@ -1,34 +1,86 @@
-"""What the bot says to people: API errors and refusals in words a Slack user can act on."""
+"""What the bot says to people: decisions, refusals, reminders and API errors, in words a
+Slack user can act on."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from backend.client import APIError, Unreachable
 from bots.markdown import escape
+from bots.people import mention, slack_user_id
 
 PAST = {
     "approve": ("✅", "Approved"),
     "reject": ("↩️", "Rejected"),
     "regenerate": ("🔁", "Regeneration requested"),
     "revise": ("✏️", "Revision requested"),
+    "edit": ("✏️", "Edited and approved"),
+    "cancel": ("🚫", "Cancelled"),
 }
-BUTTON = {"approve": "Approve", "reject": "Reject", "regenerate": "Regenerate", "revise": "Revise"}
+BUTTON = {
+    "approve": "Approve",
+    "reject": "Reject",
+    "regenerate": "Regenerate",
+    "revise": "Revise",
+    "edit": "Edit",
+}
+# What a passed deadline does, as "then GenFlow …" ends (a review's `on_timeout`).
+ON_TIMEOUT = {
+    "approve": "approves it",
+    "reject": "rejects it",
+    "regenerate": "asks for another attempt",
+    "revise": "asks for a revision",
+    "cancel": "cancels the job",
+}
+NO_LONGER_OPEN = "This review is no longer open; the message shows where the job is now."
 
 
 def who(by: str | None) -> str:
-    """A decider as Slack shows them: `slack:U123` -> `<@U123>` (rendered as @name)."""
-    if not by:
-        return "someone"
-    return f"<@{by.split(':', 1)[1]}>" if by.startswith("slack:") else escape(by)
+    """A decider as Slack shows them: `slack:T1:U1` -> `<@U1>` (rendered as @name)."""
+    return mention(by)
 
 
 def decided(decision: str, by: str | None, via: str | None = None) -> str:
     emoji, verb = PAST.get(decision, ("☑️", f"Decided “{decision}”"))
-    where = (
-        f" (via {via})" if via and via != "slack" and not (by or "").startswith("slack:") else ""
+    if via == "timeout":  # nobody decided in time: the review's on_timeout was applied
+        return f"◷ Timed out: {verb[0].lower() + verb[1:]} by {who(by)}"
+    elsewhere = via and via != "slack" and slack_user_id(by) is None
+    return f"{emoji} {verb} by {who(by)}" + (f" (via {via})" if elsewhere else "")
+
+
+def when(moment: str | None) -> str:
+    """An ISO-8601 time as Slack shows it in each reader's own time zone."""
+    if not moment:
+        return "soon"
+    try:
+        stamp = int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return escape(moment)
+    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{escape(moment)}>"
+
+
+def then(on_timeout: str | None) -> str:
+    """What happens when a review's deadline passes: "GenFlow rejects it"."""
+    action = ON_TIMEOUT.get(on_timeout or "cancel", f"decides “{escape(str(on_timeout))}”")
+    return f"GenFlow {action}"
+
+
+def due(review: dict[str, Any]) -> str | None:
+    """The open review's deadline line for its message, or None when it has none."""
+    if not review.get("deadline"):
+        return None
+    line = f"◷ Due {when(review['deadline'])}; then {then(review.get('on_timeout'))}."
+    return line + (" A reminder was sent." if review.get("reminded_at") else "")
+
+
+def reminder(people: list[str], deadline: str | None, on_timeout: str | None) -> str:
+    """The one thread reply at half of a review's time: who should decide, and by when."""
+    mentions = " ".join(dict.fromkeys(people)) or "Reviewers"
+    return (
+        f"◷ {mentions}: this review is still waiting for a decision. It is due "
+        f"{when(deadline)}; then {then(on_timeout)}."
     )
-    return f"{emoji} {verb} by {who(by)}{where}"
 
 
 def api_error(exc: Exception, doing: str = "start the job") -> str:
@@ -58,7 +110,7 @@ def conflict(exc: APIError) -> str:
     if details.get("by"):
         verb = PAST.get(details.get("decision", ""), ("", details.get("decision", "decided")))[1]
         return f"This review was already decided by {who(details['by'])} ({verb.lower()})."
-    return "This review is no longer open; the message shows where the job is now."
+    return NO_LONGER_OPEN
 
 
 def session_conflict(why: str, last: str | None = None) -> str:
@@ -70,9 +122,29 @@ def session_conflict(why: str, last: str | None = None) -> str:
     return line + " The message shows where the session is now."
 
 
-def not_allowed(starter: str | None, thing: str = "job", doing: str = "decide this review") -> str:
-    owner = f"<@{starter}>, who started this {thing}," if starter else "the person who started it"
-    return f":no_entry: Only {owner} or a configured reviewer can {doing}."
+def not_allowed(starter: str | None) -> str:
+    """GenFlow refused a decision (403, or 404: the job is not theirs to see)."""
+    owner = f"<@{starter}>" if starter else "the person who started it"
+    return (
+        f":no_entry: You may not decide this review: it belongs to {owner}; "
+        "only they, its reviewers and admins may decide it."
+    )
+
+
+def not_yours(starter: str | None) -> str:
+    """GenFlow refused a session action: a session is its starter's alone."""
+    owner = f"<@{starter}>" if starter else "the person who started it"
+    return (
+        f":no_entry: You may not drive this session: it belongs to {owner}, "
+        "and only they can move it on."
+    )
+
+
+def unchanged() -> str:
+    return (
+        ":information_source: You changed nothing, so nothing was sent; the review is "
+        "still open (use *Approve* to approve it as it is)."
+    )
 
 
 def _details(details: Any) -> list[dict[str, Any]]:

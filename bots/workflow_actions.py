@@ -2,9 +2,10 @@
 workflow; *Open in web* is a link (Slack still sends the click, so it is acked).
 
 A click acks at once; the form must open within the click's 3 s, so the workflow is read
-under a budget. Anyone who can see the summary may run it: the run is theirs (they
-started the job, so they and the configured reviewers decide its reviews). Problems (no
-such workflow, placeholders to fill in, a 422 from executing) go to the clicker only.
+under a budget, acting for the clicker: GenFlow shows a workflow to whoever drafted it
+(and admins) only, so anyone else is told it is not theirs to run. The run is the
+clicker's job: they decide its reviews. Problems (not theirs, placeholders to fill in, a
+422 from executing) go to the clicker only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from backend.client import APIError
 from bots import texts
 from bots.bot import SlackBot
+from bots.people import SlackUser, from_interaction
 from bots.workflow_blocks import OPEN_ACTION, RUN_ACTION
 from bots.workflow_bot import job_title
 from bots.workflow_forms import RUN_CALLBACK, FormError, run_modal, submitted
@@ -44,7 +46,8 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             return
         container = body.get("container") or {}
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
-        problem = await _open_form(bot, client, body["trigger_id"], workflow_id, channel)
+        user = from_interaction(body)
+        problem = await _open_form(bot, client, body["trigger_id"], workflow_id, channel, user)
         if problem:
             await respond(text=problem, response_type="ephemeral", replace_original=False)
 
@@ -62,7 +65,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             await ack(response_action="errors", errors=exc.errors)
             return
         await ack()  # closes the form; the job's message shows the rest
-        user = body["user"]["id"]
+        user = from_interaction(body)
         title = job_title(meta.get("name") or meta["workflow"], data)
         try:
             _, note = await bot.workflows.run(meta["workflow"], data, title, meta["channel"], user)
@@ -73,9 +76,9 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             note = texts.api_error(exc, "run the workflow")
         if note and meta.get("channel"):
             try:
-                await client.chat_postEphemeral(channel=meta["channel"], user=user, text=note)
+                await client.chat_postEphemeral(channel=meta["channel"], user=user.user, text=note)
             except SlackApiError as exc:
-                log.warning("cannot tell %s: %s", user, exc.response.get("error"))
+                log.warning("cannot tell %s: %s", user.user, exc.response.get("error"))
 
     app.action(RUN_ACTION)(on_run)
     app.action(OPEN_ACTION)(on_open)
@@ -83,11 +86,16 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
 
 
 async def _open_form(
-    bot: SlackBot, client: AsyncWebClient, trigger_id: str, workflow_id: str, channel: str
+    bot: SlackBot,
+    client: AsyncWebClient,
+    trigger_id: str,
+    workflow_id: str,
+    channel: str,
+    user: SlackUser,
 ) -> str | None:
     """Open the Run form; what to tell the clicker when that is not possible."""
     try:
-        workflow = await asyncio.wait_for(bot.genflow.workflow(workflow_id), READ_BUDGET)
+        workflow = await asyncio.wait_for(bot.person(user).workflow(workflow_id), READ_BUDGET)
     except TimeoutError:
         return ":hourglass: GenFlow is slow to answer right now; please click *Run* again."
     except APIError as exc:

@@ -5,7 +5,8 @@ Drafting is one long API call (the model writes, GenFlow validates and repairs),
 runs as a task after the command was acked: the message says "Drafting…" at once and is
 edited into the workflow's summary, or into why there is none. A run is
 `execute_workflow` and then the bot's job machinery (`SlackBot.show_job`): the same
-message, progress, review buttons and follower as every job.
+message, progress, review buttons and follower as every job. Both act for the Slack user
+who asked: the workflow and its runs are theirs (GenFlow shows them to nobody else).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from backend.client import APIError
 from bots.markdown import truncate
+from bots.people import SlackUser
 from bots.posting import post_where_seen
 from bots.store import JobMessage
 from bots.workflow_blocks import Message, drafting_message, failed_message, summary_message
@@ -59,7 +61,7 @@ class WorkflowBot:
 
     # -- drafting ----------------------------------------------------------------------
 
-    def draft(self, prompt: str, channel: str, user: str, tell: Tell) -> None:
+    def draft(self, prompt: str, channel: str, user: SlackUser, tell: Tell) -> None:
         """Start drafting in the background (the command is acked already)."""
         task = asyncio.create_task(self._draft(prompt, channel, user, tell), name="slack-draft")
         self._tasks.add(task)
@@ -70,12 +72,12 @@ class WorkflowBot:
         if not task.cancelled() and task.exception() is not None:
             log.error("drafting a workflow crashed", exc_info=task.exception())
 
-    async def _draft(self, prompt: str, channel: str, user: str, tell: Tell) -> None:
-        store = self.bot.store.workflows
+    async def _draft(self, prompt: str, channel: str, person: SlackUser, tell: Tell) -> None:
+        store, user = self.bot.store.workflows, person.user
         draft_id = await store.add(prompt, channel, user)
         draft = await self._post(draft_id, drafting_message(prompt, user), tell)
         try:
-            made = await self.bot.genflow.generate_workflow(prompt)
+            made = await self.bot.person(person).generate_workflow(prompt)
         except Exception as exc:  # an APIError, or a surprise: either way, say so
             if not isinstance(exc, APIError):
                 log.error("drafting a workflow failed", exc_info=exc)
@@ -133,12 +135,18 @@ class WorkflowBot:
     # -- running -----------------------------------------------------------------------
 
     async def run(
-        self, workflow_id: str, input_data: dict[str, Any], title: str, channel: str, user: str
+        self,
+        workflow_id: str,
+        input_data: dict[str, Any],
+        title: str,
+        channel: str,
+        user: SlackUser,
     ) -> tuple[JobMessage, str | None]:
-        """Execute the workflow (APIError 422: the input or its placeholders are wrong)
-        and show the job like every job: its message, followed to the end."""
-        job = await self.bot.genflow.execute_workflow(workflow_id, input_data)
-        return await self.bot.show_job(job["id"], "workflow", title, channel, user)
+        """Execute the workflow as `user` (APIError 422: the input or its placeholders are
+        wrong; 404: not theirs) and show the job like every job: its message, followed to
+        the end."""
+        job = await self.bot.person(user).execute_workflow(workflow_id, input_data)
+        return await self.bot.show_job(job["id"], "workflow", title, channel, user.user)
 
 
 def job_title(name: str, input_data: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from bots import texts
 from bots.bot import SlackBot
 from bots.commands import ack_when_started
 from bots.markdown import CURLY_QUOTES, escape, truncate
+from bots.people import SlackUser, from_command
 from bots.store import JobMessage
 from bots.workflow_bot import job_title
 from bots.workflow_inputs import input_data, input_fields, parse_pairs
@@ -68,7 +69,7 @@ def _handler(bot: SlackBot) -> Callable[..., Awaitable[None]]:
                 text=text, blocks=blocks, response_type="ephemeral", replace_original=False
             )
 
-        bot.workflows.draft(prompt, body["channel_id"], body["user_id"], tell)
+        bot.workflows.draft(prompt, body["channel_id"], from_command(body), tell)
 
     return handle
 
@@ -91,18 +92,18 @@ async def _run(
         await ack(f":warning: {exc}. Usage: `/workflow run {workflow_id} key=value …`")
         return
     start = asyncio.create_task(
-        _start(bot, workflow_id, pairs, body["channel_id"], body["user_id"])
+        _start(bot, workflow_id, pairs, body["channel_id"], from_command(body))
     )
     waiting = f"Starting workflow `{escape(workflow_id)}`…"
     await ack_when_started(ack, respond, start, waiting, _outcome)
 
 
 async def _start(
-    bot: SlackBot, workflow_id: str, pairs: dict[str, str], channel: str, user: str
+    bot: SlackBot, workflow_id: str, pairs: dict[str, str], channel: str, user: SlackUser
 ) -> tuple[JobMessage, str | None]:
-    """Read the workflow (its inputs say how to read the values), then run it."""
+    """Read the workflow as `user` (its inputs say how to read the values), then run it."""
     try:
-        workflow = await bot.genflow.workflow(workflow_id)
+        workflow = await bot.person(user).workflow(workflow_id)
     except APIError as exc:
         raise RunRefused(not_run(exc)) from exc
     spec = workflow.get("workflow") or {}

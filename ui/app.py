@@ -83,7 +83,9 @@ def build_ui(people: People, settings: UISettings | None = None) -> gr.Blocks:
                     with gr.Column(scale=4):
                         status = gr.HTML(status_html(None, None), elem_id="gf-status")
                         chatbot = job_panel.chatbot("gf-chat", 540, PLACEHOLDER)
-                        review_box, review_prompt, comment, buttons = job_panel.review_row("gf")
+                        review_box, review_prompt, comment, buttons, editor = job_panel.review_row(
+                            "gf"
+                        )
                         with gr.Row(equal_height=True):
                             mode = gr.Dropdown(  # choices come from the API when the page loads
                                 choices=[],
@@ -121,7 +123,16 @@ def build_ui(people: People, settings: UISettings | None = None) -> gr.Blocks:
                 workflows = workflow_page.build(settings.poll_seconds)
 
         panel = JobPanel(
-            chatbot, status, review_box, review_prompt, comment, buttons, cancel, timer, job_id
+            chatbot,
+            status,
+            review_box,
+            review_prompt,
+            comment,
+            buttons,
+            editor,
+            cancel,
+            timer,
+            job_id,
         )
         view = panel.view()
         then_follow = job_panel.wire(panel, session, h, jobs=jobs, follow_opts=follow_opts)

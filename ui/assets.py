@@ -45,6 +45,7 @@ CSS = """
 .gf-current { border-color: var(--color-accent); }
 .gf-job-text { font-size: 0.85em; opacity: 0.85; overflow-wrap: anywhere; }
 .gf-job-meta { font-size: 0.75em; opacity: 0.6; }
+.gf-job-due { font-size: 0.75em; font-weight: 600; color: var(--color-accent); }
 /* Who is logged in, and Log out: a quiet line above the tabs, on the right. */
 #gf-who { padding: 0; min-height: 0; }
 .gf-who { text-align: right; font-size: 0.9em; opacity: 0.85; }

@@ -4,9 +4,10 @@
 that follows a job live and a page reopened later from its link show the same
 conversation. This module only renders it: the request first, then the job's timeline —
 each node a collapsible step (pending with a spinner, then done with its duration) with
-its progress lines and streamed model text inside, images, reviews, decisions and the end
-as plain messages — with the lines this page said itself (help, refusals) where they were
-said. Images are referenced by artifact id; the caller supplies local files for them.
+its progress lines and streamed model text inside, images, reviews (with their deadline,
+and the half-time reminder once it went out), decisions and the end as plain messages —
+with the lines this page said itself (help, refusals) where they were said. Images are
+referenced by artifact id; the caller supplies local files for them.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from typing import Any
 
 from backend.client import Decision, Event, JobView, Moment, Progress, Resumed, Retry, Step
 from ui.commands import describe
+from ui.deadlines import deadline_line, reminder_line
 
 DECISIONS = {  # how a decision reads in the chat: icon, past tense
     "approve": ("✔", "Approved"),
     "reject": ("✘", "Rejected"),
     "regenerate": ("↻", "Regeneration requested"),
     "revise": ("✎", "Revision requested"),
+    "edit": ("✎", "Approved with edits"),
+    "cancel": ("■", "Cancelled"),  # what a passed deadline applies by default
 }
 
 Message = dict[str, Any]
@@ -48,6 +52,7 @@ class ChatView:
 
     job: JobView
     answered: str | None = None  # a review id this page has just decided
+    editing: str | None = None  # a review id whose editor is open on this page
     notes: list[tuple[int, Note]] = field(default_factory=list)  # (timeline position, note)
 
     @property
@@ -91,7 +96,7 @@ class ChatView:
         before = self.job.review
         self.job = self.job.apply(event)
         if before is not None and self.job.review is None:
-            self.answered = None
+            self.answered = self.editing = None
 
     def say(self, *notes: Note) -> None:
         """Lines for the chat that are not job events; they stay where they were said."""
@@ -115,6 +120,8 @@ class ChatView:
             shown = moment_message(job, moment, files)
             if shown is not None:
                 out.append(shown)
+            if moment.kind == "review" and (reminder := reminder_line(job.reviews[moment.index])):
+                out.append(Note(reminder).message())  # nothing happens in between: it waits
         out.extend(note.message() for _, note in said)
         return out
 
@@ -191,6 +198,8 @@ def review_markdown(review: Mapping[str, Any]) -> str:
         text += "\n\n---\n\n" + str(payload["markdown"]).strip() + "\n\n---"
     elif payload.get("show") not in (None, ""):  # a workflow's review node: what to judge
         text += "\n\n" + quote(as_text(payload["show"]))
+    if due := deadline_line(review):
+        text += "\n\n" + due
     return text
 
 
@@ -201,10 +210,22 @@ def as_text(value: Any) -> str:
 
 def decision_markdown(decided: Decision) -> str:
     icon, label = DECISIONS.get(decided.decision, ("➜", f"Decision: {decided.decision}"))
-    text = f"{icon} **{label}** via {decided.via} by {decided.by or '?'}"
+    if decided.via == "timeout":  # nobody decided: the review's deadline did
+        return f"◷ **The deadline passed:** {label[:1].lower()}{label[1:]}"
+    text = f"{icon} **{label}** via {decided.via} by {person(decided.by)}"
     if decided.comment:
         text += f": “{decided.comment}”"
     return text
+
+
+def person(principal: str | None) -> str:
+    """A principal as a reader knows them: an account by its name, a Slack user not linked
+    to an account (`slack:<team>:<user>`) by their Slack id."""
+    if not principal:
+        return "?"
+    if principal.startswith("slack:"):
+        return f"Slack user {principal.rsplit(':', 1)[-1]}"
+    return principal
 
 
 def end_markdown(job: JobView) -> str:
@@ -213,7 +234,7 @@ def end_markdown(job: JobView) -> str:
         reason = error.get("message") or error.get("type") or "unknown error"
         return f"✘ **The job failed:** {reason}"
     if job.status == "cancelled":
-        return f"■ **Cancelled** by {job.cancelled_by or 'someone'}"
+        return f"■ **Cancelled** by {person(job.cancelled_by or 'someone')}"
     return result_markdown(job.result)
 
 

@@ -82,7 +82,8 @@ class Gate:
 
     async def login(self, request: Request, session_id: str | None) -> Response:
         """The login page (GET), or an attempt (POST): a session cookie and the way back to
-        the page the person came for, or the page again saying why not."""
+        the page the person came for, or the page again saying why not. The API is told
+        the browser's address, so its limit per address is each browser's, not the UI's."""
         back, action = "./" + query(request.scope), "login" + query(request.scope)
         if request.method != "POST":
             if self.people.find(session_id) is not None:
@@ -94,7 +95,8 @@ class Gate:
         try:
             if not username or not password:
                 raise APIError(422, "invalid_input", "username and password are required")
-            new_session = await self.people.login(username, password)
+            address = request.client.host if request.client else None  # the browser's
+            new_session = await self.people.login(username, password, client_address=address)
         except APIError as exc:
             status, problem = refusal(exc)
             if browser:

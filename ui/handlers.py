@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from backend.client import APIError, GenFlowClient, JobView, one_click_options
+from backend.client import APIError, GenFlowClient, JobView, editable_text, one_click_options
 from ui import live
 from ui.artifacts import ArtifactFiles
 from ui.commands import InputProblem, ShowHelp, StartJob, help_text, parse
@@ -45,7 +45,8 @@ class Handlers:
     """The page's behaviour; `clients(request)` is the API client of the person behind a
     page event (`People.client`)."""
 
-    VIEW_OUTPUTS = 7 + MAX_OPTIONS  # chat, status, review box, prompt, buttons, cancel, timer, id
+    # chat, status, review box, prompt, buttons, Edit, editor, cancel, timer, id
+    VIEW_OUTPUTS = 9 + MAX_OPTIONS
 
     def __init__(self, clients: Clients, settings: UISettings):
         self.settings = settings
@@ -61,9 +62,12 @@ class Handlers:
     # -- rendering -----------------------------------------------------------------------
 
     def view_outputs(self, session: Session) -> tuple[Any, ...]:
+        """The job's view; while this page edits the open review, its editor instead of
+        the one-click buttons (whose Approve would drop the edits)."""
         view = session.view
         review = view.open_review if view else None
-        options = one_click_options(review)[:MAX_OPTIONS]
+        editing = review is not None and view is not None and view.editing == review["id"]
+        options = [] if editing else one_click_options(review)[:MAX_OPTIONS]
         buttons = [
             gr.Button(
                 value=option.capitalize(), visible=True, variant=VARIANTS.get(option, "secondary")
@@ -77,22 +81,30 @@ class Handlers:
             gr.Column(visible=review is not None),
             f"**Your decision:** {review.get('prompt', '')}" if review else "",
             *buttons,
+            gr.Button(visible=not editing and bool(editable_text(review))),
+            gr.Column(visible=editing),
             gr.Button(visible=view is not None and not view.finished),
             gr.Timer(active=review is not None),
             view.job_id if view else "",
         )
 
     async def jobs_panel(self, session: Session, request: gr.Request) -> str:
-        """The person's recent jobs (an admin's: everyone's, with their owners)."""
+        """The person's recent jobs (an admin's: everyone's, with their owners), after the
+        reviews others assigned to them."""
         return await self.jobs_list(self.clients(request), session, request.username)
 
     async def jobs_list(self, client: GenFlowClient, session: Session, viewer: str | None) -> str:
+        """Reviews waiting for the person (someone else's jobs they are assigned to), then
+        their own recent jobs."""
         current = session.view.job_id if session.view else None
         try:
+            waiting = await client.jobs(assigned="me", status="waiting_for_review", limit=20)
             listing = await client.jobs(limit=20)
         except APIError as exc:
             return jobs_html([], current=current, titles={}, problem=strip_markdown(explain(exc)))
-        return jobs_html(listing["jobs"], current=current, titles=session.titles(), viewer=viewer)
+        own = {job["id"] for job in listing["jobs"]}
+        jobs = [job for job in waiting["jobs"] if job["id"] not in own] + listing["jobs"]
+        return jobs_html(jobs, current=current, titles=session.titles(), viewer=viewer)
 
     # -- events --------------------------------------------------------------------------
 
@@ -160,19 +172,20 @@ class Handlers:
             yield skip(self.VIEW_OUTPUTS + 1)
 
     async def tick(self, session: Session, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
-        """While a review is open: has it been decided elsewhere? Then follow again."""
+        """While a review is open: was it decided elsewhere, or did a reminder come? Then
+        follow again."""
         client = self.clients(request)
         view = session.view
         if view is None or view.open_review is None or session.following:
             yield skip(self.VIEW_OUTPUTS + 1)
             return
         try:
-            closed = await live.review_closed(client, session)
+            news = await live.moved_on(client, session)
         except APIError as exc:
             session.problem = strip_markdown(explain(exc))
             yield (*self.view_outputs(session), gr.skip())
             return
-        if not closed:
+        if not news:
             if session.problem is None:
                 yield skip(self.VIEW_OUTPUTS + 1)
                 return
@@ -187,33 +200,49 @@ class Handlers:
         The API records the person whose token decides, `via web`."""
 
         async def decide(comment: str, session: Session, request: gr.Request) -> tuple[Any, ...]:
-            client = self.clients(request)
             view = session.view
-            review = view.open_review if view else None
-            options = one_click_options(review)
-            if view is None or review is None or index >= len(options):
+            options = one_click_options(view.open_review if view else None)
+            if index >= len(options):
                 return (*self.view_outputs(session), gr.skip())
-            try:
-                await client.decide(
-                    view.job_id,
-                    review["id"],
-                    options[index],
-                    comment=(comment or "").strip() or None,
-                    via="web",
-                )
-                view.answered = review["id"]
-                comment = ""
-            except APIError as exc:
-                if exc.status == 409:  # decided elsewhere first: the events will say how
-                    view.answered = review["id"]
-                    session.say("⚠ **Someone else decided first.**")
-                else:
-                    session.say(explain(exc))
-            except Exception as exc:
-                session.say(explain(exc))
-            return (*self.view_outputs(session), comment)
+            sent = await self.send_decision(session, request, options[index], comment)
+            return (*self.view_outputs(session), "" if sent else comment)
 
         return decide
+
+    async def send_decision(
+        self,
+        session: Session,
+        request: gr.Request,
+        decision: str,
+        comment: str | None,
+        edits: dict[str, Any] | None = None,
+    ) -> bool:
+        """Decide the review open on this page, as its person, `via web`. True when it is
+        decided (by this, or by someone else first); otherwise the chat says why not."""
+        client = self.clients(request)  # LoggedOut escapes: Gradio shows it
+        view = session.view
+        review = view.open_review if view else None
+        if view is None or review is None:
+            return False
+        try:
+            await client.decide(
+                view.job_id,
+                review["id"],
+                decision,
+                comment=(comment or "").strip() or None,
+                via="web",
+                edits=edits,
+            )
+        except APIError as exc:
+            if exc.status != 409:
+                session.say(explain(exc))
+                return False
+            session.say("⚠ **Someone else decided first.**")  # the events will say how
+        except Exception as exc:
+            session.say(explain(exc))
+            return False
+        view.answered, view.editing = review["id"], None
+        return True
 
     async def cancel(self, session: Session, request: gr.Request) -> tuple[Any, ...]:
         client = self.clients(request)

@@ -1,5 +1,5 @@
-"""One job's live view — the chat, its status bar, the review buttons, Cancel — and how
-its events are wired, shared by every tab that shows a job.
+"""One job's live view — the chat, its status bar, the review buttons and editor, Cancel —
+and how its events are wired, shared by every tab that shows a job.
 
 The Chat tab lays its panel out around the chat box; the Workflows tab builds one with
 `build()` to run a workflow in place. Both are rendered by `Handlers.view_outputs()` and
@@ -17,6 +17,7 @@ import gradio as gr
 
 from ui.handlers import MAX_OPTIONS, Handlers
 from ui.panels import status_html
+from ui.review_editor import MAX_FIELDS, Editor, ReviewEditor, edit_button, editor_box
 
 ThenFollow = Callable[[Any, str], None]
 
@@ -29,6 +30,7 @@ class JobPanel:
     review_prompt: gr.Markdown
     comment: gr.Textbox
     buttons: list[gr.Button]
+    editor: Editor
     cancel: gr.Button
     timer: gr.Timer
     job_id: gr.Textbox
@@ -41,6 +43,8 @@ class JobPanel:
             self.review_box,
             self.review_prompt,
             *self.buttons,
+            self.editor.open,
+            self.editor.box,
             self.cancel,
             self.timer,
             self.job_id,
@@ -63,8 +67,11 @@ def chatbot(elem_id: str, height: int, placeholder: str | None = None) -> gr.Cha
     )
 
 
-def review_row(prefix: str) -> tuple[gr.Column, gr.Markdown, gr.Textbox, list[gr.Button]]:
-    """The decision panel: the review's prompt, a comment, one button per option."""
+def review_row(
+    prefix: str,
+) -> tuple[gr.Column, gr.Markdown, gr.Textbox, list[gr.Button], Editor]:
+    """The decision panel: the review's prompt, a comment, one button per option, Edit,
+    and the editor Edit opens."""
     with gr.Column(visible=False, elem_id=f"{prefix}-review") as box:
         prompt = gr.Markdown(elem_id=f"{prefix}-review-prompt")
         with gr.Row(equal_height=True):
@@ -78,7 +85,9 @@ def review_row(prefix: str) -> tuple[gr.Column, gr.Markdown, gr.Textbox, list[gr
                 gr.Button(visible=False, elem_id=f"{prefix}-decide-{i}", min_width=110)
                 for i in range(MAX_OPTIONS)
             ]
-    return box, prompt, comment, buttons
+            edit = edit_button(prefix)
+        editor = editor_box(prefix, edit)
+    return box, prompt, comment, buttons, editor
 
 
 def build(prefix: str, poll_seconds: float, *, height: int = 420) -> JobPanel:
@@ -88,11 +97,11 @@ def build(prefix: str, poll_seconds: float, *, height: int = 420) -> JobPanel:
     job_id = gr.Textbox(visible=False, elem_id=f"{prefix}-job-id")
     status = gr.HTML(status_html(None, None), elem_id=f"{prefix}-status")
     chat = chatbot(f"{prefix}-chat", height)
-    box, prompt, comment, buttons = review_row(prefix)
+    box, prompt, comment, buttons, editor = review_row(prefix)
     cancel = gr.Button(
         "Cancel", variant="stop", visible=False, size="sm", elem_id=f"{prefix}-cancel"
     )
-    return JobPanel(chat, status, box, prompt, comment, buttons, cancel, timer, job_id)
+    return JobPanel(chat, status, box, prompt, comment, buttons, editor, cancel, timer, job_id)
 
 
 def wire(
@@ -104,13 +113,16 @@ def wire(
     follow_opts: dict[str, Any],
     api_prefix: str = "",
 ) -> ThenFollow:
-    """Decisions, Cancel and the review timer of `panel`, whose job is `session`'s.
-    Returns `then_follow(event, api_name)`, which follows the job after `event`."""
+    """Decisions, the editor, Cancel and the review timer of `panel`, whose job is
+    `session`'s. Returns `then_follow(event, api_name)`, which follows the job after
+    `event`."""
     view = panel.view()
     following = [*view, jobs]
 
     def then_follow(event: Any, api_name: str) -> None:
         event.then(h.follow, [session], following, api_name=api_name, **follow_opts)
+
+    wire_editor(panel, session, ReviewEditor(h), then_follow, api_prefix)
 
     for index, button in enumerate(panel.buttons):
         decided = button.click(
@@ -135,3 +147,34 @@ def wire(
         concurrency_limit=follow_opts["concurrency_limit"],
     )
     return then_follow
+
+
+def wire_editor(
+    panel: JobPanel,
+    session: gr.State,
+    editor: ReviewEditor,
+    then_follow: ThenFollow,
+    api_prefix: str,
+) -> None:
+    """Edit opens the editor, Cancel edit closes it, and Approve with my edits sends the
+    `edit` decision, then follows the job."""
+    view, boxes = panel.view(), panel.editor.fields
+    assert len(boxes) == MAX_FIELDS
+    panel.editor.open.click(
+        editor.open,
+        [session],
+        [*view, *boxes],
+        api_name=f"{api_prefix}edit_open",
+        show_progress="hidden",
+    )
+    panel.editor.close.click(
+        editor.close, [session], view, api_name=f"{api_prefix}edit_cancel", show_progress="hidden"
+    )
+    edited = panel.editor.submit.click(
+        editor.submit,
+        [panel.comment, session, *boxes],
+        [*view, panel.comment],
+        api_name=f"{api_prefix}edit_submit",
+        show_progress="hidden",
+    )
+    then_follow(edited, f"{api_prefix}follow_edit")

@@ -4,8 +4,9 @@ to watch.
 A follower ends when the job ends, when the job stops for a person's review, or when
 another follower takes over the tab. Ending at a review is what keeps Gradio's workers
 free: a job may wait for hours, and a generator waiting with it would hold a worker the
-whole time. While a review is open the tab polls instead (`review_closed`), and a fresh
-follower starts when the review is decided, here or anywhere else.
+whole time. While a review is open the tab polls instead (`moved_on`), and a fresh
+follower starts when the review is decided, here or anywhere else, or an event (a
+reminder) came meanwhile.
 
 The SSE stream is read by a separate task into the follower's inbox, so the follower can
 render a burst of events once, notice a lost connection while the stream is quiet, and be
@@ -150,11 +151,15 @@ async def _pump(client: GenFlowClient, job_id: str, after: int, inbox: asyncio.Q
         inbox.put_nowait(exc)
 
 
-async def review_closed(client: GenFlowClient, session: Session) -> bool:
-    """Whether the review this tab shows was decided (anywhere) or the job moved on."""
+async def moved_on(client: GenFlowClient, session: Session) -> bool:
+    """Whether the job waiting at the review this tab shows has news for it: the review
+    was decided (anywhere), the job moved on, or an event came while it waits (the
+    review's half-time reminder). A new follower then catches up."""
     view = session.view
     if view is None or view.review is None:
         return False
     job = await client.job(view.job_id)
     review = job.get("review") or {}
-    return job["status"] != "waiting_for_review" or review.get("id") != view.review.get("id")
+    if job["status"] != "waiting_for_review" or review.get("id") != view.review.get("id"):
+        return True
+    return int(job.get("last_seq") or 0) > view.last_seq

@@ -10,6 +10,7 @@ from html import escape
 from typing import Any
 
 from backend.client import JobView
+from ui.deadlines import due_mark
 
 STATES = {
     "pending": ("◔", "queued"),
@@ -57,7 +58,8 @@ def jobs_html(
     now: datetime | None = None,
 ) -> str:
     """Recent jobs, newest first; each is a link that reopens it (here or in a new tab).
-    A job someone other than `viewer` owns (an admin sees everyone's) names its owner."""
+    A job someone other than `viewer` owns (an admin sees everyone's) names its owner; one
+    whose open review got its half-time reminder says when it is due."""
     if problem:
         return f'<div class="gf-jobs"><div class="gf-problem">{escape(problem)}</div></div>'
     if not jobs:
@@ -71,13 +73,18 @@ def jobs_html(
         classes = "gf-job gf-current" if job["id"] == current else "gf-job"
         owner = str(job.get("owner") or "")
         whose = f" · by {escape(owner)}" if viewer and owner and owner != viewer else ""
+        waiting = job.get("status") == "waiting_for_review"
+        due = due_mark(job.get("review")) if waiting else None
+        reminded = f' data-reminded="true" title="{escape(due)}"' if due else ""
         rows.append(
             f'<a class="{classes}" href="?job={escape(job["id"])}" data-job="{escape(job["id"])}"'
-            f' data-status="{escape(job.get("status", ""))}">'
+            f' data-status="{escape(job.get("status", ""))}"{reminded}>'
             f'<span class="gf-job-title">{icon} {escape(titles.get(job["flow"], job["flow"]))}'
             f'</span><span class="gf-job-text">{escape(text)}</span>'
             f'<span class="gf-job-meta">{escape(label)} · {age(job.get("created_at"), now)}'
-            f"{whose}</span></a>"
+            f"{whose}</span>"
+            + (f'<span class="gf-job-due">{escape(due)}</span>' if due else "")
+            + "</a>"
         )
     return f'<div class="gf-jobs">{"".join(rows)}</div>'
 

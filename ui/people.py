@@ -62,12 +62,16 @@ class People:
         self._pages: dict[str, str] = {}  # Gradio session hash -> the session id it loaded under
         self._closers: list[Callable[[str], None]] = []  # stop a page's followers (by its hash)
 
-    async def login(self, username: str, password: str) -> str:
+    async def login(
+        self, username: str, password: str, *, client_address: str | None = None
+    ) -> str:
         """A new session for the account (its id, for the cookie). APIError when the API
-        refuses: 401 wrong name or password, 429 too many attempts, Unreachable."""
+        refuses: 401 wrong name or password, 429 too many attempts, Unreachable.
+        `client_address` is the browser's: the API limits logins per address, and would
+        otherwise count every browser's attempts as the UI's."""
         await self._sweep()
         async with self._make_client(None) as anonymous:
-            answer = await anonymous.login(username, password)
+            answer = await anonymous.login(username, password, client_address=client_address)
         person = Person(
             principal=str(answer["principal"]),
             admin=bool(answer.get("admin")),

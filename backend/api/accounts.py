@@ -44,7 +44,7 @@ async def login() -> tuple[dict[str, Any], int, dict[str, str]]:
     body = await json_body(_LOGIN_SHAPE)
     username = _text(body, "username", MAX_USERNAME_CHARS)
     password = _text(body, "password", MAX_CHARS)
-    address = request.remote_addr or "unknown"
+    address = client_address()
     token, record = await services().accounts.login(username, password, address)
     answer = {
         "token": token,
@@ -54,6 +54,17 @@ async def login() -> tuple[dict[str, Any], int, dict[str, str]]:
         "admin": record.admin,
     }
     return answer, 200, {"Cache-Control": "no-store"}
+
+
+def client_address() -> str:
+    """Who is logging in, for the per-address limit: the peer, or the address a trusted
+    peer (GENFLOW_FORWARDED_ALLOW_IPS, by default this machine: the web chat) forwards
+    as the last X-Forwarded-For entry, so that web users are not limited as one."""
+    peer = request.remote_addr or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+    if forwarded and peer in services().settings.forwarded_allow_ips:
+        return forwarded[:100]
+    return peer
 
 
 @blueprint.get("/api/auth/me")

@@ -6,6 +6,7 @@ from quart import Blueprint, Response, request
 
 from backend.api.common import principal
 from backend.errors import NotFound
+from backend.reviews import access
 from backend.services import services
 
 blueprint = Blueprint("artifacts", __name__)
@@ -18,7 +19,7 @@ async def get_artifact(artifact_id: str) -> Response | dict:
     artifact = await services().store.get_artifact(artifact_id, with_data=not meta)
     store = services().store
     if artifact is None or not (  # the owner's, an admin's, and its job's assignees'
-        caller.can_see(artifact.owner) or await store.is_assignee(artifact.job_id, caller.sub)
+        caller.can_see(artifact.owner) or await access.is_assignee(store, caller, artifact.job_id)
     ):
         raise NotFound(f"artifact {artifact_id!r} not found")
     if meta:

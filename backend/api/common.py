@@ -9,6 +9,7 @@ from quart import g, has_websocket_context, request, websocket
 
 from backend.auth import Principal, bearer_token
 from backend.errors import BadRequest, GenFlowError, InvalidInput, PayloadTooLarge, Unauthorized
+from backend.people import acting
 from backend.runtime.jobs import schema_errors
 from backend.services import services
 
@@ -44,10 +45,20 @@ async def check_token() -> None:
         return
     outcome: Principal | GenFlowError
     try:
-        outcome = await services().tokens.authenticate(token)
-    except GenFlowError as exc:  # Unauthorized, or StoreUnavailable (503)
+        outcome = await authenticate(token, source.headers.get(acting.HEADER))
+    except GenFlowError as exc:  # Unauthorized, Forbidden, or StoreUnavailable (503)
         outcome = exc
     g.genflow_caller = (token, outcome)
+
+
+async def authenticate(token: str, on_behalf_of: str | None) -> Principal:
+    """The token's principal, or the person it acts for (`X-GenFlow-On-Behalf-Of`, or a
+    realtime auth frame's `onBehalfOf`: admin tokens only, people/acting.py)."""
+    parts = services()
+    caller = await parts.tokens.authenticate(token)
+    if on_behalf_of is None:
+        return caller
+    return await acting.act_for(parts.store, caller, on_behalf_of)
 
 
 async def json_body(schema: dict[str, Any], *, limit: int | None = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from backend.api.common import int_arg, json_body, principal
 from backend.auth import Principal
 from backend.domain import JobStatus
 from backend.errors import InvalidInput
+from backend.people import acting
 from backend.services import services
 
 blueprint = Blueprint("jobs", __name__)
@@ -22,12 +23,19 @@ async def create_job() -> tuple[dict, int, dict]:
     job = await parts.jobs.create(
         body["flow"],
         body["input"],
-        caller.sub,
+        (await _owner(caller, body.get("on_behalf_of"))).sub,
         reviewers=body.get("reviewers"),
         review_timeout=body.get("review_timeout"),
         on_timeout=body.get("on_timeout"),
     )
     return job.to_json(), 201, {"Location": f"/api/jobs/{job.id}"}
+
+
+async def _owner(caller: Principal, on_behalf_of: str | None) -> Principal:
+    """Whose job it is: the caller's, or the person an admin token starts it for."""
+    if on_behalf_of is None:
+        return caller
+    return await acting.act_for(services().store, caller, on_behalf_of)
 
 
 @blueprint.get("/api/jobs")
@@ -98,7 +106,6 @@ async def decide(job_id: str) -> dict:
         decision=body["decision"],
         comment=body.get("comment"),
         via=body.get("via", "api"),
-        by=body.get("by") if caller.admin else None,
         edits=body.get("edits"),
     )
     return job.to_json()

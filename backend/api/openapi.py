@@ -232,7 +232,14 @@ def document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "An admin token may add `X-GenFlow-On-Behalf-Of: "
+                    "slack:<team>:<user>` to any request to act for that Slack user (their "
+                    "jobs, their rate limit, their right to decide); docs/api.md.",
+                }
             },
             "schemas": {
                 "Error": {
@@ -285,7 +292,7 @@ def document() -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": _responses("201", 400, 401, 413, 422, 429),
+                    "responses": _responses("201", 400, 401, 403, 413, 422, 429),
                 },
                 "get": {
                     "summary": "The caller's jobs, newest first",

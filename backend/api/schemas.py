@@ -13,6 +13,13 @@ CREATE_JOB: dict[str, Any] = {
         "flow": {"type": "string", "minLength": 1, "maxLength": 100},
         "input": {"type": "object"},
         **terms.SCHEMA,  # reviewers, review_timeout, on_timeout
+        "on_behalf_of": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "description": "Admin tokens only: start the job for this Slack user "
+            "(slack:<team>:<user>), as the X-GenFlow-On-Behalf-Of header does",
+        },
     },
     "required": ["flow", "input"],
     "additionalProperties": False,
@@ -25,12 +32,6 @@ DECISION: dict[str, Any] = {
         "decision": {"type": "string", "minLength": 1, "maxLength": 64},
         "comment": {"type": ["string", "null"], "maxLength": 5000},
         "via": {"type": "string", "enum": list(SURFACES)},
-        "by": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 200,
-            "description": "Who decided (admins only: the UI and bots speak for their users)",
-        },
         "edits": {
             "type": "object",
             "maxProperties": 50,

@@ -21,6 +21,7 @@ from typing import Any
 
 from quart import Blueprint, websocket
 
+from backend.api.common import authenticate
 from backend.auth import Principal, bearer_token
 from backend.domain import isoformat, utcnow
 from backend.errors import GenFlowError, NotFound
@@ -64,9 +65,10 @@ async def _authenticate(parts: Services, session_id: str) -> tuple[Principal, Se
         raise NotFound('the first frame must be JSON: {"type": "auth", "token": …}') from None
     if not isinstance(first, dict) or first.get("type") != "auth":
         raise NotFound('the first frame must be {"type": "auth", "token": "Bearer …"}')
-    token = first.get("token")
-    caller = await parts.tokens.authenticate(
-        bearer_token(token if isinstance(token, str) else None, None)
+    token, person = first.get("token"), first.get("onBehalfOf")
+    caller = await authenticate(
+        bearer_token(token if isinstance(token, str) else None, None),
+        person if isinstance(person, str) else None,
     )
     after = first.get("lastEventId") or 0
     if not isinstance(after, int) or after < 0:

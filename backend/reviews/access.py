@@ -18,11 +18,19 @@ async def can_see(store: Store, principal: Principal, job: Job) -> bool:
     """Owner and admins without a lookup; an assignee after one."""
     if principal.can_see(job.owner):
         return True
-    return await store.is_assignee(job.id, principal.sub)
+    return await is_assignee(store, principal, job.id)
+
+
+async def is_assignee(store: Store, principal: Principal, job_id: str) -> bool:
+    """Whether any name of the caller (a linked Slack user too) is one of the job's."""
+    for name in sorted(principal.names):
+        if await store.is_assignee(job_id, name):
+            return True
+    return False
 
 
 def may_decide(principal: Principal, job: Job, review: Review) -> bool:
-    return principal.can_see(job.owner) or principal.sub in review.assignees
+    return principal.can_see(job.owner) or not principal.names.isdisjoint(review.assignees)
 
 
 def may_cancel(principal: Principal, job: Job) -> bool:

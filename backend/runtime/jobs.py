@@ -17,6 +17,7 @@ from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.events import EventType, NewEvent
 from backend.ids import new_id
 from backend.metrics import Metrics
+from backend.people import acting
 from backend.ratelimit import RateLimiter
 from backend.reviews import access, audit, terms
 from backend.reviews import edits as edits_
@@ -105,6 +106,7 @@ class JobService:
         problems += schema_errors(input_, spec.input_schema, "input")
         if problems:
             raise InvalidInput(f"invalid input for flow {flow!r}", problems)
+        reviewers = await acting.with_linked_accounts(self.store, reviewers)
         await self.limiter.check(owner)  # only jobs that would start count against the limit
         now = utcnow()
         job = Job(
@@ -149,7 +151,6 @@ class JobService:
         decision: str,
         comment: str | None,
         via: str,
-        by: str | None = None,
         edits: dict[str, Any] | None = None,
     ) -> Job:
         """Decide a review: 404 for a job the caller cannot see, 403 for a review they
@@ -167,7 +168,7 @@ class JobService:
                 )
             edits_.check(review, decision, edits)
             diff = edits_.diffs(review.payload, edits) if edits else None
-        who = by or principal.sub
+        who = principal.sub
         data: dict[str, Any] = {
             "review_id": review_id,
             "decision": decision,

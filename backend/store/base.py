@@ -223,6 +223,20 @@ class PeopleStore(Protocol):
         """Set `revoked_at` unless set already; the record after, None if never issued."""
         ...
 
+    async def link_slack(self, principal: str, account: str, at: datetime) -> None:
+        """NotFound without the account; Conflict when linked to another account."""
+        ...
+
+    async def unlink_slack(self, principal: str) -> bool: ...
+
+    async def linked_account(self, principal: str) -> str | None:
+        """The account a Slack principal acts as, if linked."""
+        ...
+
+    async def slack_links(self) -> list[tuple[str, str]]:
+        """(Slack principal, account) pairs, by account."""
+        ...
+
     async def revoke_tokens_of(self, principal: str, at: datetime) -> list[str]:
         """Revoke every live token of `principal`; the ids revoked now."""
         ...
@@ -287,9 +301,12 @@ class Store(SessionStore, WorkflowStore, KnowledgeStore, PeopleStore, Protocol):
         progress: int | None = None,
         expect: Collection[JobStatus] | None = None,
         fence: int | None = None,
+        update_: JobUpdate | None = None,
     ) -> list[Event] | None:
-        """`update_job` for events alone (and the progress): the same one transaction,
-        without reading back the job (its checkpoint may be large). None if refused."""
+        """`update_job` without reading back the job (its checkpoint may be large): for
+        events alone (and the progress), or with `update_` - a change whose result the
+        caller knows, such as a runner's checkpoint; not one that opens a review or
+        starts an attempt. The same one transaction. None if refused."""
 
     async def claim_job(
         self, job_id: str, *, owner: str, lease_seconds: float, steal: bool = False

@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from backend.errors import Conflict
+from backend.errors import Conflict, NotFound
 from backend.people.model import Account, TokenRecord
 from backend.store import tables as t
 from backend.store.queries import aware
 
 _accounts = t.accounts.c
 _tokens = t.tokens.c
+_links = t.slack_links.c
 
 
 # -- accounts ---------------------------------------------------------------------------
@@ -76,6 +77,7 @@ def delete_account(conn: Connection, name: str, at: datetime) -> list[str] | Non
         return None
     if conn.execute(delete(t.accounts).where(_accounts.name == name)).rowcount == 0:
         return None
+    conn.execute(delete(t.slack_links).where(_links.account == name))
     return revoke_tokens_of(conn, name, at)
 
 
@@ -177,3 +179,42 @@ def to_token(row: Any) -> TokenRecord:
         expires_at=aware(row["expires_at"]),
         revoked_at=aware(row["revoked_at"]),
     )
+
+
+# -- Slack links ------------------------------------------------------------------------
+
+
+def link_slack(conn: Connection, principal: str, account: str, at: datetime) -> None:
+    """Link the Slack principal to the account: NotFound without such an account,
+    Conflict when it is linked to another one (unlink it first); linking again is a no-op."""
+    if get_account(conn, account) is None:
+        raise NotFound(f"no account named {account!r}")
+    linked = linked_account(conn, principal)
+    if linked == account:
+        return
+    if linked is not None:
+        raise Conflict(f"{principal} is linked to {linked!r}; unlink it first")
+    try:
+        conn.execute(
+            insert(t.slack_links).values(principal=principal, account=account, created_at=aware(at))
+        )
+    except IntegrityError as exc:  # a racing link of the same Slack user
+        raise Conflict(f"{principal} was linked meanwhile; try again") from exc
+
+
+def unlink_slack(conn: Connection, principal: str) -> bool:
+    """False when the Slack principal was not linked."""
+    return conn.execute(delete(t.slack_links).where(_links.principal == principal)).rowcount > 0
+
+
+def linked_account(conn: Connection, principal: str) -> str | None:
+    if "\x00" in principal:
+        return None
+    query = select(_links.account).where(_links.principal == principal)
+    return conn.execute(query).scalar_one_or_none()
+
+
+def slack_links(conn: Connection) -> list[tuple[str, str]]:
+    """Every (Slack principal, account), by account."""
+    query = select(_links.principal, _links.account).order_by(_links.account, _links.principal)
+    return [(row.principal, row.account) for row in conn.execute(query)]

@@ -468,6 +468,18 @@ class SQLStore:
     async def revoke_tokens_of(self, principal: str, at: datetime) -> list[str]:
         return await self._write(partial(pq.revoke_tokens_of, principal=principal, at=at))
 
+    async def link_slack(self, principal: str, account: str, at: datetime) -> None:
+        await self._write(partial(pq.link_slack, principal=principal, account=account, at=at))
+
+    async def unlink_slack(self, principal: str) -> bool:
+        return await self._write(partial(pq.unlink_slack, principal=principal))
+
+    async def linked_account(self, principal: str) -> str | None:
+        return await self._read(partial(pq.linked_account, principal=principal))
+
+    async def slack_links(self) -> list[tuple[str, str]]:
+        return await self._read(pq.slack_links)
+
     async def prune_tokens(self, expired_before: datetime) -> int:
         return await self._write(partial(pq.prune_tokens, expired_before=expired_before))
 

@@ -293,3 +293,13 @@ tokens = Table(
     Index("ix_tokens_principal_id", "principal", "id"),
     Index("ix_tokens_expires_at", "expires_at"),
 )
+
+# Slack users linked to accounts (migration 0008): `slack:T:U` acts as `account`.
+slack_links = Table(
+    "slack_links",
+    metadata,
+    Column("principal", String(200), primary_key=True),
+    Column("account", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_slack_links_account", "account"),
+)

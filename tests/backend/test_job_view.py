@@ -431,3 +431,20 @@ def test_surfaces_without_an_editor_offer_the_one_click_options() -> None:
     review = {"options": ["approve", "reject", "edit"]}
     assert one_click_options(review) == ["approve", "reject"]
     assert one_click_options(None) == []
+
+
+def test_an_editor_offers_the_reviews_editable_text_fields() -> None:
+    from backend.job_view import editable_text
+
+    article = {
+        "options": ["approve", "revise", "edit"],
+        "editable": ["title", "markdown"],
+        "payload": {"title": "Tea", "markdown": "# Tea\n\nHot.", "artifact_id": "art_1"},
+    }
+    assert editable_text(article) == {"title": "Tea", "markdown": "# Tea\n\nHot."}
+    task = {"options": ["approve", "reject", "edit"], "editable": ["output", "attempt"],
+            "payload": {"task": "t", "output": "Leaves fall", "attempt": 2}}  # fmt: skip
+    assert editable_text(task) == {"output": "Leaves fall"}  # a number stays a number
+    assert editable_text({**task, "options": ["approve", "reject"]}) == {}  # no edit offered
+    assert editable_text({**task, "editable": ["gone"]}) == {}  # not in the payload
+    assert editable_text(REVIEW) == editable_text(None) == {}

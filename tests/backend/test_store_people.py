@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from backend.domain import utcnow
-from backend.errors import Conflict
+from backend.errors import Conflict, NotFound
 from backend.ids import new_id
 from backend.people.model import (
     ADMIN_FILE,
@@ -152,3 +152,23 @@ async def test_long_expired_tokens_are_pruned(store: SQLStore) -> None:
     assert await store.prune_tokens(utcnow() - timedelta(days=7)) == 1
     assert await store.get_token(old.id) is None
     assert await store.get_token(recent.id) is not None and await store.get_token(live.id)
+
+
+async def test_a_slack_user_links_to_one_account_until_unlinked(store: SQLStore) -> None:
+    await store.create_account(account("bob"))
+    await store.create_account(account("carol"))
+    with pytest.raises(NotFound):
+        await store.link_slack("slack:T1:U1", "nobody", utcnow())
+    await store.link_slack("slack:T1:U1", "bob", utcnow())
+    await store.link_slack("slack:T1:U1", "bob", utcnow())  # again: nothing changes
+    await store.link_slack("slack:T2:U1", "bob", utcnow())  # another workspace, same person
+    with pytest.raises(Conflict):
+        await store.link_slack("slack:T1:U1", "carol", utcnow())
+    assert await store.linked_account("slack:T1:U1") == "bob"
+    assert await store.linked_account("slack:T1:U\x00") is None
+    assert await store.slack_links() == [("slack:T1:U1", "bob"), ("slack:T2:U1", "bob")]
+    assert await store.unlink_slack("slack:T1:U1")
+    assert not await store.unlink_slack("slack:T1:U1")
+    await store.link_slack("slack:T1:U1", "carol", utcnow())
+    await store.delete_account("bob", utcnow())
+    assert await store.slack_links() == [("slack:T1:U1", "carol")], "bob's links went with him"

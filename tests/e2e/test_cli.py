@@ -142,7 +142,7 @@ def test_user_add_list_remove_and_login_at_the_server(server: GenFlowServer) -> 
     short = genflow(server, "user", "add", "dave", "--password-stdin", stdin="short\n")
     assert short.returncode == 2 and "8 to 1024 characters" in short.stderr
     listed = genflow(server, "user", "list").stdout.splitlines()
-    assert listed[0].split() == ["NAME", "ADMIN", "CREATED"]
+    assert listed[0].split() == ["NAME", "ADMIN", "CREATED", "SLACK"]
     assert [line.split()[0] for line in listed[1:]] == ["admin", "carol"]
     assert listed[1].split()[1] == "yes"  # the first admin, made on the server's first start
     login = httpx.post(
@@ -189,6 +189,31 @@ async def test_the_python_client_logs_in_and_out(server: GenFlowServer) -> None:
         with pytest.raises(APIError) as gone:
             await erin.me()
         assert gone.value.status == 401
+
+
+async def test_a_slack_user_linked_by_the_cli_acts_as_the_account(server: GenFlowServer) -> None:
+    from backend.client import GenFlowClient
+
+    added = genflow(server, "user", "add", "fay", "--password-stdin", stdin="fays passphrase")
+    assert added.returncode == 0, added.stderr
+    linked = genflow(server, "user", "link-slack", "fay", "T0FAY", "u0fay")
+    assert linked.stdout.strip() == "slack:T0FAY:U0FAY now acts as fay", linked.stderr
+    assert "slack:T0FAY:U0FAY" in genflow(server, "user", "list").stdout
+    async with GenFlowClient(server.base_url, server.token) as bot:
+        job = await bot.acting_for("slack:T0FAY:U0FAY").create_job("review", {"task": "a haiku"})
+        assert job["owner"] == "fay"
+        async with GenFlowClient(server.base_url, None) as anonymous:
+            session = await anonymous.login("fay", "fays passphrase")
+        async with GenFlowClient(server.base_url, session["token"]) as fay:
+            assert job["id"] in [j["id"] for j in (await fay.jobs())["jobs"]]
+        unlinked = genflow(server, "user", "unlink-slack", "T0FAY", "U0FAY")
+        assert unlinked.returncode == 0, unlinked.stderr
+        later = await bot.acting_for("slack:T0FAY:U0FAY").create_job("review", {"task": "x"})
+        assert later["owner"] == "slack:T0FAY:U0FAY"
+    missing = genflow(server, "user", "link-slack", "nobody", "T1", "U1")
+    assert missing.returncode == 1 and "no account named 'nobody'" in missing.stderr
+    bad = genflow(server, "user", "link-slack", "fay", "T1", "not an id")
+    assert bad.returncode == 2 and "Slack team and user ids" in bad.stderr
 
 
 def test_migrate_reports_the_database(server: GenFlowServer, tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ envelope waits for its `envelope_id` ack).
 
     async with FakeSlack(signing_secret="s3cret") as slack:
         slack.bot_url = "http://127.0.0.1:3000/slack/events"
-        reply = await slack.slash("/task", "Write a haiku", user="U_ALICE")
+        reply = await slack.slash("/task", "Write a haiku", user="UALICE")
         message = await slack.wait_for(lambda: slack.last_message("C_GENERAL"))
-        await slack.click(message, "Approve", user="U_ALICE")
+        await slack.click(message, "Approve", user="UALICE")
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from aiohttp import WSMsgType, web
 
 T = TypeVar("T")
 BOT_TOKEN, APP_TOKEN = "xoxb-fake-bot-token", "xapp-fake-app-token"
-BOT_USER, TEAM = "U_BOT", "T_FAKE"
+BOT_USER, TEAM = "UBOT", "TFAKE"
 TRIGGER_LIFETIME = 3.0  # seconds Slack accepts a trigger_id for views.open
 BLOCK_TYPES = {"section", "context", "actions", "image", "divider", "header", "input"}
 
@@ -530,7 +530,7 @@ class FakeSlack:
         command: str,
         text: str,
         *,
-        user: str = "U_ALICE",
+        user: str = "UALICE",
         channel: str = "C_GENERAL",
         trigger_id: str | None = None,
         retry: int | None = None,
@@ -552,9 +552,7 @@ class FakeSlack:
         }
         return await self.deliver("slash_commands", payload, retry=retry)
 
-    async def click(
-        self, message: dict[str, Any], label: str, *, user: str = "U_ALICE"
-    ) -> Delivery:
+    async def click(self, message: dict[str, Any], label: str, *, user: str = "UALICE") -> Delivery:
         """Click the button labelled `label` in `message` (as the fake stores it)."""
         for block in message.get("blocks", []):
             for element in block.get("elements", []) if block.get("type") == "actions" else []:
@@ -598,7 +596,7 @@ class FakeSlack:
         }
 
     async def select(
-        self, message: dict[str, Any], option: str, *, user: str = "U_ALICE"
+        self, message: dict[str, Any], option: str, *, user: str = "UALICE"
     ) -> Delivery:
         """Pick the option labelled `option` in the message's static_select menu."""
         for block in message.get("blocks", []):
@@ -623,7 +621,7 @@ class FakeSlack:
         raise AssertionError(f"no menu option {option!r} in {message.get('text')!r}")
 
     async def submit(
-        self, view: dict[str, Any], values: dict[str, str], *, user: str = "U_ALICE"
+        self, view: dict[str, Any], values: dict[str, str], *, user: str = "UALICE"
     ) -> Delivery:
         """Submit a modal the app opened, with `values` as {block_id: typed text}."""
         state: dict[str, dict[str, Any]] = {}

@@ -14,7 +14,7 @@ from bots.config import SlackConfig
 from bots.slack import RunningBot, running
 from tests.e2e.server import GenFlowServer, write_script
 from tests.fakes.session_answers import FIVE_TOPICS, SESSION_RULES
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import TEAM, FakeSlack
 from tests.fakes.workflow_answers import TEA, TEA_RULES, TEA_SPEC
 from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 
@@ -43,15 +43,25 @@ SCRIPT: list[dict[str, Any]] = [
     *SESSION_RULES,
 ]  # fmt: skip
 
-CHANNEL, ALICE, BOB, CAROL, DAVE = "C_GENERAL", "U_ALICE", "U_BOB", "U_CAROL", "U_DAVE"
-EDITORS = "S_EDITORS"  # a user group of reviewers
+CHANNEL, ALICE, BOB, CAROL, DAVE = "C_GENERAL", "UALICE", "UBOB", "UCAROL", "UDAVE"
+EDITORS = "SEDITORS"  # a user group of reviewers
+SWEEP_SECONDS = 1  # how often the API applies review reminders and deadlines
+
+
+def principal(user: str) -> str:
+    """Who a Slack user of the fake workspace is to GenFlow (the bot acts for them)."""
+    return f"slack:{TEAM}:{user}"
 
 
 @pytest.fixture(scope="session")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GenFlowServer]:
     """One real API process for every Slack test (jobs are told apart by id)."""
     script = write_script(tmp_path_factory.mktemp("slack-script") / "llm.json", SCRIPT)
-    server = GenFlowServer(data_dir=tmp_path_factory.mktemp("slack-api"), script=script)
+    server = GenFlowServer(
+        data_dir=tmp_path_factory.mktemp("slack-api"),
+        script=script,
+        extra_env={"GENFLOW_REVIEW_SWEEP_SECONDS": str(SWEEP_SECONDS)},
+    )
     try:
         yield server.start()
     finally:

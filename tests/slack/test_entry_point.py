@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bots.config import SlackConfig
 from tests.e2e.server import ROOT, GenFlowServer, free_port
 from tests.fakes.slack_api import FakeSlack
 from tests.slack.slack_view import buttons, showing
@@ -71,6 +72,17 @@ def test_it_refuses_to_start_without_its_settings(tmp_path: Path) -> None:
     assert "SLACK_BOT_TOKEN is not set" in done.stderr and "docs/slack.md" in done.stderr
 
 
+def test_anyone_may_not_be_a_reviewer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`*` would let whoever sees a job's message approve it: refused, saying why."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("GENFLOW_SLACK_REVIEWERS", "U1, SEDITORS")
+    assert SlackConfig.from_env().problems() == []
+    monkeypatch.setenv("GENFLOW_SLACK_REVIEWERS", "U1, *")
+    (problem,) = SlackConfig.from_env().problems()
+    assert problem.startswith("GENFLOW_SLACK_REVIEWERS may not be `*`: anyone who can see")
+
+
 async def test_the_bot_process_serves_slack_and_stops_on_sigterm(
     slack: FakeSlack, api: GenFlowServer, tmp_path: Path, spawn: Callable[..., BotProcess]
 ) -> None:
@@ -99,7 +111,7 @@ async def test_the_bot_process_serves_slack_and_stops_on_sigterm(
     slack.bot_url = f"http://127.0.0.1:{port}/slack/events"
     reply = await slack.slash("/task", "Say hi from a process")
     assert "Started your task" in reply.text
-    await showing(slack, lambda m: buttons(m) == ["Approve", "Reject"], "review buttons")
+    await showing(slack, lambda m: buttons(m) == ["Approve", "Reject", "Edit"], "review buttons")
 
     bot.proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(bot.proc.wait, 15) == 0, bot.output

@@ -19,7 +19,7 @@ from bots.config import SlackConfig
 from bots.slack import RunningBot, running
 from tests.e2e.server import GenFlowServer, free_port
 from tests.fakes.slack_api import FakeSlack
-from tests.slack.conftest import ALICE, BOB, DAVE
+from tests.slack.conftest import ALICE, BOB, CAROL, DAVE, principal
 from tests.slack.slack_view import CHANNEL, buttons, images, job_id_in, showing, shown
 
 pytestmark = pytest.mark.timeout(60)
@@ -63,20 +63,20 @@ async def test_image_regenerate_then_approve(
         lambda m: buttons(m) and images(m) and images(m) != images(first),
         "the second image with review buttons",
     )
-    assert "Regeneration requested by <@U_ALICE>" in shown(second)
+    assert "Regeneration requested by <@UALICE>" in shown(second)
     assert len(slack.called("files.completeUploadExternal")) == 2
     assert len(slack.thread(CHANNEL, first["ts"])) == 2  # both attempts, in the thread
 
     await slack.click(second, "Approve", user=ALICE)
     done = await showing(slack, lambda m: "Done" in shown(m), "the approved, finished job")
-    assert "Approved by <@U_ALICE>" in shown(done) and buttons(done) == []
+    assert "Approved by <@UALICE>" in shown(done) and buttons(done) == []
     assert images(done) == images(second)
     job = await finished(client, job_id)
     assert job["status"] == "completed"
     decided = await events_of(client, job_id, "review.decided")
     assert [(d["decision"], d["by"], d["via"]) for d in decided] == [
-        ("regenerate", "slack:U_ALICE", "slack"),
-        ("approve", "slack:U_ALICE", "slack"),
+        ("regenerate", principal(ALICE), "slack"),
+        ("approve", principal(ALICE), "slack"),
     ]
     assert len(slack.channel_messages(CHANNEL)) == 1  # ONE message per job, edited
 
@@ -86,7 +86,9 @@ async def test_task_rejected_with_a_comment_then_approved(
 ) -> None:
     reply = await slack.slash("/task", "Write a haiku about autumn", user=ALICE)
     job_id = job_id_in(reply.text)
-    first = await showing(slack, lambda m: buttons(m) == ["Approve", "Reject"], "review buttons")
+    first = await showing(
+        slack, lambda m: buttons(m) == ["Approve", "Reject", "Edit"], "review buttons"
+    )
     assert "An answer to the task." in shown(first)
 
     click = await slack.click(first, "Reject", user=ALICE)
@@ -100,10 +102,10 @@ async def test_task_rejected_with_a_comment_then_approved(
     second = await showing(
         slack, lambda m: buttons(m) and "Second try" in shown(m), "the second attempt"
     )
-    assert "Rejected by <@U_ALICE>" in shown(second) and "Make it rhyme" in shown(second)
+    assert "Rejected by <@UALICE>" in shown(second) and "Make it rhyme" in shown(second)
     await slack.click(second, "Approve", user=ALICE)
     done = await showing(slack, lambda m: "Done" in shown(m), "the finished job")
-    assert "Approved by <@U_ALICE>" in shown(done) and "Second try, rhyming now." in shown(done)
+    assert "Approved by <@UALICE>" in shown(done) and "Second try, rhyming now." in shown(done)
 
     job = await finished(client, job_id)
     assert job["result"]["attempts"] == 2
@@ -112,7 +114,7 @@ async def test_task_rejected_with_a_comment_then_approved(
         **reject,
         "decision": "reject",
         "comment": "Make it rhyme",
-        "by": "slack:U_ALICE",
+        "by": principal(ALICE),
         "via": "slack",
     }
 
@@ -125,34 +127,56 @@ async def test_a_decision_made_elsewhere_updates_the_message(
     waiting = await showing(slack, lambda m: buttons(m), "review buttons")
     review_id = (await client.job(job_id))["review"]["id"]
 
-    await client.decide(job_id, review_id, "approve", via="web", by="ana")
+    await client.decide(job_id, review_id, "approve", via="web")  # the admin, on the web
     done = await showing(slack, lambda m: "Done" in shown(m), "the message after a web decision")
-    assert "Approved by ana (via web)" in shown(done) and buttons(done) == []
+    assert "Approved by admin (via web)" in shown(done) and buttons(done) == []
 
     # Someone clicks the button of a stale copy of the message: told who was first.
     stale = await slack.click(waiting, "Approve", user=ALICE)
     assert stale.status == 200
     told = await slack.wait_for(lambda: slack.ephemerals(), what="an ephemeral answer")
-    assert "already decided by ana" in told[-1]
+    assert "already decided by admin" in told[-1]
     assert len(await events_of(client, job_id, "review.decided")) == 1
 
 
-async def test_only_the_starter_and_reviewers_may_decide(
+async def test_the_api_decides_who_may_decide(
     slack: FakeSlack, bot: RunningBot, client: GenFlowClient
 ) -> None:
     reply = await slack.slash("/task", "Count to three", user=ALICE)
     job_id = job_id_in(reply.text)
     waiting = await showing(slack, lambda m: buttons(m), "review buttons")
+    job = await client.job(job_id)
+    assert job["owner"] == principal(ALICE)  # the starter's job, not the bot's
+    # GENFLOW_SLACK_REVIEWERS: Carol, and the editors' group (Dave) read when it started.
+    assert sorted(job["reviewers"]) == [principal(CAROL), principal(DAVE)]
 
+    # Bob is neither: GenFlow refuses his click, and he alone is told whose review it is.
     await slack.click(waiting, "Approve", user=BOB)
     refusal = await slack.wait_for(lambda: slack.ephemerals(), what="a refusal")
-    assert "Only <@U_ALICE>" in refusal[-1]
+    assert refusal == [
+        ":no_entry: You may not decide this review: it belongs to <@UALICE>; "
+        "only they, its reviewers and admins may decide it."
+    ]
+    await slack.click(waiting, "Reject", user=BOB)  # no comment form for him either
+    again = await slack.wait_for(lambda: slack.ephemerals()[1:], what="a second refusal")
+    assert again == refusal and slack.called("views.open") == []
     assert (await client.job(job_id))["status"] == "waiting_for_review"
-    assert buttons(slack.last_message(CHANNEL)) == ["Approve", "Reject"]
+    audit = await client.reviews(job_id)
+    assert [r["decision"] for r in audit["reviews"]] == [None]  # nothing decided by Bob
+    unchanged = slack.last_message(CHANNEL)
+    assert buttons(unchanged) == ["Approve", "Reject", "Edit"] and "by <@UBOB>" not in shown(
+        unchanged
+    )
 
     await slack.click(waiting, "Approve", user=DAVE)  # a member of the reviewers' group
     done = await showing(slack, lambda m: "Done" in shown(m), "the job approved by a reviewer")
-    assert "Approved by <@U_DAVE>" in shown(done)
+    assert "Approved by <@UDAVE>" in shown(done)
+    decision = (await client.reviews(job_id))["reviews"][0]["decision"]
+    assert (decision["decision"], decision["by"], decision["via"]) == (
+        "approve",
+        principal(DAVE),
+        "slack",
+    )
 
 
 async def test_slack_retries_never_start_a_job_twice(
@@ -173,7 +197,7 @@ async def test_slack_retries_never_start_a_job_twice(
 
 
 async def test_unsigned_or_stale_requests_get_401(slack: FakeSlack, bot: RunningBot) -> None:
-    body = "command=%2Ftask&text=hi&user_id=U_ALICE&channel_id=C_GENERAL&trigger_id=1.2"
+    body = "command=%2Ftask&text=hi&user_id=UALICE&channel_id=C_GENERAL&trigger_id=1.2"
     stale = slack.sign(body, timestamp=int(time.time()) - 600)
     bad = {**slack.sign(body), "X-Slack-Signature": "v0=" + "0" * 64}
     async with httpx.AsyncClient() as http:
@@ -262,9 +286,7 @@ async def test_the_bot_resumes_its_jobs_after_a_restart(
         first = await showing(slack, lambda m: buttons(m) and images(m), "the first image")
 
     # While the bot is down, someone asks for another image on the web.
-    await client.decide(
-        job_id, (await client.job(job_id))["review"]["id"], "regenerate", via="web", by="ana"
-    )
+    await client.decide(job_id, (await client.job(job_id))["review"]["id"], "regenerate", via="web")
     async with asyncio.timeout(15):
         while (await client.job(job_id))["status"] != "waiting_for_review":
             await asyncio.sleep(0.05)
@@ -277,7 +299,7 @@ async def test_the_bot_resumes_its_jobs_after_a_restart(
             lambda m: buttons(m) and images(m) != images(first),
             "the second image, posted by the restarted bot",
         )
-        assert "Regeneration requested by ana (via web)" in shown(second)
+        assert "Regeneration requested by admin (via web)" in shown(second)
         assert len(slack.called("files.completeUploadExternal")) == 2  # no re-upload
         await slack.click(second, "Approve", user=ALICE)
         await showing(slack, lambda m: "Done" in shown(m), "the approved job")
@@ -287,13 +309,15 @@ async def test_article_review_asks_for_a_revision_then_approves(
     slack: FakeSlack, bot: RunningBot
 ) -> None:
     await slack.slash("/article", "The history of coffee --review", user=ALICE)
-    first = await showing(slack, lambda m: buttons(m) == ["Approve", "Revise"], "review buttons")
+    first = await showing(
+        slack, lambda m: buttons(m) == ["Approve", "Revise", "Edit"], "review buttons"
+    )
     assert "whole article is in the thread" in shown(first)
     await slack.click(first, "Revise", user=ALICE)
     opened = await slack.wait_for(lambda: slack.called("views.open"), what="the comment modal")
     await slack.submit(opened[0].response["view"], {"comment": "Shorter"}, user=ALICE)
     second = await showing(slack, lambda m: buttons(m) and "revised" in shown(m), "the revision")
-    assert "Revision requested by <@U_ALICE>" in shown(second) and "Shorter" in shown(second)
+    assert "Revision requested by <@UALICE>" in shown(second) and "Shorter" in shown(second)
     await slack.click(second, "Approve", user=ALICE)
     await showing(slack, lambda m: "Done" in shown(m), "the approved article")
     drafts = slack.thread(CHANNEL, first["ts"])
@@ -320,9 +344,9 @@ async def test_outside_a_channel_the_bot_is_in_it_posts_in_a_dm(
 
 
 class SlowGenFlow(GenFlowClient):
-    async def create_job(self, flow: str, input_: dict) -> dict:
+    async def create_job(self, flow: str, input_: dict, **terms: object) -> dict:
         await asyncio.sleep(2.5)  # longer than the bot's ack budget
-        return await super().create_job(flow, input_)
+        return await super().create_job(flow, input_, **terms)
 
 
 async def test_a_slow_start_is_acked_in_time_and_reported_later(

@@ -41,7 +41,7 @@ def test_long_text_is_split_under_slack_limits() -> None:
 
 
 def test_a_job_renders_step_progress_review_and_decision() -> None:
-    view = MessageView("job_1", "review", "Write a haiku", "U_ALICE")
+    view = MessageView("job_1", "review", "Write a haiku", "UALICE")
     for e in [
         event(1, "job.created"),
         event(2, "job.started"),
@@ -83,20 +83,62 @@ def test_a_job_renders_step_progress_review_and_decision() -> None:
             review_id="rev_1",
             decision="approve",
             comment=None,
-            by="slack:U_BOB",
+            by="slack:UBOB",
             via="slack",
         )
     )
     view.apply(event(7, "job.completed", 100, result={"output": "Leaves fall.", "attempts": 1}))
     text, blocks = job_message(view, "http://ui/?job=job_1")
-    assert "Approved by <@U_BOB>" in text and buttons({"blocks": blocks}) == []
+    assert "Approved by <@UBOB>" in text and buttons({"blocks": blocks}) == []
     assert "Leaves fall." in shown({"blocks": blocks}) and view.last_seq == 7
 
 
 def test_words_for_people() -> None:
-    assert decided("approve", "slack:U1") == "✅ Approved by <@U1>"
+    assert decided("approve", "slack:T1:U1", "slack") == "✅ Approved by <@U1>"
+    assert decided("approve", "slack:U1") == "✅ Approved by <@U1>"  # decided before teams
     assert decided("reject", "ana", "web") == "↩️ Rejected by ana (via web)"
+    assert decided("edit", "slack:T1:U1", "slack") == "✏️ Edited and approved by <@U1>"
+    assert decided("reject", "genflow", "timeout") == "◷ Timed out: rejected by GenFlow"
+    assert decided("cancel", "genflow", "timeout") == "◷ Timed out: cancelled by GenFlow"
     assert step_label("GenerateOutline") == "Generate outline"
+
+
+def review_of(output: str) -> MessageView:
+    view = MessageView("job_1", "review", "Write", "UALICE")
+    view.apply(
+        event(
+            1,
+            "review.requested",
+            50,
+            id="rev_1",
+            node="TaskReview",
+            prompt="Approve?",
+            options=["approve", "reject", "edit"],
+            payload={"task": "Write", "output": output, "attempt": 1},
+            editable=["output"],
+            deadline="2030-01-02T03:04:05Z",
+            on_timeout="reject",
+        )
+    )
+    return view
+
+
+def test_edit_is_offered_while_slack_can_hold_the_text() -> None:
+    _, blocks = job_message(review_of("Short."), "http://ui/?job=job_1")
+    assert buttons({"blocks": blocks}) == ["Approve", "Reject", "Edit"]
+    seen = shown({"blocks": blocks})
+    assert "◷ Due <!date^1893553445^{date_short_pretty} at {time}|2030-01-02T03:04:05Z>" in seen
+    assert "then GenFlow rejects it." in seen and "reminder" not in seen
+
+    view = review_of("x" * 3001)  # longer than a Slack form holds: no Edit, and why
+    _, blocks = job_message(view, "http://ui/?job=job_1")
+    assert buttons({"blocks": blocks}) == ["Approve", "Reject"]
+    assert "Too long to edit in Slack (`output`: a Slack form holds 3,000 characters)" in shown(
+        {"blocks": blocks}
+    )
+    view.apply(event(2, "review.reminder", 50, review_id="rev_1", reminded_at="2030-01-01T00Z"))
+    _, blocks = job_message(view, "http://ui/?job=job_1")
+    assert "A reminder was sent." in shown({"blocks": blocks})
 
 
 def test_bots_reach_the_backend_only_through_its_client() -> None:
@@ -108,7 +150,7 @@ def test_bots_reach_the_backend_only_through_its_client() -> None:
 
 
 def test_model_output_cannot_ping_the_channel() -> None:
-    view = MessageView("job_1", "review", "<!channel> hi", "U_ALICE")
+    view = MessageView("job_1", "review", "<!channel> hi", "UALICE")
     view.apply(event(1, "job.completed", 100, result={"output": "<!here> & <@U1>", "attempts": 1}))
     text, blocks = job_message(view, "http://ui/?job=job_1")
     seen = shown({"blocks": blocks}) + text

@@ -63,13 +63,13 @@ async def test_a_whole_session_from_one_message(
     found = await showing(slack, lambda m: options(m), "the topics to choose from")
     assert options(found) == TITLES
     assert "1. *Why coffee houses mattered* — Where news was made." in shown(found)
-    assert "Topics requested by <@U_ALICE>" in shown(found)
+    assert "Topics requested by <@UALICE>" in shown(found)
 
     chosen = await slack.select(found, "Why coffee houses mattered", user=ALICE)
     assert chosen.status == 200 and chosen.elapsed < 3.0
     research = await showing(slack, at("Research"), "the research stage")
     assert "*Topic:* Why coffee houses mattered — _Where news was made._" in shown(research)
-    assert "Topic chosen by <@U_ALICE>" in shown(research)
+    assert "Topic chosen by <@UALICE>" in shown(research)
     assert buttons(research) == ["Research the topic", "Next stage"]
 
     await click(slack, research, "Research the topic")
@@ -107,7 +107,7 @@ async def test_a_whole_session_from_one_message(
     sent = await slack.submit(modal, {"feedback": "Say where the Kaldi story comes from."})
     assert sent.status == 200 and sent.body in ("", {})  # the modal closes
     rewriting = await showing(slack, at("Writing"), "the session back at writing")
-    assert "Changes requested by <@U_ALICE>: “Say where the Kaldi story comes from.”" in shown(
+    assert "Changes requested by <@UALICE>: “Say where the Kaldi story comes from.”" in shown(
         rewriting
     )
     assert "Say where the Kaldi story comes from." in shown(rewriting)
@@ -127,7 +127,7 @@ async def test_a_whole_session_from_one_message(
 
     done = await showing(slack, lambda m: "Approved by" in shown(m), "the approved session")
     assert buttons(done) == [] and options(done) == []
-    assert "✅ Approved by <@U_ALICE>" in shown(done) and "🎉 Approved" in shown(done)
+    assert "✅ Approved by <@UALICE>" in shown(done) and "🎉 Approved" in shown(done)
     assert "✅ Topic → ✅ Research → ✅ Writing → ✅ Styling → ✅ Review" in shown(done)
     assert "Final article: Why coffee houses mattered" in shown(done)
     posted = slack.thread(CHANNEL, done["ts"])
@@ -175,9 +175,9 @@ async def test_an_action_no_longer_available_is_explained_privately(
     assert "no longer possible" in told[-1]
     assert "'discover_topics' is not available at the research stage" in told[-1]
 
-    await slack.click(moved, "Research the topic", user=BOB)  # not Alice's reviewer
+    await slack.click(moved, "Research the topic", user=BOB)  # Alice's session, not his
     refused = await slack.wait_for(lambda: slack.ephemerals()[2:], what="a refusal")
-    assert "Only <@U_ALICE>, who started this session," in refused[-1]
+    assert "You may not drive this session: it belongs to <@UALICE>" in refused[-1]
 
     state = await client.session(session_id)
     assert state["progress"]["stage"] == "research" and state["document"]["topic"] == {
@@ -210,7 +210,7 @@ async def test_a_restarted_bot_keeps_updating_the_same_message(
         moved = await showing(slack, at("Research"), "the message, from the restarted bot")
         assert moved["ts"] == found["ts"]
         assert "*Topic:* The long road to espresso" in shown(moved)
-        assert "Topics requested by <@U_ALICE>" in shown(moved)  # remembered in slack.db
+        assert "Topics requested by <@UALICE>" in shown(moved)  # remembered in slack.db
         await click(slack, moved, "Research the topic")
         notes = await showing(slack, at("Writing"), "the research notes, after the restart")
         assert "Coffee was first brewed in Yemen." in shown(notes)
@@ -237,8 +237,8 @@ def state(stage: str, status: str, last_event_id: int, **document: Any) -> dict[
 
 
 def test_the_message_folds_frames_and_state_without_a_server() -> None:
-    view = SessionView("ses_1", "coffee <!channel>", "U_ALICE")
-    draft = {"markdown": "# Coffee\n\n## Origins\n\nHi <@U_BOB>", "version": 2, "source": "edit"}
+    view = SessionView("ses_1", "coffee <!channel>", "UALICE")
+    draft = {"markdown": "# Coffee\n\n## Origins\n\nHi <@UBOB>", "version": 2, "source": "edit"}
     review = {"scores": {"clarity": 9, "accuracy": 5, "engagement": 4}, "summary": "Fine."}
     for event in [
         frame("draft.updated", 1, draft={"version": 1}),
@@ -250,7 +250,7 @@ def test_the_message_folds_frames_and_state_without_a_server() -> None:
     assert not view.stale
     text, blocks = session_message(view)
     seen = shown({"blocks": blocks})
-    assert "coffee &lt;!channel&gt;" in text and "&lt;@U_BOB&gt;" in seen  # nobody is pinged
+    assert "coffee &lt;!channel&gt;" in text and "&lt;@UBOB&gt;" in seen  # nobody is pinged
     assert "*Draft v2* (edit)" in seen and "The last review read v1" in seen
     assert buttons({"blocks": blocks}) == ["Approve"]
 

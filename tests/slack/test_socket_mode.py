@@ -39,10 +39,12 @@ async def test_commands_and_clicks_over_socket_mode(
         repeat = await slack.slash("/task", "Write a limerick", trigger_id=trigger, retry=1)
         assert repeat.text == ""  # a redelivered envelope is acked and ignored
 
-        waiting = await showing(slack, lambda m: buttons(m) == ["Approve", "Reject"], "buttons")
+        waiting = await showing(
+            slack, lambda m: buttons(m) == ["Approve", "Reject", "Edit"], "buttons"
+        )
         await slack.click(waiting, "Approve", user=ALICE)
         done = await showing(slack, lambda m: "Done" in shown(m), "the approved job")
-        assert "Approved by <@U_ALICE>" in shown(done)
+        assert "Approved by <@UALICE>" in shown(done)
         assert len(slack.called("chat.postMessage")) == 1
 
     await slack.wait_for(lambda: not slack.socket_connected, what="the socket to close")

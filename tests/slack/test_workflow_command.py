@@ -19,7 +19,7 @@ from bots.slack import RunningBot, running
 from bots.workflow_blocks import drafting_message, summary_message
 from tests.e2e.server import GenFlowServer
 from tests.fakes.slack_api import FakeSlack
-from tests.slack.conftest import ALICE, BOB, WORKFLOW_DRAFT
+from tests.slack.conftest import ALICE, BOB, WORKFLOW_DRAFT, principal
 from tests.slack.slack_view import CHANNEL, buttons, job_id_in, showing, shown
 
 pytestmark = pytest.mark.timeout(90)
@@ -126,7 +126,7 @@ async def test_draft_run_review_and_result_from_slack(
     await slack.click(review, "Approve", user=ALICE)
     done = await showing(slack, lambda m: "Done" in shown(m), "the finished run")
     seen = shown(done)
-    assert "✅ Approved by <@U_ALICE>" in seen and buttons(done) == []
+    assert "✅ Approved by <@UALICE>" in seen and buttons(done) == []
     assert f"*Result:*\n> {WORKFLOW_DRAFT}" in seen
     assert done["text"].startswith("Workflow “Article with approval (topic: tea)”: 🎉 Done")
 
@@ -140,7 +140,8 @@ async def test_draft_run_review_and_result_from_slack(
 async def test_run_by_id_with_a_rejection_and_a_decision_made_elsewhere(
     slack: FakeSlack, bot: RunningBot, client: GenFlowClient
 ) -> None:
-    workflow_id = (await client.generate_workflow(REQUEST))["workflow_id"]
+    bob = client.acting_for(principal(BOB))  # a workflow is its author's to run
+    workflow_id = (await bob.generate_workflow(REQUEST))["workflow_id"]
 
     reply = await slack.slash("/workflow", f"run {workflow_id} topic=tea", user=BOB)
     assert reply.status == 200 and reply.elapsed < 3.0
@@ -157,20 +158,25 @@ async def test_run_by_id_with_a_rejection_and_a_decision_made_elsewhere(
     again = await showing(
         slack, lambda m: "Rejected by" in shown(m) and buttons(m), "the second review"
     )
-    assert "↩️ Rejected by <@U_BOB>\n> Mention Japan" in shown(again)
+    assert "↩️ Rejected by <@UBOB>\n> Mention Japan" in shown(again)
     assert f"> {WORKFLOW_DRAFT}" in shown(again)
 
     # Decided on the web: the Slack message follows.
     review_id = (await client.job(job_id))["review"]["id"]
-    await client.decide(job_id, review_id, "approve", via="web", by="ana")
+    await client.decide(job_id, review_id, "approve", via="web")  # the admin, on the web
     done = await showing(slack, lambda m: "Done" in shown(m), "the message after a web decision")
-    assert "Approved by ana (via web)" in shown(done) and buttons(done) == []
+    assert "Approved by admin (via web)" in shown(done) and buttons(done) == []
     assert f"*Result:*\n> {WORKFLOW_DRAFT}" in shown(done)
     decided = [e["data"] for e in await client.events(job_id) if e["type"] == "review.decided"]
     assert [(d["decision"], d["by"]) for d in decided] == [
-        ("reject", "slack:U_BOB"),
-        ("approve", "ana"),
+        ("reject", principal(BOB)),
+        ("approve", "admin"),
     ]
+    assert (await client.job(job_id))["owner"] == principal(BOB)
+
+    # Someone else's stored workflow is not theirs to run (GenFlow shows it to Bob only).
+    other = await slack.slash("/workflow", f"run {workflow_id} topic=tea", user=ALICE)
+    assert "There is no such workflow (or it is not yours to run)" in other.text
     assert len(slack.channel_messages(CHANNEL)) == 1  # runs by id have only the job message
 
 
@@ -183,7 +189,8 @@ async def test_usage_bad_input_placeholders_and_a_failed_draft(
         assert "`/workflow WHAT IT SHOULD DO`" in usage.text
         assert "`/workflow run ID key=value …`" in usage.text
 
-    workflow_id = (await client.generate_workflow(REQUEST))["workflow_id"]
+    alice = client.acting_for(principal(ALICE))
+    workflow_id = (await alice.generate_workflow(REQUEST))["workflow_id"]
     bad = await slack.slash("/workflow", f"run {workflow_id} nope=1", user=ALICE)
     assert bad.status == 200 and bad.elapsed < 3.0
     assert only_for_the_caller(bad.body)
@@ -195,7 +202,7 @@ async def test_usage_bad_input_placeholders_and_a_failed_draft(
     assert "There is no such workflow" in missing.text
 
     # A workflow with a value only a person can supply: Run and run-by-id both say what.
-    styled = await client.save_workflow(
+    styled = await alice.save_workflow(
         {
             "name": "Styled summary",
             "nodes": [
@@ -246,7 +253,7 @@ async def test_a_form_of_numbers_and_json_and_an_object_as_the_result(
         "count": {"type": "integer", "minimum": 1, "default": 3},
         "items": {"type": "array", "items": {"type": "string"}},
     }
-    made = await client.save_workflow(
+    made = await client.acting_for(principal(BOB)).save_workflow(
         {
             "name": "Numbers",
             "nodes": [

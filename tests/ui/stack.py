@@ -125,6 +125,9 @@ class OpenAIBackedServer(GenFlowServer):
                 "OPENAI_BASE_URL": self.openai_base_url,
                 "OPENAI_API_KEY": "test",
                 "GENFLOW_IMAGES": "local",
+                # Review deadlines are swept every second (the shortest): a test's review
+                # with a timeout of seconds gets its reminder and deadline on time.
+                "GENFLOW_REVIEW_SWEEP_SECONDS": "1",
             }
         )
 

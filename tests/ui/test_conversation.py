@@ -124,6 +124,12 @@ def test_a_decision_says_who_decided_where_and_closes_the_review() -> None:
     assert view.status == "running"
 
 
+def test_a_slack_user_without_an_account_is_named_by_their_slack_id() -> None:
+    decided = {"review_id": "rev_1", "decision": "approve", "by": "slack:T1:U0ANA", "via": "slack"}
+    view = view_of(CREATED, ("review.requested", REVIEW), ("review.decided", decided))
+    assert view.messages()[-1]["content"] == "✔ **Approved** via slack by Slack user U0ANA"
+
+
 def test_a_failure_says_why_and_leaves_no_step_spinning() -> None:
     view = view_of(
         CREATED,

@@ -23,6 +23,7 @@ class StubAPI:
     def __init__(self, token: str | None) -> None:
         self.token = token
         self.logins: list[str] = []
+        self.addresses: list[str | None] = []  # the browsers' addresses, as told
 
     async def __aenter__(self) -> StubAPI:
         return self
@@ -30,8 +31,11 @@ class StubAPI:
     async def __aexit__(self, *exc: object) -> None:
         pass
 
-    async def login(self, username: str, password: str) -> dict[str, Any]:
+    async def login(
+        self, username: str, password: str, *, client_address: str | None = None
+    ) -> dict[str, Any]:
         self.logins.append(username)
+        self.addresses.append(client_address)
         if username == "slow":
             raise APIError(429, "rate_limited", "too many login attempts; try again later")
         if username == "down":
@@ -120,3 +124,21 @@ async def test_logging_out_ends_the_session(ui: httpx.AsyncClient) -> None:
     assert "You are logged out." in page.text
     assert 'gf=""' in page.headers["set-cookie"] or "Max-Age=0" in page.headers["set-cookie"]
     assert (await ui.get("/")).status_code == 303
+
+
+async def test_the_api_is_told_each_browsers_address() -> None:
+    """The API limits logins per address: each browser's, not the UI's own (which would
+    make every browser share one limit)."""
+    made: list[StubAPI] = []
+
+    def make(token: str | None) -> GenFlowClient:
+        made.append(StubAPI(token))
+        return cast(GenFlowClient, made[-1])
+
+    people = People(make, cookie="gf")
+    for address in ("203.0.113.7", "2001:db8::5"):
+        transport = httpx.ASGITransport(app=Gate(gradio, people), client=(address, 51000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ui") as browser:
+            await attempt(browser, "alice", "wrong")
+    told = [address for api in made for address in api.addresses]
+    assert told == ["203.0.113.7", "2001:db8::5"]

@@ -96,11 +96,32 @@ async def test_replays_then_ends_while_the_job_waits_for_review(tmp_path: Path) 
 
     await api.publish("review.decided", {"review_id": "rev_1", "decision": "approve",
                                          "by": "ana", "via": "slack"})  # fmt: skip
-    assert await live.review_closed(cast(GenFlowClient, api), session)
+    assert await live.moved_on(cast(GenFlowClient, api), session)
     await api.publish("job.completed", {"result": {"output": "t"}})
     await run(api, session, tmp_path)  # a fresh follower picks up where the view was
     assert session.view.finished
     assert session.view.messages()[-2]["content"] == "✔ **Approved** via slack by ana"
+
+
+async def test_a_reminder_while_the_job_waits_is_caught_up(tmp_path: Path) -> None:
+    """The follower ended at the review; the reminder comes later: the poll notices it
+    and a fresh follower folds it in, and ends again (the review is still open)."""
+    api = StubAPI(
+        ("job.created", {"flow": "review", "input": {"task": "t"}}),
+        ("review.requested", REVIEW),
+    )
+    session = session_for()
+    await run(api, session, tmp_path)
+    client = cast(GenFlowClient, api)
+    assert not await live.moved_on(client, session)  # nothing new yet
+
+    await api.publish("review.reminder", {"review_id": "rev_1", "reminded_at": "2026-01-01T12:00Z"})
+    assert await live.moved_on(client, session)
+    await run(api, session, tmp_path)
+    assert session.view is not None and session.view.open_review is not None
+    assert session.view.open_review["reminded_at"] == "2026-01-01T12:00Z"
+    assert "◷ **Reminder:**" in session.view.messages()[-1]["content"]
+    assert not await live.moved_on(client, session)
 
 
 async def test_an_old_review_in_the_history_does_not_stop_the_replay(tmp_path: Path) -> None:
