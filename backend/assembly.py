@@ -28,6 +28,7 @@ from backend.workflows.service import WorkflowService
 from flows import images, llm
 from flows.images import ImageBackend
 from flows.llm import LLMBackend
+from flows.providers.limited import limited_images, limited_llm
 from flows.registry import FlowSpec, default_flows
 
 
@@ -62,21 +63,19 @@ def build_services(
     metrics = Metrics()
     flow_specs = flow_specs if flow_specs is not None else default_flows()
     distributed = settings.queue == "procrastinate"
+    llm_backend = llm_backend or llm.make_backend(
+        settings.llm, model=settings.model, timeout=settings.llm_timeout, script=settings.llm_script
+    )
+    image_backend = image_backend or images.make_backend(
+        settings.image_backend, model=settings.image_model, timeout=settings.llm_timeout
+    )
     runner = Runner(
         store=store,
         bus=bus,
         flows=flow_specs,
-        llm_backend=llm_backend
-        or llm.make_backend(
-            settings.llm,
-            model=settings.model,
-            timeout=settings.llm_timeout,
-            script=settings.llm_script,
-        ),
-        image_backend=image_backend
-        or images.make_backend(
-            settings.image_backend, model=settings.image_model, timeout=settings.llm_timeout
-        ),
+        # Every flow's model calls wait for their provider's limit (not for a job slot).
+        llm_backend=limited_llm(llm_backend, settings.llm_concurrency),
+        image_backend=limited_images(image_backend, settings.image_concurrency),
         settings=settings,
         metrics=metrics,
         worker_id=instance_id(),

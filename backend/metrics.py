@@ -56,11 +56,29 @@ class Metrics:
         self.followers = Gauge(
             "genflow_event_followers", "Open SSE/WebSocket followers", registry=self.registry
         )
+        # The children of the per-node metrics, by label values: `labels()` validates and
+        # locks on every call, which was a tenth of the runner's own time per node. They
+        # are the children prometheus keeps anyway (none is ever removed).
+        self._llm_children: dict[str, tuple[Counter, Counter, Counter]] = {}
+        self._node_children: dict[tuple[str, str], Histogram] = {}
 
     def record_llm(self, model: str, tokens_in: int, tokens_out: int, cost: float) -> None:
-        self.llm_tokens.labels(model, "in").inc(tokens_in)
-        self.llm_tokens.labels(model, "out").inc(tokens_out)
-        self.llm_cost.labels(model).inc(cost)
+        children = self._llm_children.get(model)
+        if children is None:
+            children = self._llm_children[model] = (
+                self.llm_tokens.labels(model, "in"),
+                self.llm_tokens.labels(model, "out"),
+                self.llm_cost.labels(model),
+            )
+        children[0].inc(tokens_in)
+        children[1].inc(tokens_out)
+        children[2].inc(cost)
+
+    def observe_node(self, flow: str, node: str, seconds: float) -> None:
+        child = self._node_children.get((flow, node))
+        if child is None:
+            child = self._node_children[flow, node] = self.node_seconds.labels(flow, node)
+        child.observe(seconds)
 
     def workflow_node(
         self, workflow: str, node: str, outcome: str, seconds: float, usage: dict[str, Any] | None

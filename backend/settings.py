@@ -47,6 +47,11 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _int_or_none(name: str) -> int | None:
+    """A whole number, or None when the variable is unset (the backend's own default)."""
+    return None if _env(name) is None else _int(name, 0)
+
+
 def _float(name: str, default: float) -> float:
     raw = _env(name)
     if raw is None:
@@ -85,7 +90,9 @@ class Settings:
     knowledge_max_document_bytes: int = 2_000_000  # one uploaded knowledge document
     max_input_chars: int = 20_000
     max_events_per_job: int = 10_000
-    max_concurrent_jobs: int = 32
+    max_concurrent_jobs: int = 0  # 0: no cap; jobs wait on their model calls' limit instead
+    llm_concurrency: int | None = None  # model calls in flight; None: the backend's, 0: none
+    image_concurrency: int | None = None  # image calls in flight, likewise
     batch_concurrency: int = 4
     rate_limit_per_minute: float = 60.0
     rate_limit_burst: int = 20
@@ -138,7 +145,9 @@ class Settings:
             knowledge_max_document_bytes=_int("GENFLOW_KNOWLEDGE_MAX_DOCUMENT_BYTES", 2_000_000),
             max_input_chars=_int("GENFLOW_MAX_INPUT_CHARS", 20_000),
             max_events_per_job=_int("GENFLOW_MAX_EVENTS_PER_JOB", 10_000),
-            max_concurrent_jobs=_int("GENFLOW_MAX_CONCURRENT_JOBS", 32),
+            max_concurrent_jobs=_int("GENFLOW_MAX_CONCURRENT_JOBS", 0),
+            llm_concurrency=_int_or_none("GENFLOW_LLM_CONCURRENCY"),
+            image_concurrency=_int_or_none("GENFLOW_IMAGE_CONCURRENCY"),
             batch_concurrency=_int("GENFLOW_BATCH_CONCURRENCY", 4),
             rate_limit_per_minute=_float("GENFLOW_RATE_LIMIT_PER_MINUTE", 60.0),
             rate_limit_burst=_int("GENFLOW_RATE_LIMIT_BURST", 20),

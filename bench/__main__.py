@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    burst,
     concurrent_jobs,
     event_latency,
     report,
@@ -80,6 +81,15 @@ BENCHES: dict[str, tuple[Any, Runner]] = {
             tmp=tmp,
         ),
     ),
+    burst.NAME: (
+        burst,
+        lambda s, tmp: burst.run(
+            jobs=s.burst_jobs,
+            latency_ms=s.burst_latency_ms,
+            connections=s.burst_connections,
+            tmp=tmp,
+        ),
+    ),
 }
 
 
@@ -108,7 +118,7 @@ async def main(sizes: Sizes, only: list[str], out: Path | None) -> dict[str, Any
         "threads": sizes.concurrency,
         **{
             name: results[name]["baseline"]
-            for name in (concurrent_jobs.NAME, waiting_memory.NAME)
+            for name in (concurrent_jobs.NAME, waiting_memory.NAME, burst.NAME)
             if name in results
         },
     }

@@ -30,6 +30,9 @@ class Sizes:
     scale_out_concurrency: int = 200  # per worker: more than CPU can feed, never the cap
     scale_out_bound_jobs: int = 200  # the model-bound comparison (see bench/scale_out.py)
     scale_out_bound_concurrency: int = 4  # per worker: few enough to leave CPU to spare
+    burst_jobs: int = 1000  # created at the same instant, default settings (issue 12)
+    burst_latency_ms: float = 1000.0  # per model call: the jobs mostly wait on the model
+    burst_connections: int = 2000  # opened at once, one cheap request each
 
 
 FULL = Sizes(mode="full")
@@ -43,4 +46,7 @@ QUICK = Sizes(
     restart_jobs=200,
     scale_out_jobs=100,
     scale_out_bound_jobs=40,
+    burst_jobs=100,
+    burst_latency_ms=200.0,
+    burst_connections=400,
 )

@@ -3,6 +3,11 @@
 It implements `flows.llm.LLMBackend`: every call sleeps `latency` seconds and answers a
 short text, or a minimal valid instance when a schema is asked for. Nothing is recorded,
 so thousands of calls cost no memory.
+
+`ArticleLLM` answers the article flow as a competent model would (an outline about the
+topic, paragraphs long enough, a rewrite that keeps the text), so that an article takes
+its shortest path - one call per step, no repairs - and a benchmark of it measures the
+flow's critical path rather than its quality checks rejecting a fake's answers.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -42,15 +48,67 @@ class FixedLatencyLLM:
         return Completion(text=text, model="fake", tokens_in=8, tokens_out=8)
 
 
+PARAGRAPH = (
+    "People have argued about {topic} for longer than most of us would guess. "
+    "Early records describe small groups of enthusiasts trading notes by letter. "
+    "Over the following decades those notes grew into shared methods and vocabulary. "
+    "Universities began to teach the subject once patrons were willing to pay for it. "
+    "Critics complained that the new approach ignored older craft traditions entirely. "
+    "Practitioners answered with careful experiments that anyone could repeat at home. "
+    "By the middle of the century cheap printing had carried those results everywhere. "
+    "Today hobbyists and professionals still disagree about which details matter most. "
+    "What unites them is curiosity, patience, and a stubborn habit of checking things twice. "
+    "That habit explains why the field keeps changing without losing its character."
+)
+
+
+class ArticleLLM(FixedLatencyLLM):
+    """Answers the article flow's prompts so that each step passes its checks first time."""
+
+    async def generate(
+        self,
+        messages: list[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        on_delta: Callable[[str], None] | None = None,
+        sampling: Sampling = DEFAULT_SAMPLING,
+    ) -> Completion:
+        self.calls += 1
+        await asyncio.sleep(self.latency)
+        text = article_answer(messages[-1]["content"], schema)
+        if on_delta is not None:
+            on_delta(text)
+        return Completion(text=text, model="fake", tokens_in=8, tokens_out=8)
+
+
+def article_answer(prompt: str, schema: dict[str, Any] | None) -> str:
+    topic = re.search(r"(?:article about:?|section about) (.+?)(?: in a |\.|\n|$)", prompt)
+    about = topic.group(1).strip() if topic else "the subject"
+    if schema is not None:
+        if "sections" not in schema.get("properties", {}):
+            return json.dumps(minimal_instance(schema))
+        titles = ("Where it began", "How it works", "Why it matters today")
+        points = ["the first people who cared", "what changed over time"]
+        sections = [{"title": f"{t} ({about})", "points": points} for t in titles]
+        return json.dumps({"title": f"A short guide to {about}", "sections": sections})
+    if prompt.startswith("Rewrite"):
+        return prompt.rpartition("\n\n")[2]  # the section, in the same words
+    return PARAGRAPH.format(topic=about)
+
+
 def use_in(module: Any, builder: str) -> None:
     """Make `module.builder` (`create_app` of a server, `build_services` of a worker)
     default to the fixed-latency model (GENFLOW_BENCH_LLM_LATENCY seconds), so the
-    benchmarked process runs exactly its real code path with only the model replaced."""
+    benchmarked process runs exactly its real code path with only the model replaced.
+    GENFLOW_BENCH_LLM_ANSWERS=article picks `ArticleLLM`."""
     latency = float(os.environ.get("GENFLOW_BENCH_LLM_LATENCY", "0.2"))
+    kind = (
+        ArticleLLM if os.environ.get("GENFLOW_BENCH_LLM_ANSWERS") == "article" else FixedLatencyLLM
+    )
     real = getattr(module, builder)
 
     def with_fake_model(settings: Any, **parts: Any) -> Any:
-        parts.setdefault("llm_backend", FixedLatencyLLM(latency))
+        parts.setdefault("llm_backend", kind(latency))
         return real(settings, **parts)
 
     setattr(module, builder, with_fake_model)

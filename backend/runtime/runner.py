@@ -31,7 +31,7 @@ from pocketflow import BaseNode
 
 from backend.domain import TERMINAL_STATUSES, Checkpoint, Job, JobStatus, Review, utcnow
 from backend.errors import StoreUnavailable
-from backend.events import EventType, NewEvent
+from backend.events import Event, EventType, NewEvent
 from backend.ids import new_id
 from backend.knowledge.search import OwnedKnowledge
 from backend.metrics import Metrics
@@ -63,10 +63,16 @@ class SharedNotJSON(TypeError):
 
 class _BatchItems:
     def __init__(
-        self, runner: Runner, job: Job, key: str, writer: EventWriter, span: tuple[int, int]
+        self,
+        runner: Runner,
+        job: Job,
+        key: str,
+        writer: EventWriter,
+        span: Callable[[], tuple[int, int]],
     ):
         self.runner, self.job, self.key, self.writer = runner, job, key, writer
-        self.span = span
+        self._span = span  # worked out only for batch nodes, which report per item
+        self._bounds: tuple[int, int] | None = None
 
     async def load(self) -> dict[int, Any]:
         return await self.runner.store.batch_items(self.job.id, self.key)
@@ -79,7 +85,9 @@ class _BatchItems:
             raise JobLost(self.job.id)
 
     def item_done(self, done: int, total: int) -> None:
-        low, high = self.span
+        if self._bounds is None:
+            self._bounds = self._span()
+        low, high = self._bounds
         self.writer.progress = low + (high - low) * done // max(1, total)
 
 
@@ -116,10 +124,8 @@ class Runner:
 
         `steal` takes the job even from a live lease: the one-process local queue's
         recovery after a crash. Raises StoreUnavailable (the job is left to be run
-        again) when the database fails."""
-        job = await self.store.get_job(job_id)
-        if job is None or not states.CLAIM.allows(job.status):
-            return
+        again) when the database fails. The claim itself checks that the job is
+        claimable (one conditional UPDATE), so the job is not read before it."""
         claimed = await self.store.claim_job(
             job_id, owner=self.worker_id, lease_seconds=self.settings.lease_seconds, steal=steal
         )
@@ -258,7 +264,7 @@ class Runner:
             if name not in finished:
                 finished.append(name)
             duration = time.monotonic() - started
-            self.metrics.node_seconds.labels(job.flow, name).observe(duration)
+            self.metrics.observe_node(job.flow, name, duration)
             summary = node.summarize(shared) if hasattr(node, "summarize") else None
             data = {
                 "node": name,
@@ -287,17 +293,17 @@ class Runner:
                     [*events, NewEvent(EventType.JOB_COMPLETED, {"result": result})],
                 )
                 return
-            job = await self._save(
+            progress = graph.progress(finished)
+            stored = await self._checkpoint(
                 job,
-                states.CHECKPOINT,
                 JobUpdate(
                     checkpoint=Checkpoint(_json(shared), next_name, runtime),
-                    progress=graph.progress(finished),
+                    progress=progress,
                     current_node=next_name,
                 ),
                 events,
             )
-            writer.progress, writer.last_seq = job.progress, job.last_seq
+            writer.progress, writer.last_seq = progress, stored[-1].seq or writer.last_seq
             name = next_name
 
     async def _run_node(
@@ -315,8 +321,11 @@ class Runner:
         visits = runtime.setdefault("visits", {})
         visits[name] = visits.get(name, 0) + 1
         writer.append(NewEvent(EventType.NODE_STARTED, {"node": name, "attempt": visits[name]}))
-        finished = runtime.get("finished", [])
-        span = (graph.progress(finished), graph.progress([*finished, name]))
+        finished = list(runtime.get("finished", []))
+
+        def span() -> tuple[int, int]:
+            return graph.progress(finished), graph.progress([*finished, name])
+
         batch = _BatchItems(self, job, f"{name}#{visits[name]}", writer, span)
         with context.bind(node_context):
             try:
@@ -388,6 +397,17 @@ class Runner:
                 JobUpdate(status=JobStatus.FAILED, error=error),
                 [*pending, NewEvent(EventType.JOB_FAILED, {"error": error})],
             )
+
+    async def _checkpoint(self, job: Job, update: JobUpdate, events: list[NewEvent]) -> list[Event]:
+        """A node's fenced checkpoint and events, one transaction; the job is not read
+        back (the runner knows what it wrote), so its JSON is not parsed again."""
+        stored = await self.store.append_events(
+            job.id, events, update_=update, expect=states.CHECKPOINT.sources, fence=job.attempts
+        )
+        if stored is None:
+            raise JobLost(job.id)
+        self.bus.publish(stored)
+        return stored
 
     async def _save(
         self,

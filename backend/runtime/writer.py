@@ -1,11 +1,14 @@
 """Ordered durable appends of a running job's events (progress, artifacts).
 
 Nodes report from the event loop or from worker threads; the writer funnels both into
-one queue drained by one task, so events keep their order and each is stored (with its
+one list drained by one task, so events keep their order and each is stored (with its
 seq) before it is published. Whatever has queued up while a write was in flight goes
 into the next write together, so a burst of progress lines costs one transaction.
 Before a checkpoint the runner `take`s what is still queued and stores it in the
 checkpoint's own transaction, so a node's events always come before its `node.finished`.
+The drain task lets the current turn of the event loop finish before it writes: a node
+that ends in that turn hands its reports to its checkpoint (one transaction, not two);
+one that keeps working has them written while it does.
 
 Every write carries the run's fence: once another runner owns the job, nothing more is
 stored. A write that fails because the database does is not dropped: the events wait
@@ -48,23 +51,32 @@ class EventWriter:
         self._max_events = max_events
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._queue: asyncio.Queue[NewEvent] = asyncio.Queue()
+        self._queued: list[NewEvent] = []  # appended, not yet written or taken
+        self._arrived = asyncio.Event()  # set while `_queued` is not empty
         self._writing = False
         self._written = asyncio.Event()  # set whenever no write is in flight
         self._written.set()
+        self._settled = asyncio.Event()  # set when nothing is queued or being written
+        self._settled.set()
         self._task = asyncio.create_task(self._drain(), name=f"events:{job_id}")
 
     def append(self, event: NewEvent) -> None:
         """Queue a durable event; safe to call from any thread."""
         if threading.get_ident() == self._loop_thread:
-            self._queue.put_nowait(event)
+            self._queue(event)
         else:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+            self._loop.call_soon_threadsafe(self._queue, event)
+
+    def _queue(self, event: NewEvent) -> None:
+        self._queued.append(event)
+        self._arrived.set()
+        self._settled.clear()
 
     async def flush(self) -> None:
-        """Wait until everything appended so far is stored."""
+        """Wait until everything appended so far is stored (or taken by a checkpoint)."""
         await asyncio.sleep(0)  # let call_soon_threadsafe callbacks land first
-        await self._queue.join()
+        while not self._settled.is_set():
+            await self._settled.wait()
 
     async def take(self) -> list[NewEvent]:
         """Wait for the write in flight, then hand over what is still queued, unwritten.
@@ -76,10 +88,10 @@ class EventWriter:
         """
         while self._writing:
             await self._written.wait()
-        events, self._unwritten = self._unwritten, []  # no await from here on
-        while not self._queue.empty():
-            events.append(self._queue.get_nowait())
-            self._queue.task_done()
+        events, self._unwritten = [*self._unwritten, *self._queued], []  # no await from here
+        self._queued = []
+        self._arrived.clear()
+        self._settled.set()
         return self._within_limit(events, self.last_seq)
 
     async def close(self) -> None:
@@ -93,11 +105,17 @@ class EventWriter:
         while True:
             # Events a failed write kept are tried again at once (after the pause below),
             # not only when the node appends or checkpoints again, which may be long.
-            events = [] if self._unwritten else [await self._queue.get()]
+            if not self._unwritten:
+                await self._arrived.wait()
+                await asyncio.sleep(0)  # this loop turn first: a checkpoint may take them
+                if not self._queued:
+                    continue
+            events, self._queued = self._queued[:BATCH], self._queued[BATCH:]
+            if not self._queued:
+                self._arrived.clear()
             self._writing = True
             self._written.clear()
-            while not self._queue.empty() and len(events) < BATCH:
-                events.append(self._queue.get_nowait())
+            self._settled.clear()
             try:
                 await self._store([*self._unwritten, *events])
                 self._unwritten = []
@@ -115,8 +133,8 @@ class EventWriter:
             finally:
                 self._writing = False
                 self._written.set()
-                for _ in events:
-                    self._queue.task_done()
+                if not self._queued:  # tried, like before: flush does not wait out an outage
+                    self._settled.set()
 
     def _within_limit(self, events: list[NewEvent], last_seq: int) -> list[NewEvent]:
         """Progress lines beyond `max_events` are dropped; state events never are."""

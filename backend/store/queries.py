@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from backend.domain import Artifact, Checkpoint, Job, JobStatus, Review, utcnow
 from backend.errors import Conflict
 from backend.events import Event, EventType, NewEvent
+from backend.store import prepared
 from backend.store import tables as t
 from backend.store.base import UNSET, Decision, JobUpdate
 
@@ -125,9 +126,9 @@ def update_job(
     """One conditional UPDATE ... RETURNING checks the status (and the fence) and applies
     the change; on PostgreSQL it re-checks them on the row a racing writer committed."""
     values = _values(update_)
-    shape = _Shape(tuple(sorted(values)), expect is not None, fence is not None)
+    shape = _Shape(tuple(sorted(values)), _expected(expect), fence is not None)
     query = _update_statement(shape, update_.start_attempt)
-    params = _update_params(job_id, values, events, expect, fence)
+    params = _update_params(job_id, values, events, fence)
     row = conn.execute(query, params).mappings().first()
     if row is None:
         return None  # unknown job, not in an expected status, or fenced off: nothing changed
@@ -145,12 +146,18 @@ def append_events(
     progress: int | None,
     expect: Collection[JobStatus] | None,
     fence: int | None = None,
+    update_: JobUpdate | None = None,
 ) -> list[Event] | None:
-    """`update_job` for events (and progress) only: returns no job, so reads no JSON."""
-    values = {"progress": progress} if progress is not None else {}
-    shape = _Shape(tuple(values), expect is not None, fence is not None)
+    """`update_job` that returns no job, so reads no JSON back: for events (and the
+    progress) alone, or with a change whose result the caller knows (a checkpoint)."""
+    values = _values(update_) if update_ is not None else {}
+    if update_ is not None and (update_.review is not UNSET or update_.start_attempt):
+        raise ValueError("append_events cannot open a review or start an attempt")
+    if progress is not None:
+        values["progress"] = progress
+    shape = _Shape(tuple(sorted(values)), _expected(expect), fence is not None)
     query = _update_statement(shape, False, light=True)
-    row = conn.execute(query, _update_params(job_id, values, events, expect, fence)).first()
+    row = prepared.fetch_one(conn, query, _update_params(job_id, values, events, fence))
     if row is None:
         return None
     last_seq, stored_progress = row
@@ -158,20 +165,18 @@ def append_events(
 
 
 def _update_params(
-    job_id: str,
-    values: dict[str, Any],
-    events: Sequence[NewEvent],
-    expect: Collection[JobStatus] | None,
-    fence: int | None,
+    job_id: str, values: dict[str, Any], events: Sequence[NewEvent], fence: int | None
 ) -> dict[str, Any]:
-    """The bound values of an `_update_statement`."""
+    """The bound values of an `_update_statement` (the expected statuses are in its SQL)."""
     params = {f"v_{name}": value for name, value in values.items()}
     params.update(job_id=job_id, n_events=len(events), v_updated_at=utcnow())
-    if expect is not None:
-        params["expect"] = [status.value for status in expect]
     if fence is not None:
         params["fence"] = fence
     return params
+
+
+def _expected(expect: Collection[JobStatus] | None) -> tuple[str, ...] | None:
+    return None if expect is None else tuple(sorted(status.value for status in expect))
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,10 @@ class _Shape:
     """What an UPDATE of a job sets and checks (the key its statement is cached by)."""
 
     columns: tuple[str, ...]
-    conditional: bool  # the status must be one of `expect`
+    # The statuses the job must be in (None: any). Part of the statement, one bound
+    # parameter each, not an "expanding" IN: SQLAlchemy rewrites the SQL of an
+    # expanding parameter on every execution. The set of statuses is small and fixed.
+    expect: tuple[str, ...] | None
     fenced: bool  # `attempts` must be `fence`
 
 
@@ -195,8 +203,9 @@ def _update_statement(shape: _Shape, start_attempt: bool, *, light: bool = False
     if start_attempt:
         values["attempts"] = t.jobs.c.attempts + 1
     query = update(t.jobs).where(t.jobs.c.id == bindparam("job_id"))
-    if shape.conditional:
-        query = query.where(t.jobs.c.status.in_(bindparam("expect", expanding=True)))
+    if shape.expect is not None:
+        expected = [bindparam(f"expect_{status}", status) for status in shape.expect]
+        query = query.where(t.jobs.c.status.in_(expected))
     if shape.fenced:
         query = query.where(t.jobs.c.attempts == bindparam("fence", type_=Integer))
     returned = (t.jobs.c.last_seq, t.jobs.c.progress) if light else tuple(t.jobs.c)
@@ -407,16 +416,23 @@ def _fenced_update(job_id: str, fence: int) -> Any:
     return update(t.jobs).where(jobs.id == job_id, jobs.attempts == fence, jobs.status == _RUNNING)
 
 
+# Built once: every fenced write runs it (a batch item, an artifact), and building it
+# cost more than running it (a py-spy profile of a 1,000-job burst, docs/performance.md).
+_HOLDS: Select[Any] = (
+    select(t.jobs.c.id)
+    .where(
+        t.jobs.c.id == bindparam("job_id"),
+        t.jobs.c.attempts == bindparam("fence", type_=Integer),
+        t.jobs.c.status == _RUNNING,
+    )
+    .with_for_update(key_share=True)  # FOR NO KEY UPDATE: inserts citing the job go on
+)
+
+
 def holds(conn: Connection, job_id: str, fence: int) -> bool:
     """Whether the runner holding `fence` still runs the job; the row stays locked
     (PostgreSQL) until the transaction ends, so no claim or cancel slips in between."""
-    jobs = t.jobs.c
-    query: Select[Any] = (
-        select(jobs.id)
-        .where(jobs.id == job_id, jobs.attempts == fence, jobs.status == _RUNNING)
-        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: inserts citing the job go on
-    )
-    return conn.execute(query).first() is not None
+    return conn.execute(_HOLDS, {"job_id": job_id, "fence": fence}).first() is not None
 
 
 def unowned_jobs(conn: Connection, grace_seconds: float, limit: int) -> list[str]:
@@ -457,7 +473,8 @@ def append(
         for seq, e in enumerate(events, start=last_seq + 1)
     ]
     if stored:
-        conn.execute(
+        prepared.execute_many(
+            conn,
             _INSERT_EVENTS,
             [
                 {
@@ -530,19 +547,22 @@ def get_artifact(conn: Connection, artifact_id: str, with_data: bool) -> Artifac
     )
 
 
+_DELETE_BATCH_ITEM = delete(t.batch_items).where(
+    t.batch_items.c.job_id == bindparam("job_id"),
+    t.batch_items.c.key == bindparam("key"),
+    t.batch_items.c.idx == bindparam("idx", type_=Integer),
+)
+_INSERT_BATCH_ITEM = insert(t.batch_items)
+
+
 def save_batch_item(
     conn: Connection, job_id: str, key: str, index: int, result: Any, fence: int | None
 ) -> bool:
     if fence is not None and not holds(conn, job_id, fence):
         return False
-    conn.execute(
-        delete(t.batch_items).where(
-            t.batch_items.c.job_id == job_id,
-            t.batch_items.c.key == key,
-            t.batch_items.c.idx == index,
-        )
-    )
-    conn.execute(insert(t.batch_items).values(job_id=job_id, key=key, idx=index, result=result))
+    item = {"job_id": job_id, "key": key, "idx": index}
+    conn.execute(_DELETE_BATCH_ITEM, item)
+    conn.execute(_INSERT_BATCH_ITEM, {**item, "result": result})
     return True
 
 

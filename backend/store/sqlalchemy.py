@@ -3,10 +3,11 @@
 The SQL lives in `queries` as synchronous functions of one connection; this class decides
 where they run. On SQLite each store call is ONE hop to a worker thread running the
 standard `sqlite3` driver: writes on a single thread (SQLite has one writer, so writes
-are serialised there, in order, with no "database is locked" retries), reads on a few
-threads. An async driver would instead cross threads for every cursor, execute, fetch
-and close, and a write transaction would hold the database for a dozen event-loop turns
-- under load that, not SQLite, limits throughput. On PostgreSQL the same functions run
+are serialised there, in order, with no "database is locked" retries) that keeps one
+connection open (`write_thread.py`), reads on a few threads. An async driver would
+instead cross threads for every cursor, execute, fetch and close, and a write
+transaction would hold the database for a dozen event-loop turns - under load that, not
+SQLite, limits throughput. On PostgreSQL the same functions run
 through `AsyncConnection.run_sync` (psycopg 3), with the decided job row locked FOR UPDATE.
 Its pooled connections are pinged before use, so a restarted server costs the calls that
 were running when it went down, not the next call on every stale connection.
@@ -41,6 +42,7 @@ from backend.store import session_queries as sq
 from backend.store import workflow_queries as wq
 from backend.store.base import Decision, JobUpdate
 from backend.store.migrate import driver_url, sync_url
+from backend.store.write_thread import WriteThread
 from backend.workflows.model import Workflow
 
 T = TypeVar("T")
@@ -55,7 +57,8 @@ class SQLStore:
         if self.is_sqlite:
             self._engine = create_engine(sync_url(self.url), echo=echo, pool_size=READERS + 1)
             sa_event.listen(self._engine, "connect", _sqlite_pragmas)
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="genflow-db-write")
+            self._writer = WriteThread("genflow-db-write")
+            self._write_conn: Connection | None = None  # the writer thread's, once opened
             self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="genflow-db-read")
         else:
             # At most 10 connections a process: replicas + workers multiply it, and
@@ -84,7 +87,8 @@ class SQLStore:
             await self._async_engine.dispose()
 
     def _shutdown(self) -> None:
-        self._writer.shutdown(wait=True)
+        self._writer.call(self._close_write_conn)  # on its own thread, after queued writes
+        self._writer.shutdown()
         self._readers.shutdown(wait=True)
         self._engine.dispose()
 
@@ -106,14 +110,29 @@ class SQLStore:
 
     async def _run_write(self, work: Callable[[Connection], T]) -> T:
         if self.is_sqlite:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._writer, self._transaction, work)
+            return await self._writer.run(partial(self._transaction, work))
         async with self._async_engine.begin() as conn:
             return await conn.run_sync(work)
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
-        with self._engine.begin() as conn:
-            return work(conn)
+        """On the writer thread: one connection kept open for all writes, so a write
+        is BEGIN, statements, COMMIT - no pool checkout, reset and check-in around it."""
+        conn = self._write_conn
+        if conn is None or conn.invalidated or conn.closed:
+            conn = self._write_conn = self._engine.connect()
+        try:
+            with conn.begin():
+                return work(conn)
+        except BaseException:
+            if conn.invalidated:  # the database went away: reconnect on the next write
+                self._write_conn = None
+                conn.close()
+            raise
+
+    def _close_write_conn(self) -> None:
+        if self._write_conn is not None:
+            self._write_conn.close()
+            self._write_conn = None
 
     async def _read(self, work: Callable[[Connection], T]) -> T:
         try:
@@ -194,6 +213,7 @@ class SQLStore:
         progress: int | None = None,
         expect: Collection[JobStatus] | None = None,
         fence: int | None = None,
+        update_: JobUpdate | None = None,
     ) -> list[Event] | None:
         return await self._write(
             partial(
@@ -203,6 +223,7 @@ class SQLStore:
                 progress=progress,
                 expect=expect,
                 fence=fence,
+                update_=update_,
             )
         )
 

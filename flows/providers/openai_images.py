@@ -15,12 +15,13 @@ from typing import Any
 import openai
 
 from flows.images import ImageError
-from flows.providers.openai_llm import make_client, translate
+from flows.providers.openai_llm import SDK_CONNECTIONS, make_client, translate
 from flows.providers.server_answers import BadAnswer, decode_json, error_in, excerpt
 
 
 class OpenAIImages:
     name = "openai"
+    max_concurrency = SDK_CONNECTIONS
 
     def __init__(self, *, model: str, timeout: float = 120.0, client: Any = None) -> None:
         self.model = model

@@ -7,6 +7,10 @@ answer that is not one (an HTML page, invalid JSON) and one that does not end wi
 `timeout` seconds (the SDK's timeout is per read: a trickle of tokens never hits it).
 Structured output degrades from `json_schema` to `json_object` to a prompted schema on
 servers that refuse it (`structured_modes`).
+
+Every 429 the client receives - the ones the SDK then retries by itself included - is
+reported to the provider's call limit (`call_limit.report_throttled`, with its
+Retry-After), which lowers the calls in flight and holds new ones back meanwhile.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 import openai
 
 from flows.llm import DEFAULT_SAMPLING, Completion, LLMError, Message, Sampling
-from flows.providers import structured_modes
+from flows.providers import call_limit, structured_modes
 from flows.providers.server_answers import (
     BadAnswer,
     chat_answer,
@@ -35,6 +39,9 @@ from flows.providers.structured_modes import MODES, Mode
 MAX_RETRIES = 4
 RETRY_DELAY = 0.5  # the SDK's backoff, for probes retried here (see `_send`)
 MAX_RETRY_DELAY = 8.0
+# The SDK's connection pool (openai's DEFAULT_CONNECTION_LIMITS): more calls than this at
+# once would wait inside the SDK, unfairly and on its timeout, so the call limit stops here.
+SDK_CONNECTIONS = 1000
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +85,25 @@ def make_client(timeout: float) -> openai.AsyncOpenAI:
         api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
         timeout=timeout,
         max_retries=MAX_RETRIES,
+        http_client=http_client(timeout),
     )
+
+
+def http_client(timeout: float) -> Any:
+    """The SDK's own HTTP client (same defaults), which reports every 429 it receives."""
+    return openai.DefaultAsyncHttpxClient(
+        timeout=timeout, event_hooks={"response": [_report_throttling]}
+    )
+
+
+async def _report_throttling(response: Any) -> None:
+    if response.status_code == 429:
+        call_limit.report_throttled(call_limit.retry_after(response.headers))
 
 
 class OpenAILLM:
     name = "openai"
+    max_concurrency = SDK_CONNECTIONS
 
     def __init__(self, *, model: str, timeout: float = 120.0, client: Any = None) -> None:
         self.model = model

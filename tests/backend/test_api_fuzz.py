@@ -265,9 +265,19 @@ def long_strings(value: Any) -> bool:
     return False
 
 
+def acts_for_someone(body: Any) -> bool:
+    """A well-formed body with `on_behalf_of`: refused (403) for a non-admin token."""
+    return (
+        isinstance(body, dict)
+        and "on_behalf_of" in body
+        and well_formed(body)
+        and jsonschema.Draft202012Validator(schemas.CREATE_JOB).is_valid(body)
+    )
+
+
 def creatable(body: Any) -> bool:
-    """Whether POST /api/jobs must accept `body` (by the schemas alone)."""
-    if not isinstance(body, dict) or not well_formed(body):
+    """Whether POST /api/jobs must accept `body` from alice (by the schemas alone)."""
+    if not isinstance(body, dict) or not well_formed(body) or "on_behalf_of" in body:
         return False
     if not jsonschema.Draft202012Validator(schemas.CREATE_JOB).is_valid(body):
         return False
@@ -316,6 +326,8 @@ async def test_fuzz_create_job_json(
     error = await check(response)
     if len(data) > app.settings.max_body_bytes:
         assert response.status_code == 413
+    elif acts_for_someone(body):
+        assert response.status_code == 403, error  # alice's token is not an admin's
     elif creatable(body):
         assert response.status_code == 201, error
         job = await response.get_json()

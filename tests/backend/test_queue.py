@@ -50,6 +50,25 @@ async def test_the_concurrency_limit_holds_jobs_back() -> None:
     await queue.close()
 
 
+async def test_jobs_are_not_capped_by_default() -> None:
+    """A job mostly waits on its model, whose calls have their own limit: without
+    GENFLOW_MAX_CONCURRENT_JOBS every queued job starts at once."""
+    started: asyncio.Queue[str] = asyncio.Queue()
+    release = asyncio.Event()
+
+    async def run(job_id: str) -> None:
+        started.put_nowait(job_id)
+        await release.wait()
+
+    queue = LocalQueue(run)
+    for i in range(500):
+        queue.put(f"job_{i}")
+    assert queue.running() == 500
+    assert [await started.get() for _ in range(500)] == [f"job_{i}" for i in range(500)]
+    release.set()
+    await queue.close()
+
+
 async def test_cancel_stops_the_task_and_forgets_a_pending_rerun() -> None:
     cancelled = asyncio.Event()
 

@@ -148,3 +148,63 @@ async def test_events_whose_write_failed_are_stored_once_the_database_is_back(
     stored = await store.events_after(job_id, 1)
     assert [e.data["i"] for e in stored] == [0, 1]
     assert outage == 0
+
+
+async def test_reports_of_a_node_that_ends_in_the_same_loop_turn_go_with_its_checkpoint(
+    store: CountingStore,
+) -> None:
+    job_id = await running_job(store)
+    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
+    writer.append(progress(0))
+    await asyncio.sleep(0)  # the node awaits once (a model answering at once) and ends
+    taken = await writer.take()
+    await asyncio.sleep(0.05)  # the drain task had its turn: it finds nothing left to write
+    await writer.close()
+    assert [e.data["i"] for e in taken] == [0]
+    assert store.writes == []
+
+
+async def test_reports_of_a_node_that_keeps_working_are_written_meanwhile(
+    store: CountingStore,
+) -> None:
+    job_id = await running_job(store)
+    bus = LocalBus()
+    follower = bus.subscribe(job_id)
+    writer = EventWriter(store, bus, job_id, fence=0, last_seq=1, max_events=1000)
+    writer.append(progress(0))
+    published = await follower.get_ready(10)  # published only once stored
+    stored = await store.events_after(job_id, 1)
+    await writer.close()
+    assert [e.seq for e in published] == [e.seq for e in stored] == [2]  # type: ignore[attr-defined]
+    assert store.writes == [["node.progress"]]
+
+
+async def test_a_quick_node_costs_one_transaction(tmp_path: Path) -> None:
+    """node.started, the node's report and node.finished with its checkpoint, together."""
+    from pocketflow import AsyncFlow, AsyncNode
+
+    from flows import context
+    from tests.backend.test_runner import Finish, spec
+    from tests.harness import running_app
+
+    class Quick(AsyncNode):
+        async def exec_async(self, prep_res: Any) -> str:
+            context.report("working")
+            await asyncio.sleep(0)  # a model that answers at once
+            return "ok"
+
+    def build() -> AsyncFlow:
+        first, second = Quick(), Quick()
+        second.name = "Quick2"
+        first >> second >> Finish()
+        return AsyncFlow(start=first)
+
+    store = CountingStore(f"sqlite+aiosqlite:///{tmp_path / 'genflow.db'}")
+    async with running_app(tmp_path, flows=spec("quick", build), store=store) as h:
+        job = await h.create("quick", {})
+        done = await h.wait_for(job["id"])
+        events = await h.events(job["id"])
+    assert done["status"] == "completed"
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    node_writes = [w for w in store.writes if "node.finished" in w]
+    assert node_writes[:2] == [["node.started", "node.progress", "node.finished"]] * 2

@@ -1,8 +1,10 @@
 """The `local` job queue: each job runs as an asyncio task in this process.
 
-At most `max_concurrent` jobs run at once; the rest wait for a slot (as `pending`) as a
-job id in a FIFO, not as a task: ten thousand queued jobs cost ten thousand ids, not ten
-thousand suspended coroutines. A job enqueued while its previous task is still winding
+Jobs are not capped by default (`max_concurrent` 0): a running job mostly waits for its
+model, whose calls have their own limit per provider (flows/providers/call_limit.py). With
+a cap, at most `max_concurrent` jobs run at once; the rest wait for a slot (as `pending`)
+as a job id in a FIFO, not as a task: ten thousand queued jobs cost ten thousand ids, not
+ten thousand suspended coroutines. A job enqueued while its previous task is still winding
 down (e.g. a decision arriving just as the gate parks) is run again right after, never
 twice at the same time. When the runner itself breaks (the database is unreachable, the
 disk is full), the job is tried again with a growing delay for as long as that lasts:
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,9 +29,9 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # then every 30 s while it keep
 class LocalQueue:
     name = "local"
 
-    def __init__(self, run: Callable[[str], Awaitable[None]], *, max_concurrent: int) -> None:
+    def __init__(self, run: Callable[[str], Awaitable[None]], *, max_concurrent: int = 0) -> None:
         self._run = run
-        self._max = max(1, max_concurrent)
+        self._max = max_concurrent if max_concurrent > 0 else math.inf  # 0: no cap
         self._waiting: dict[str, None] = {}  # job ids waiting for a slot, in order
         self._tasks: dict[str, asyncio.Task[None]] = {}  # running jobs
         self._again: set[str] = set()
