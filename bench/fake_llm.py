@@ -42,10 +42,13 @@ class FixedLatencyLLM:
     ) -> Completion:
         self.calls += 1
         await asyncio.sleep(self.latency)
-        text = json.dumps(minimal_instance(schema)) if schema is not None else ANSWER
+        text = self.answer(messages[-1]["content"], schema)
         if on_delta is not None:
             on_delta(text)
         return Completion(text=text, model="fake", tokens_in=8, tokens_out=8)
+
+    def answer(self, prompt: str, schema: dict[str, Any] | None) -> str:
+        return json.dumps(minimal_instance(schema)) if schema is not None else ANSWER
 
 
 PARAGRAPH = (
@@ -65,20 +68,8 @@ PARAGRAPH = (
 class ArticleLLM(FixedLatencyLLM):
     """Answers the article flow's prompts so that each step passes its checks first time."""
 
-    async def generate(
-        self,
-        messages: list[Message],
-        *,
-        schema: dict[str, Any] | None = None,
-        on_delta: Callable[[str], None] | None = None,
-        sampling: Sampling = DEFAULT_SAMPLING,
-    ) -> Completion:
-        self.calls += 1
-        await asyncio.sleep(self.latency)
-        text = article_answer(messages[-1]["content"], schema)
-        if on_delta is not None:
-            on_delta(text)
-        return Completion(text=text, model="fake", tokens_in=8, tokens_out=8)
+    def answer(self, prompt: str, schema: dict[str, Any] | None) -> str:
+        return article_answer(prompt, schema)
 
 
 def article_answer(prompt: str, schema: dict[str, Any] | None) -> str:
