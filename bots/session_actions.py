@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -27,7 +26,6 @@ from bots.session_blocks import ACTION_PREFIX
 from bots.session_forms import FORM_CALLBACK, FORMS, FormError, form_modal, submitted
 
 log = logging.getLogger("genflow.slack")
-Tell = Callable[[str], Awaitable[None]]
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bots.blocks import plain, section
+from bots.edits import INPUT_LIMIT  # the longest text a Slack text box holds
 from bots.markdown import escape, truncate
 
 FORM_CALLBACK = "genflow_session_form"
-INPUT_LIMIT = 3000  # the longest text a Slack plain_text_input holds
 
 
 class FormError(Exception):

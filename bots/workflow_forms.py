@@ -13,11 +13,12 @@ import json
 from typing import Any
 
 from bots.blocks import plain, section
+from bots.edits import INPUT_LIMIT  # the longest text a Slack text box holds
 from bots.markdown import escape, truncate
 from bots.workflow_inputs import INTEGER, NUMBER, TEXT, InputField, input_fields, value_of
 
 RUN_CALLBACK = "genflow_workflow_run"
-INPUT_LIMIT = 3000  # the longest text a Slack plain_text_input holds
+
 MULTILINE_OVER = 200  # maxLength above which a text field gets a multiline input
 METADATA_LIMIT = 3000  # Slack's limit for private_metadata
 MAX_FIELDS = 90  # a modal holds 100 blocks

@@ -8,8 +8,6 @@ error still reaches callers as StoreUnavailable.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,18 +21,9 @@ from backend.runtime import states
 from backend.store import tables as t
 from backend.store.base import JobUpdate
 from backend.store.sqlalchemy import SQLStore
+from tests.backend.test_store import store
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SQLStore]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = SQLStore(url)
-    await store.initialize()
-    yield store
-    await store.close()
+__all__ = ["store"]  # the store contract fixture of test_store.py, both databases
 
 
 async def claimed_job(store: SQLStore) -> Job:

@@ -7,11 +7,7 @@ Many sweeps and a person's decision racing for one review: one decision is store
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from backend.domain import JobStatus, Review, utcnow
 from backend.errors import Conflict
@@ -19,19 +15,9 @@ from backend.events import EventType, NewEvent
 from backend.ids import new_id
 from backend.store.base import Decision, JobUpdate
 from backend.store.sqlalchemy import SQLStore
-from tests.backend.test_store import created, new_job
+from tests.backend.test_store import created, new_job, store
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SQLStore]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = SQLStore(url)
-    await store.initialize()
-    yield store
-    await store.close()
+__all__ = ["store"]  # the store contract fixture of test_store.py, both databases
 
 
 async def parked(store: SQLStore, *, seconds: float = 60, assignees: list[str] | None = None):
