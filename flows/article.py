@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any, TypedDict
 
-from pocketflow import AsyncBatchNode, AsyncFlow, AsyncNode, AsyncParallelBatchNode
+from pocketflow import AsyncFlow, AsyncNode, AsyncParallelBatchNode
 
 from flows import checks, context
 from flows.checks import OutputRejected
 from flows.gate import HumanReview
 from flows.llm import complete
+from flows.ordered_stream import OrderedStream
 
 # The length bounds keep a small model's grammar-constrained answer from rambling on
 # inside one string until it runs out of tokens.
@@ -264,16 +265,22 @@ async def _store_article(shared: ArticleShared, body: str) -> None:
     )
 
 
-class ApplyStyle(AsyncBatchNode):
+class ApplyStyle(AsyncParallelBatchNode):
     """The draft rewritten section by section, streamed: the headings stay by
     construction, and a rewrite that loses a section's text is caught per section
-    (a whole-article rewrite lost the draft with small models and short contexts)."""
+    (a whole-article rewrite lost the draft with small models and short contexts).
+    The sections are rewritten at once; their streamed text still reads in section
+    order (`OrderedStream`), since watchers append it as it comes."""
+
+    max_concurrency = 3  # an article's three sections at once (a longer draft's, 3 at a time)
+    lanes: OrderedStream  # made by prep_async, per run; the runner's item copies share it
 
     async def prep_async(self, shared: ArticleShared) -> list[dict[str, Any]]:
-        return [
+        style = shared.get("style") or STYLE
+        items = [
             {
                 "topic": shared["topic"],
-                "style": shared.get("style") or STYLE,
+                "style": style,
                 "notes": _editor_notes(shared),
                 "index": i,
                 "total": len(shared["outline"]),
@@ -284,37 +291,42 @@ class ApplyStyle(AsyncBatchNode):
                 zip(shared["outline"], shared["sections"], strict=True)
             )
         ]
+        if items:  # said once per run, here: the items run at once, and some may not run
+            context.report(f"Rewriting in {style}")
+        self.lanes = OrderedStream(len(items))
+        return items
 
     async def exec_async(self, item: dict[str, Any]) -> str:
         style = item.get("style", STYLE)
-        if item["index"] == 0 and not getattr(self, "problem", None):
-            context.report(f"Rewriting in {style}")
-        context.stream(f"\n\n## {item['title']}\n\n")
-        styled = await _body(
-            await complete(
-                f"Rewrite this article draft section about {item['topic']} in {style}. "
-                "Keep every sentence and every fact; change only the tone. Answer with the "
-                "rewritten text only."
-                + item.get("notes", "")
-                + checks.retry_note(self)
-                + f"\n\n{item['text']}"
+        with self.lanes.attempt(item["index"]):
+            context.stream(f"\n\n## {item['title']}\n\n")
+            styled = await _body(
+                await complete(
+                    f"Rewrite this article draft section about {item['topic']} in {style}. "
+                    "Keep every sentence and every fact; change only the tone. Answer with "
+                    "the rewritten text only."
+                    + item.get("notes", "")
+                    + checks.retry_note(self)
+                    + f"\n\n{item['text']}"
+                )
             )
-        )
-        checks.refuse(self, checks.rewrite_problem(item["text"], styled, keep=KEEP), styled)
-        return styled
+            checks.refuse(self, checks.rewrite_problem(item["text"], styled, keep=KEEP), styled)
+            return styled
 
     async def exec_fallback_async(self, item: dict[str, Any], exc: Exception) -> str:
-        if not isinstance(exc, OutputRejected):
-            raise exc
-        context.report(
-            f"Kept section {item['index'] + 1} ({item['title']}) as drafted: {exc}",
-            section=item["title"],
-        )
-        return item["text"]
+        with self.lanes.fallback(item["index"]):
+            if not isinstance(exc, OutputRejected):
+                raise exc
+            context.report(
+                f"Kept section {item['index'] + 1} ({item['title']}) as drafted: {exc}",
+                section=item["title"],
+            )
+            return item["text"]
 
     async def post_async(
         self, shared: ArticleShared, items: list[dict[str, Any]], styled: list[str]
     ) -> str:
+        self.lanes.close()
         await _store_article(shared, _markdown(items, styled))
         return "default"
 

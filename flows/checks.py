@@ -138,14 +138,23 @@ class _Said:
         if not key:
             return False
         words_ = set(key.split())
-        again = key in self.keys or any(
-            (len(words_) >= 6 and len(words_ & other) >= self.SIMILAR * len(words_ | other))
-            or (len(words_) >= 8 and len(words_ & other) >= self.CONTAINED * len(words_))
-            for other in self.recent
-        )
+        again = key in self.keys or self._near(words_)
         self.keys.add(key)
         self.recent.append(words_)
         return again
+
+    def _near(self, words_: set[str]) -> bool:
+        """One set intersection per recent sentence (|a or b| = |a| + |b| - |a and b|):
+        this loop is most of `tidy`'s time, and `tidy` runs on every answer."""
+        n = len(words_)
+        if n < 6:
+            return False
+        similar, contained = self.SIMILAR, self.CONTAINED * n if n >= 8 else float("inf")
+        for other in self.recent:
+            common = len(words_ & other)
+            if common >= contained or common >= similar * (n + len(other) - common):
+                return True
+        return False
 
 
 async def tidied(text: str) -> str:

@@ -69,12 +69,16 @@ class _BatchItems:
         key: str,
         writer: EventWriter,
         span: Callable[[], tuple[int, int]],
+        fresh: bool,
     ):
         self.runner, self.job, self.key, self.writer = runner, job, key, writer
         self._span = span  # worked out only for batch nodes, which report per item
         self._bounds: tuple[int, int] | None = None
+        self.fresh = fresh  # nothing can have been saved under `key`: skip the read
 
     async def load(self) -> dict[int, Any]:
+        if self.fresh:
+            return {}
         return await self.runner.store.batch_items(self.job.id, self.key)
 
     async def save(self, index: int, value: Any) -> None:
@@ -241,6 +245,10 @@ class Runner:
         shared = job.checkpoint.shared
         runtime: dict[str, Any] = dict(job.checkpoint.runtime)
         name: str | None = job.checkpoint.next_node or graph.start
+        # Items of a batch node are saved under its name and visit number. Only the node
+        # this run starts at can have some from an earlier run (a crash mid-node); a node
+        # reached after this run's own checkpoint is a new visit. A first run has none.
+        fresh = job.attempts == 1
         while name is not None:
             node = graph.instance(name)
             started = time.monotonic()
@@ -257,7 +265,7 @@ class Runner:
                     action = await node.post_async(shared, request, decision)
             else:
                 action = await self._run_node(
-                    job, graph, name, node, shared, runtime, writer, node_context
+                    job, graph, name, node, shared, runtime, writer, node_context, fresh
                 )
             next_name = graph.next_name(node, action)
             finished = runtime.setdefault("finished", [])
@@ -304,7 +312,7 @@ class Runner:
                 events,
             )
             writer.progress, writer.last_seq = progress, stored[-1].seq or writer.last_seq
-            name = next_name
+            name, fresh = next_name, True
 
     async def _run_node(
         self,
@@ -316,6 +324,7 @@ class Runner:
         runtime: dict[str, Any],
         writer: EventWriter,
         node_context: NodeContext,
+        fresh: bool,
     ) -> Any:
         """Run an ordinary (non-gate) node: `node.started`, then prep/exec/post; its action."""
         visits = runtime.setdefault("visits", {})
@@ -326,7 +335,7 @@ class Runner:
         def span() -> tuple[int, int]:
             return graph.progress(finished), graph.progress([*finished, name])
 
-        batch = _BatchItems(self, job, f"{name}#{visits[name]}", writer, span)
+        batch = _BatchItems(self, job, f"{name}#{visits[name]}", writer, span, fresh)
         with context.bind(node_context):
             try:
                 return await execute_node(

@@ -81,6 +81,13 @@ def fetch_one(
     return _on_cursor(conn, prepared.sql, bound, run)
 
 
+def execute(conn: Connection, statement: Executable, params: Mapping[str, Any]) -> None:
+    """Run `statement` once, for its effect."""
+    prepared = prepare(statement, conn.dialect)
+    bound = prepared.bind(params)
+    _on_cursor(conn, prepared.sql, bound, lambda cursor: cursor.execute(prepared.sql, bound))
+
+
 def execute_many(
     conn: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]
 ) -> None:

@@ -12,7 +12,7 @@ both agree only on values GenFlow itself wrote.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -45,33 +45,46 @@ NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
 
 
 def create_job(conn: Connection, job: Job, events: Sequence[NewEvent]) -> tuple[Job, list[Event]]:
-    conn.execute(
-        insert(t.jobs).values(
-            id=job.id,
-            flow=job.flow,
-            status=job.status.value,
-            owner=job.owner,
-            input=job.input,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-            progress=job.progress,
-            session_id=job.session_id,
-            workflow_id=job.workflow_id,
-            attempts=0,
-            last_seq=len(events),
-            shared=job.checkpoint.shared,
-            next_node=job.checkpoint.next_node,
-            runtime=job.checkpoint.runtime,
-            reviewers=job.reviewers,
-            review_timeout=job.review_timeout,
-            on_timeout=job.on_timeout,
-        )
-    )
+    """The new job as stored, without reading it back: the row is exactly `job` (every
+    column is given), so a read would only parse its JSON again."""
+    created = replace(job, attempts=0, last_seq=len(events), review=None)
+    prepared.execute(conn, _INSERT_JOB, _job_row(created))
     add_assignees(conn, job.id, job.reviewers)
     stored = append(conn, job.id, 0, job.progress, events)
-    return get_job(conn, job.id) or job, stored
+    return created, stored
 
 
+def _job_row(job: Job) -> dict[str, Any]:
+    """Every column of a new job's row (the compiled INSERT names them all)."""
+    return {
+        "id": job.id,
+        "flow": job.flow,
+        "status": job.status.value,
+        "owner": job.owner,
+        "input": job.input,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "progress": job.progress,
+        "current_node": job.current_node,
+        "result": job.result,
+        "error": job.error,
+        "session_id": job.session_id,
+        "workflow_id": job.workflow_id,
+        "attempts": job.attempts,
+        "last_seq": job.last_seq,
+        "shared": job.checkpoint.shared,
+        "next_node": job.checkpoint.next_node,
+        "runtime": job.checkpoint.runtime,
+        "review_id": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "reviewers": job.reviewers,
+        "review_timeout": job.review_timeout,
+        "on_timeout": job.on_timeout,
+    }
+
+
+_INSERT_JOB = insert(t.jobs)
 _GET_JOB = select(t.jobs).where(t.jobs.c.id == bindparam("job_id"))
 _GET_REVIEW = select(t.reviews).where(t.reviews.c.id == bindparam("review_id"))
 _INSERT_EVENTS = insert(t.events)
@@ -432,7 +445,7 @@ _HOLDS: Select[Any] = (
 def holds(conn: Connection, job_id: str, fence: int) -> bool:
     """Whether the runner holding `fence` still runs the job; the row stays locked
     (PostgreSQL) until the transaction ends, so no claim or cancel slips in between."""
-    return conn.execute(_HOLDS, {"job_id": job_id, "fence": fence}).first() is not None
+    return prepared.fetch_one(conn, _HOLDS, {"job_id": job_id, "fence": fence}) is not None
 
 
 def unowned_jobs(conn: Connection, grace_seconds: float, limit: int) -> list[str]:
@@ -509,24 +522,28 @@ def save_artifact(
 def _insert_artifact(conn: Connection, artifact: Artifact) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING (the same SQL on both databases); False when an
     artifact with this id exists."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    query = (
+    row = {
+        "id": artifact.id,
+        "job_id": artifact.job_id,
+        "owner": artifact.owner,
+        "kind": artifact.kind,
+        "mime": artifact.mime,
+        "name": artifact.name,
+        "size": artifact.size,
+        "data": artifact.data,
+        "created_at": artifact.created_at,
+    }
+    return prepared.fetch_one(conn, _insert_artifact_statement(conn.dialect.name), row) is not None
+
+
+@lru_cache(maxsize=2)
+def _insert_artifact_statement(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
         dialect.insert(t.artifacts)
-        .values(
-            id=artifact.id,
-            job_id=artifact.job_id,
-            owner=artifact.owner,
-            kind=artifact.kind,
-            mime=artifact.mime,
-            name=artifact.name,
-            size=artifact.size,
-            data=artifact.data,
-            created_at=artifact.created_at,
-        )
         .on_conflict_do_nothing(index_elements=[t.artifacts.c.id])
         .returning(t.artifacts.c.id)
     )
-    return conn.execute(query).first() is not None
 
 
 def get_artifact(conn: Connection, artifact_id: str, with_data: bool) -> Artifact | None:
@@ -561,16 +578,19 @@ def save_batch_item(
     if fence is not None and not holds(conn, job_id, fence):
         return False
     item = {"job_id": job_id, "key": key, "idx": index}
-    conn.execute(_DELETE_BATCH_ITEM, item)
-    conn.execute(_INSERT_BATCH_ITEM, {**item, "result": result})
+    prepared.execute(conn, _DELETE_BATCH_ITEM, item)
+    prepared.execute(conn, _INSERT_BATCH_ITEM, {**item, "result": result})
     return True
 
 
+_BATCH_ITEMS = select(t.batch_items.c.idx, t.batch_items.c.result).where(
+    t.batch_items.c.job_id == bindparam("job_id"), t.batch_items.c.key == bindparam("key")
+)
+
+
 def batch_items(conn: Connection, job_id: str, key: str) -> dict[int, Any]:
-    query = select(t.batch_items.c.idx, t.batch_items.c.result).where(
-        t.batch_items.c.job_id == job_id, t.batch_items.c.key == key
-    )
-    return {idx: result for idx, result in conn.execute(query).all()}
+    rows = conn.execute(_BATCH_ITEMS, {"job_id": job_id, "key": key}).all()
+    return {idx: result for idx, result in rows}
 
 
 # -- rows to records ---------------------------------------------------------------------

@@ -4,7 +4,7 @@ The SQL lives in `queries` as synchronous functions of one connection; this clas
 where they run. On SQLite each store call is ONE hop to a worker thread running the
 standard `sqlite3` driver: writes on a single thread (SQLite has one writer, so writes
 are serialised there, in order, with no "database is locked" retries) that keeps one
-connection open (`write_thread.py`), reads on a few threads. An async driver would
+connection open, reads on a few threads (`thread_lane.py`). An async driver would
 instead cross threads for every cursor, execute, fetch and close, and a write
 transaction would hold the database for a dozen event-loop turns - under load that, not
 SQLite, limits throughput. On PostgreSQL the same functions run
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -42,7 +42,7 @@ from backend.store import session_queries as sq
 from backend.store import workflow_queries as wq
 from backend.store.base import Decision, JobUpdate
 from backend.store.migrate import driver_url, sync_url
-from backend.store.write_thread import WriteThread
+from backend.store.thread_lane import ThreadLane
 from backend.workflows.model import Workflow
 
 T = TypeVar("T")
@@ -57,9 +57,12 @@ class SQLStore:
         if self.is_sqlite:
             self._engine = create_engine(sync_url(self.url), echo=echo, pool_size=READERS + 1)
             sa_event.listen(self._engine, "connect", _sqlite_pragmas)
-            self._writer = WriteThread("genflow-db-write")
+            self._writer = ThreadLane("genflow-db-write")
             self._write_conn: Connection | None = None  # the writer thread's, once opened
-            self._readers = ThreadPoolExecutor(READERS, thread_name_prefix="genflow-db-read")
+            self._readers = ThreadLane("genflow-db-read", READERS)
+            self._reader_conn = threading.local()
+            self._reader_conns: list[Connection] = []  # closed at shutdown
+            self._lock = threading.Lock()
         else:
             # At most 10 connections a process: replicas + workers multiply it, and
             # PostgreSQL's default max_connections is 100 (docs/operations.md, sizing).
@@ -89,7 +92,11 @@ class SQLStore:
     def _shutdown(self) -> None:
         self._writer.call(self._close_write_conn)  # on its own thread, after queued writes
         self._writer.shutdown()
-        self._readers.shutdown(wait=True)
+        self._readers.shutdown()
+        with self._lock:
+            kept, self._reader_conns = self._reader_conns, []
+        for conn in kept:
+            conn.close()
         self._engine.dispose()
 
     async def ping(self) -> None:
@@ -146,14 +153,24 @@ class SQLStore:
 
     async def _run_read(self, work: Callable[[Connection], T]) -> T:
         if self.is_sqlite:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._readers, self._connected, work)
+            return await self._readers.run(partial(self._connected, work))
         async with self._async_engine.connect() as conn:
             return await conn.run_sync(work)
 
     def _connected(self, work: Callable[[Connection], T]) -> T:
-        with self._engine.connect() as conn:
+        """On a reader thread: its own connection, kept open (a pool checkout, reset and
+        check-in cost more than most reads); each read ends its transaction, so it never
+        holds an old WAL snapshot."""
+        conn = getattr(self._reader_conn, "conn", None)
+        if conn is None or conn.invalidated or conn.closed:
+            conn = self._reader_conn.conn = self._engine.connect()
+            with self._lock:
+                self._reader_conns.append(conn)
+        try:
             return work(conn)
+        finally:
+            if not conn.invalidated:
+                conn.rollback()
 
     # -- jobs ------------------------------------------------------------------------
 

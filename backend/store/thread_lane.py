@@ -1,9 +1,12 @@
-"""The one thread that runs SQLite writes, in order, handing each result to the event loop.
+"""Threads that run blocking database work, handing each result to the event loop.
 
-`loop.run_in_executor` on a one-thread `ThreadPoolExecutor` does the same with two
-futures chained across the threads (a lock, a condition and callbacks both ways per
-call); this is a queue and one `call_soon_threadsafe`: about half the cost per hop,
-measured (docs/performance.md), and a runner's checkpoint waits for one every node.
+`loop.run_in_executor` on a `ThreadPoolExecutor` chains two futures across the threads
+and takes a semaphore and a condition per call; under load, with every thread wanting
+the GIL, the event loop then waits on those locks behind the worker threads (a py-spy
+profile of a 1,000-job burst showed a quarter of the API's request time in the
+executor's `Semaphore.acquire`, docs/performance.md). A lane is a `SimpleQueue` and
+one `call_soon_threadsafe` per call: about half the cost per hop. One thread runs the
+SQLite writes, in order; a few run the reads.
 """
 
 from __future__ import annotations
@@ -18,12 +21,17 @@ T = TypeVar("T")
 _Item = tuple[asyncio.AbstractEventLoop | None, asyncio.Future[Any] | None, Callable[[], Any]]
 
 
-class WriteThread:
-    def __init__(self, name: str) -> None:
-        self._name = name
+class ThreadLane:
+    """`threads` threads taking work from one queue; with one thread, work runs in the
+    order it was queued."""
+
+    def __init__(self, name: str, threads: int = 1) -> None:
+        if threads < 1:
+            raise ValueError("a lane needs at least one thread")
+        self._name, self._size = name, threads
         self._queue: SimpleQueue[_Item | None] = SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._stopped = False
 
     def run(self, work: Callable[[], T]) -> asyncio.Future[T]:
@@ -35,27 +43,32 @@ class WriteThread:
         return future
 
     def call(self, work: Callable[[], object]) -> None:
-        """Queue `work` with no one waiting for it (after every write queued before)."""
+        """Queue `work` with no one waiting for it (on a one-thread lane: after every
+        call queued before)."""
         self._put((None, None, work))
 
     def shutdown(self) -> None:
-        """Run what is queued, then stop the thread (blocks until it has)."""
+        """Run what is queued, then stop the threads (blocks until they have)."""
         with self._lock:
             self._stopped = True
-            thread = self._thread
-        if thread is not None:
+            threads = list(self._threads)
+        for _ in threads:
             self._queue.put(None)
+        for thread in threads:
             thread.join()
 
     def _put(self, item: _Item) -> None:
         with self._lock:
             if self._stopped:
-                raise RuntimeError("cannot schedule new writes after shutdown")
-            if self._thread is None:
-                # A daemon, so a store nobody closed cannot hold the interpreter open; an
+                raise RuntimeError("cannot schedule new work after shutdown")
+            if not self._threads:
+                # Daemons, so a store nobody closed cannot hold the interpreter open; an
                 # interrupted transaction is rolled back by SQLite.
-                self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
-                self._thread.start()
+                for index in range(self._size):
+                    name = self._name if self._size == 1 else f"{self._name}-{index}"
+                    thread = threading.Thread(target=self._serve, name=name, daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
         self._queue.put(item)
 
     def _serve(self) -> None:
