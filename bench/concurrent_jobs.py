@@ -2,10 +2,12 @@
 
 Every job is created with POST and followed by its own SSE client until its last event.
 The same load runs against GenFlow and against the seed baseline, both with the same
-fixed-latency fake model in process. Time to finish = from sending the POST to receiving
-the terminal event; event latency = arrival at the client - the event's `ts`, for the
-events emitted after the stream opened. A third run sends GenFlow's model calls through
-the `openai` SDK to the fake model server, to show what a real model client adds.
+fixed-latency fake model in process, whose answers pass the article's checks first time
+(`bench.fake_llm.ArticleLLM`: one call per step, no repairs). Time to finish = from
+sending the POST to receiving the terminal event; event latency = arrival at the client -
+the event's `ts`, for the events emitted after the stream opened. A third run sends
+GenFlow's model calls through the `openai` SDK to the fake model server (answering the
+same way), to show what a real model client adds.
 """
 
 from __future__ import annotations
@@ -126,10 +128,16 @@ async def run(
 ) -> dict[str, Any]:
     latency = latency_ms / 1000
     genflow = await genflow_jobs(
-        jobs, GenFlowProcess.make(tmp / "cj-genflow", latency, max_concurrent_jobs=genflow_max_jobs)
+        jobs,
+        GenFlowProcess.make(
+            tmp / "cj-genflow",
+            latency,
+            max_concurrent_jobs=genflow_max_jobs,
+            bench_llm_answers="article",
+        ),
     )
     baseline = await baseline_jobs(jobs, latency, baseline_threads)
-    fake = FakeOpenAIProcess(latency=latency).start()
+    fake = FakeOpenAIProcess(latency=latency, answers="article").start()
     try:
         sdk = await genflow_jobs(
             jobs,
@@ -144,6 +152,7 @@ async def run(
             "sse_followers_per_job": 1,
             "genflow_max_concurrent_jobs": genflow_max_jobs,
             "baseline_threads": baseline_threads,
+            "model_answers": "article: each step passes its checks first time",
         },
         "genflow": genflow,
         "baseline": baseline,

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 from collections.abc import Callable
 from typing import Any
 
 from flows.llm import DEFAULT_SAMPLING, Completion, Message, Sampling
+from tests.fakes.article_answers import article_answer
 from tests.fakes.openai_server import minimal_instance
 
 ANSWER = "A short answer from the fake model."
@@ -51,40 +51,11 @@ class FixedLatencyLLM:
         return json.dumps(minimal_instance(schema)) if schema is not None else ANSWER
 
 
-PARAGRAPH = (
-    "People have argued about {topic} for longer than most of us would guess. "
-    "Early records describe small groups of enthusiasts trading notes by letter. "
-    "Over the following decades those notes grew into shared methods and vocabulary. "
-    "Universities began to teach the subject once patrons were willing to pay for it. "
-    "Critics complained that the new approach ignored older craft traditions entirely. "
-    "Practitioners answered with careful experiments that anyone could repeat at home. "
-    "By the middle of the century cheap printing had carried those results everywhere. "
-    "Today hobbyists and professionals still disagree about which details matter most. "
-    "What unites them is curiosity, patience, and a stubborn habit of checking things twice. "
-    "That habit explains why the field keeps changing without losing its character."
-)
-
-
 class ArticleLLM(FixedLatencyLLM):
     """Answers the article flow's prompts so that each step passes its checks first time."""
 
     def answer(self, prompt: str, schema: dict[str, Any] | None) -> str:
         return article_answer(prompt, schema)
-
-
-def article_answer(prompt: str, schema: dict[str, Any] | None) -> str:
-    topic = re.search(r"(?:article about:?|section about) (.+?)(?: in a |\.|\n|$)", prompt)
-    about = topic.group(1).strip() if topic else "the subject"
-    if schema is not None:
-        if "sections" not in schema.get("properties", {}):
-            return json.dumps(minimal_instance(schema))
-        titles = ("Where it began", "How it works", "Why it matters today")
-        points = ["the first people who cared", "what changed over time"]
-        sections = [{"title": f"{t} ({about})", "points": points} for t in titles]
-        return json.dumps({"title": f"A short guide to {about}", "sections": sections})
-    if prompt.startswith("Rewrite"):
-        return prompt.rpartition("\n\n")[2]  # the section, in the same words
-    return PARAGRAPH.format(topic=about)
 
 
 def use_in(module: Any, builder: str) -> None:

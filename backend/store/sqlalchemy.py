@@ -54,6 +54,7 @@ class SQLStore:
         self.url = driver_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self._write_failed = self._read_failed = False
+        self._ping: asyncio.Future[Any] | None = None  # the ping in flight, shared
         if self.is_sqlite:
             self._engine = create_engine(sync_url(self.url), echo=echo, pool_size=READERS + 1)
             sa_event.listen(self._engine, "connect", _sqlite_pragmas)
@@ -66,8 +67,11 @@ class SQLStore:
         else:
             # At most 10 connections a process: replicas + workers multiply it, and
             # PostgreSQL's default max_connections is 100 (docs/operations.md, sizing).
+            # All 10 are kept once opened (no overflow): an overflow connection is closed
+            # when it is checked in, so a busy worker opened one per job or so, each a new
+            # server backend and a password exchange (docs/performance.md, scale_out).
             self._async_engine = create_async_engine(
-                self.url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5
+                self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=0
             )
 
     @property
@@ -100,7 +104,20 @@ class SQLStore:
         self._engine.dispose()
 
     async def ping(self) -> None:
-        await self._read(lambda conn: conn.execute(select(1)).scalar())
+        """A round trip to the database. Concurrent pings share one: a storm of health
+        checks (a load balancer, 2,000 connections at once) costs one query at a time."""
+        if self._ping is None or self._ping.get_loop() is not asyncio.get_running_loop():
+            self._ping = asyncio.ensure_future(
+                self._read(lambda conn: conn.execute(select(1)).scalar())
+            )
+            self._ping.add_done_callback(self._ping_done)
+        await asyncio.shield(self._ping)
+
+    def _ping_done(self, ping: asyncio.Future[Any]) -> None:
+        if self._ping is ping:
+            self._ping = None
+        if not ping.cancelled():
+            ping.exception()  # retrieved here, should every caller have gone
 
     # -- where the SQL runs ------------------------------------------------------------
 

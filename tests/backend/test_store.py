@@ -269,3 +269,28 @@ async def test_a_broken_database_is_reported_as_unavailable_on_reads_and_writes(
             await store.create_job(new_job(), created())
     finally:
         await store.close()
+
+
+async def test_concurrent_pings_share_one_round_trip(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = 0
+    real = store._read
+
+    async def counted(work):  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        return await real(work)
+
+    monkeypatch.setattr(store, "_read", counted)
+    await asyncio.gather(*(store.ping() for _ in range(20)))
+    assert reads == 1
+    await store.ping()  # a later ping asks again: nothing is cached
+    assert reads == 2
+
+    async def broken(work):  # type: ignore[no-untyped-def]
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(store, "_read", broken)
+    results = await asyncio.gather(*(store.ping() for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)

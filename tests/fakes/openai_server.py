@@ -24,6 +24,8 @@ Servers that are not OpenAI, as the tests need them:
 - `structured`: which `response_format` the server takes. `"json_schema"` (OpenAI,
   vLLM); `"json_object"` refuses `json_schema` with the HTTP 500 llama-cpp-python's
   server sends; `"none"` refuses any `response_format` with a 400 unsupported parameter.
+- `answers="article"` (`--answers article`): without a rule, the answers of a competent
+  model to the article flow (`article_answers.py`), which pass its checks first time.
 - `trickle`: seconds between the tokens of an answer that never ends (a streamed one
   sends a word each time; a non-streamed one a space before its JSON, as keep-alives do).
 - `send_raw(body, content_type, status)`: the next requests get exactly this body (a
@@ -110,6 +112,7 @@ class FakeOpenAI:
     api_key: str | None = None  # when set, other bearer tokens get 401
     structured: str = "json_schema"  # response_format taken: json_schema, json_object, none
     trickle: float = 0.0  # > 0: answers never end, a token every `trickle` seconds
+    answers: str = "minimal"  # without a rule: "minimal", or "article" (article_answers.py)
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     port: int = 0
@@ -210,6 +213,10 @@ class FakeOpenAI:
             rule.used += 1
             return rule.answer if isinstance(rule.answer, str) else json.dumps(rule.answer)
         response_format = body.get("response_format") or {}
+        if self.answers == "article":
+            from tests.fakes.article_answers import article_answer
+
+            return article_answer(prompt, _schema_of(response_format))
         if response_format.get("type") == "json_schema":
             schema = response_format.get("json_schema", {}).get("schema") or {}
             return json.dumps(minimal_instance(schema))
@@ -242,6 +249,15 @@ class FakeOpenAI:
             "code": "unsupported_parameter",
         }
         return _json_response({"error": error}, 400)
+
+
+def _schema_of(response_format: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema a structured request asks for, if any."""
+    if response_format.get("type") == "json_schema":
+        return response_format.get("json_schema", {}).get("schema") or {}
+    if response_format.get("type") == "json_object":
+        return response_format.get("schema") or {}
+    return None
 
 
 def last_user_message(messages: list[dict[str, Any]]) -> str:
@@ -452,6 +468,7 @@ class FakeOpenAIProcess:
 
     log_path: Path | None = None  # its stderr, for failure messages
     latency: float = 0.0
+    answers: str = "minimal"  # or "article": FakeOpenAI.answers
     proc: subprocess.Popen[str] | None = None
     port: int = 0
 
@@ -462,7 +479,7 @@ class FakeOpenAIProcess:
     def start(self) -> FakeOpenAIProcess:
         command = [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0"]
         self.proc = subprocess.Popen(
-            [*command, "--latency", str(self.latency)],
+            [*command, "--latency", str(self.latency), "--answers", self.answers],
             cwd=Path(__file__).resolve().parents[2],
             stdout=subprocess.PIPE,
             stderr=self.log_path.open("w") if self.log_path else None,
@@ -490,8 +507,8 @@ class FakeOpenAIProcess:
         stop_process(self.proc)  # type: ignore[arg-type]
 
 
-async def _main(port: int, host: str, latency: float) -> None:
-    fake = await FakeOpenAI(latency=latency).start(port, host)
+async def _main(port: int, host: str, latency: float, answers: str) -> None:
+    fake = await FakeOpenAI(latency=latency, answers=answers).start(port, host)
     assert fake._task is not None and fake._closing is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, fake._closing.set)
     print(fake.port, flush=True)
@@ -503,8 +520,9 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--answers", choices=("minimal", "article"), default="minimal")
     args = parser.parse_args()
     try:
-        asyncio.run(_main(args.port, args.host, args.latency))
+        asyncio.run(_main(args.port, args.host, args.latency, args.answers))
     except KeyboardInterrupt:
         pass
