@@ -19,7 +19,7 @@ from flows import context, llm
 from flows.article import OUTLINE_SCHEMA
 from flows.llm import LLMError, complete
 from flows.providers.openai_llm import OpenAILLM
-from flows.providers.structured_modes import MODES, is_refusal
+from flows.providers.structured_modes import MODES, ModeMemory, is_refusal
 from tests.fakes.openai_server import FakeOpenAI, Rule, minimal_instance
 from tests.harness import Harness, running_app
 
@@ -195,6 +195,41 @@ async def test_concurrent_first_calls_pay_for_one_refusal(
     assert asked.count("json_schema") == 1
     assert asked.count("json_object") == 5
     assert len([r for r in caplog.records if r.name == LOGGER]) == 1
+
+
+async def test_calls_that_waited_for_the_probe_ask_at_once_not_in_turn() -> None:
+    """Once the mode is found, the calls that queued behind the probe do not hold the
+    detection lock: all of them are in flight together (held, the second would wait for
+    the first to finish, and the `wait_for` below would time out)."""
+    memory = ModeMemory()
+    server = ("http://127.0.0.1:1/v1", MODEL)
+    waiters, inside, all_inside = 3, [], asyncio.Event()
+    probing, probed = asyncio.Event(), asyncio.Event()
+
+    async def probe() -> None:
+        async with memory.finding(server) as known:
+            assert known is None
+            probing.set()
+            await probed.wait()  # the others have asked meanwhile...
+            assert inside == []  # ...and wait for the probe
+            memory.remember(server, "json_object")
+
+    async def ask(i: int) -> Any:
+        async with memory.finding(server) as known:
+            inside.append(i)
+            if len(inside) == waiters:
+                all_inside.set()
+            await all_inside.wait()  # finishes only once every caller is inside
+            return known
+
+    prober = asyncio.create_task(probe())
+    await probing.wait()
+    asking = [asyncio.create_task(ask(i)) for i in range(waiters)]
+    probed.set()  # the askers' first steps were scheduled before the probe wakes
+    await prober
+    found = await asyncio.wait_for(asyncio.gather(*asking), timeout=5)  # ...then go together
+
+    assert found == ["json_object"] * waiters
 
 
 async def test_a_server_refusing_json_object_too_ends_with_the_prompt(
