@@ -87,16 +87,21 @@ class Event:
         )
 
     def encode_json(self) -> str:
-        return json.dumps(self.to_json(), separators=(",", ":"), default=str)
+        """The event as compact JSON, made once per event however many followers it is
+        sent to (events are not changed once made; the cache writes past `frozen`)."""
+        return self._json
 
     def encode_sse(self) -> str:
         head = f"id: {self.seq}\n" if self.seq is not None else ""
         return f"{head}event: {self.type.value}\ndata: {self.encode_json()}\n\n"
 
     def sse_bytes(self) -> bytes:
-        """`encode_sse()` as bytes, made once per event however many followers it is
-        sent to (events are not changed once made; the cache writes past `frozen`)."""
+        """`encode_sse()` as bytes, likewise made once per event."""
         return self._sse_bytes
+
+    @cached_property
+    def _json(self) -> str:
+        return json.dumps(self.to_json(), separators=(",", ":"), default=str)
 
     @cached_property
     def _sse_bytes(self) -> bytes:

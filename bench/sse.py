@@ -1,7 +1,10 @@
 """A lean Server-Sent Events reader (aiohttp) that timestamps every event on arrival.
 
 Load generation shares the machine with the server, so the client must be cheap: one
-aiohttp session, no per-line objects beyond what parsing needs.
+aiohttp session, and the stream read as it arrives (one await per network read, not per
+line; profiled, line-by-line reading was a third of the client's time with 1,000 streams).
+Every event in a read gets that read's arrival time: the bytes were there then, however
+long parsing the events before it took.
 """
 
 from __future__ import annotations
@@ -54,14 +57,11 @@ async def read_sse(
         if response.status != 200:
             await response.read()
             return received
-        data: list[bytes] = []
-        async for line in response.content:
-            if line.startswith(b"data:"):
-                data.append(line[5:].strip())
-            elif line in (b"\n", b"\r\n") and data:
-                now = time.time()
-                event = json.loads(b"\n".join(data))
-                data = []
+        blocks = SSEBlocks()
+        async for chunk in response.content.iter_any():
+            now = time.time()
+            for data in blocks.feed(chunk):
+                event = json.loads(data)
                 received.events.append((now, event))
                 if on_event is not None:
                     on_event(event)
@@ -70,6 +70,38 @@ async def read_sse(
                     return received
         received.ended = True
     return received
+
+
+class SSEBlocks:
+    """Cuts a stream into SSE blocks and gives back each block's `data` (its `data:`
+    lines joined); blocks without one (`: ping`, `retry:`) give nothing. Lines may end
+    in LF or CRLF."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._cr = False  # the last chunk ended in CR: its LF may start the next one
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if self._cr:
+            chunk = b"\r" + chunk
+        self._cr = chunk.endswith(b"\r")
+        if self._cr:
+            chunk = chunk[:-1]
+        chunk = chunk.replace(b"\r\n", b"\n")
+        start = max(0, len(self._buffer) - 1)  # a blank line may straddle two chunks
+        self._buffer += chunk
+        if self._buffer.find(b"\n\n", start) < 0:
+            return []
+        *blocks, rest = bytes(self._buffer).split(b"\n\n")
+        self._buffer = bytearray(rest)
+        return [data for block in blocks if (data := _data(block)) is not None]
+
+
+def _data(block: bytes) -> bytes | None:
+    if block.startswith(b"data:") and b"\n" not in block:
+        return block[5:].strip()
+    lines = [line[5:].strip() for line in block.split(b"\n") if line.startswith(b"data:")]
+    return b"\n".join(lines) if lines else None
 
 
 def live_latencies(received: Received) -> list[float]:

@@ -15,19 +15,29 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from backend.events import Event
+from backend.runtime.wakeups import WakeUps
 
 LAGGED = object()  # put on a follower's queue when events may have been missed
 CLOSED = object()  # the server is shutting down: end the stream, the client reconnects
 
 
 class Subscription:
-    """One follower's queue of events, LAGGED and CLOSED."""
+    """One follower's pending events, LAGGED and CLOSED, and the one task waiting for them.
+
+    Cheaper per event than an `asyncio.Queue` under `asyncio.timeout`, which a fan-out to a
+    thousand followers pays a thousand times: a list and one future, woken through the
+    bus's `WakeUps`, and a wait timer that is re-armed only when it fires early (the wait's
+    end moves later after every write, and the timer is then left where it is)."""
 
     def __init__(self, bus: LocalBus, job_id: str, maxsize: int) -> None:
         self.job_id = job_id
         self._bus = bus
+        self._maxsize = maxsize
+        self._items: list[object] = []
         self._closing = False
-        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=maxsize)
+        self._waiter: asyncio.Future[None] | None = None  # set while get_ready waits
+        self._until = 0.0  # loop time the current wait ends at
+        self._timer: asyncio.TimerHandle | None = None
 
     def offer(self, event: object) -> None:
         """Queue `event` without waiting; on overflow drop everything for one LAGGED.
@@ -36,35 +46,82 @@ class Subscription:
             return
         if event is CLOSED:
             self._closing = True
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(CLOSED if event is CLOSED else LAGGED)
+        if len(self._items) < self._maxsize:
+            self._items.append(event)
+        else:
+            self._items = [CLOSED if event is CLOSED else LAGGED]
+        waiter = self._waiter
+        if waiter is not None:  # rung once: later offers ride along
+            self._waiter = None
+            self._bus.wakeups.wake(waiter)
+
+    @property
+    def pending(self) -> int:
+        """How many items are queued."""
+        return len(self._items)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a task waits for the next item (and has not been rung yet)."""
+        return self._waiter is not None
+
+    def take(self) -> list[object]:
+        """Everything queued, without waiting."""
+        items, self._items = self._items, []
+        return items
 
     async def get(self, wait: float) -> object | None:
-        """The next event, LAGGED, or None when `wait` seconds pass without one."""
-        try:
-            async with asyncio.timeout(wait):
-                return await self.queue.get()
-        except TimeoutError:
-            return None
+        """The next item, or None when `wait` seconds pass without one."""
+        if not self._items:
+            await self._wait(wait)
+        return self._items.pop(0) if self._items else None
 
     async def get_ready(self, wait: float) -> list[object]:
         """Everything queued (events, LAGGED, CLOSED), waiting up to `wait` seconds for
         the first; an empty list when nothing came."""
-        items = []
-        if self.queue.empty():
-            first = await self.get(wait)
-            if first is None:
-                return []
-            items.append(first)
-        while not self.queue.empty():
-            items.append(self.queue.get_nowait())
-        return items
+        if not self._items:
+            await self._wait(wait)
+        return self.take()
+
+    async def _wait(self, wait: float) -> None:
+        """Until something is offered or `wait` seconds pass."""
+        if wait <= 0:
+            await asyncio.sleep(0)
+            return
+        loop = asyncio.get_running_loop()
+        self._until = loop.time() + wait
+        if self._timer is None or self._timer.when() > self._until:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_at(self._until, self._on_timer)
+        waiter = self._waiter = loop.create_future()
+        try:
+            await waiter
+        finally:
+            if self._waiter is waiter:
+                self._waiter = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None:
+            return  # nobody waits now; the next wait arms a timer of its own
+        loop = waiter.get_loop()
+        if loop.time() < self._until:  # the wait began after this timer was set
+            self._timer = loop.call_at(self._until, self._on_timer)
+            return
+        self._waiter = None
+        if not waiter.done():
+            waiter.set_result(None)
+
+    async def after_fan_out(self) -> None:
+        """Until the followers already rung have been woken (see `WakeUps.after_queued`)."""
+        await self._bus.wakeups.after_queued()
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._bus.unsubscribe(self)
 
 
@@ -107,12 +164,17 @@ class LocalBus:
     """In-process fan-out (the embedded default)."""
 
     def __init__(
-        self, queue_size: int = 1000, *, on_followers: FollowersChanged | None = None
+        self,
+        queue_size: int = 1000,
+        *,
+        on_followers: FollowersChanged | None = None,
+        wakeups: WakeUps | None = None,
     ) -> None:
         self.queue_size = queue_size
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self._closed = False
         self._on_followers = on_followers
+        self.wakeups = wakeups if wakeups is not None else WakeUps()
 
     def publish(self, events: Iterable[Event]) -> None:
         for event in events:

@@ -68,6 +68,9 @@ async def follow(
                 if state is _CLOSING:
                     raise ServerClosing
                 if state is _END:
+                    # Ending the stream (the end of the response, the request torn down)
+                    # costs more than a write: the other followers get the end first.
+                    await subscription.after_fan_out()
                     return
                 if state is _REFILL:
                     break

@@ -66,7 +66,7 @@ async def until_marker(subscription: Subscription, timeout: float = 10) -> list[
     items: list[object] = []
     async with asyncio.timeout(timeout):
         while True:
-            item = await subscription.queue.get()
+            item = await subscription.get(timeout)
             if isinstance(item, Event) and item.data.get("marker"):
                 return items
             items.append(item)
@@ -77,8 +77,7 @@ async def ready(bus: EventBus, subscription: Subscription) -> None:
     said so (RedisBus: the job's channel is subscribed; LocalBus: at once)."""
     if isinstance(bus, RedisBus):
         await eventually(lambda: bus.is_live(subscription.job_id))
-        while not subscription.queue.empty():
-            assert subscription.queue.get_nowait() is LAGGED
+        assert all(item is LAGGED for item in subscription.take())
 
 
 @dataclass
@@ -163,7 +162,7 @@ async def test_a_closed_subscription_gets_nothing_more(kind: str, url: str | Non
         assert r.b.follower_count() == 1
         r.a.publish([event("job_1", 1)])
         assert [e.seq for e in await until_marker_after(r, staying, "job_1")] == [1]
-        assert leaving.queue.empty()
+        assert leaving.pending == 0
         staying.close()
         assert r.b.follower_count() == 0
         if isinstance(r.b, RedisBus):  # the channel is given up with the last follower
@@ -180,7 +179,7 @@ async def test_close_offers_closed_to_every_follower_now_and_later(
         late = r.b.subscribe("job_2")
         assert await late.get(5) is CLOSED
         r.b.publish([event("job_1", 1)])  # after CLOSED nothing more is queued
-        assert first.queue.empty()
+        assert first.pending == 0
 
 
 async def test_an_overflowing_follower_is_told_it_lagged(kind: str, url: str | None) -> None:
@@ -188,7 +187,7 @@ async def test_an_overflowing_follower_is_told_it_lagged(kind: str, url: str | N
         slow = r.b.subscribe("job_1")
         await ready(r.b, slow)
         r.a.publish([event("job_1", seq) for seq in range(1, 21)])  # one message to B
-        await eventually(lambda: not slow.queue.empty())
+        await eventually(lambda: slow.pending)
         items = await slow.get_ready(0)
         assert LAGGED in items
         assert len(items) <= 5, "bounded: an overflow drops events for one LAGGED"
@@ -202,6 +201,24 @@ async def test_a_closed_offer_survives_an_overflow(kind: str, url: str | None) -
         r.b.close()
         r.b.publish([event("job_1", seq) for seq in range(1, 10)])
         assert await follower.get_ready(5) == [CLOSED]
+
+
+async def test_a_wait_ends_at_its_own_time_whatever_waits_came_before(
+    kind: str, url: str | None
+) -> None:
+    """A wait's timer is kept across waits (re-armed only when it fires early): a long
+    wait after a short one does not end with the short one's timer, nor a short wait
+    after a long one with the long one's."""
+    async with replicas(kind, url) as r:
+        follower = r.b.subscribe("job_1")
+        await ready(r.b, follower)
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.01, r.a.publish, [event("job_1", 1)])
+        assert [e.seq for e in await follower.get_ready(0.2)] == [1]
+        loop.call_later(0.5, r.a.publish, [event("job_1", 2)])  # after the 0.2 s timer
+        assert [e.seq for e in await follower.get_ready(10)] == [2]
+        assert await asyncio.wait_for(follower.get_ready(0.05), 5) == []
+        assert await follower.get(0) is None
 
 
 async def test_lifecycle_and_status(kind: str, url: str | None) -> None:

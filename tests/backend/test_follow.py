@@ -13,8 +13,9 @@ import pytest
 from backend.domain import Checkpoint, Job, JobStatus, utcnow
 from backend.events import Event, EventType, NewEvent
 from backend.ids import new_id
-from backend.runtime.bus import CLOSED, LAGGED, LocalBus
+from backend.runtime.bus import CLOSED, LAGGED, LocalBus, Subscription
 from backend.runtime.follow import ServerClosing, follow
+from backend.runtime.wakeups import WakeUps
 from backend.store.base import JobUpdate
 from backend.store.sqlalchemy import SQLStore
 from flows.providers.scripted_llm import Reply, ScriptedLLM
@@ -197,3 +198,36 @@ async def test_sse_streams_end_when_the_server_shuts_down(harness: Harness) -> N
     body = await response.get_data(as_text=True)
     assert "event: review.requested" in body
     assert "job.completed" not in body
+
+
+async def test_a_finished_stream_ends_after_the_other_followers_got_the_end(
+    store: SQLStore,
+) -> None:
+    """Ending a stream costs more than a write: with a fan-out in progress, every
+    follower gets the terminal event before any stream ends."""
+    job_id = await new_job(store)
+    bus = RecordingBus(wakeups=WakeUps(per_turn=2))
+    log: list[str] = []
+
+    async def run(name: str) -> None:
+        async for batch in follow(store, bus, job_id, 1, heartbeat=30):
+            log.extend(f"got {name}" for e in batch if e.type is EventType.JOB_COMPLETED)
+        log.append(f"end {name}")
+
+    followers = [asyncio.create_task(run(str(i))) for i in range(7)]
+    await eventually(lambda: len(bus.made) == 7 and all(s.waiting for s in bus.made))
+    completed = Event(job_id, EventType.JOB_COMPLETED, {"result": {}}, utcnow(), 100, 2)
+    bus.publish([completed])
+    await asyncio.wait_for(asyncio.gather(*followers), 10)
+    assert sorted(log[:7]) == sorted(f"got {i}" for i in range(7)), log
+    assert bus.follower_count() == 0
+
+
+class RecordingBus(LocalBus):
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.made: list[Subscription] = []
+
+    def subscribe(self, job_id: str) -> Subscription:
+        self.made.append(subscription := super().subscribe(job_id))
+        return subscription
