@@ -77,6 +77,7 @@ BENCHES: dict[str, tuple[Any, Runner]] = {
             concurrency=s.scale_out_concurrency,
             bound_jobs=s.scale_out_bound_jobs,
             bound_concurrency=s.scale_out_bound_concurrency,
+            bound_latency_ms=s.scale_out_bound_latency_ms,
             latency_ms=s.llm_latency_ms,
             tmp=tmp,
         ),

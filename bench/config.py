@@ -28,8 +28,11 @@ class Sizes:
     scale_out_jobs: int = 1000  # through 2 replicas, with each worker count
     scale_out_workers: tuple[int, ...] = (1, 2)
     scale_out_concurrency: int = 200  # per worker: more than CPU can feed, never the cap
-    scale_out_bound_jobs: int = 200  # the model-bound comparison (see bench/scale_out.py)
-    scale_out_bound_concurrency: int = 4  # per worker: few enough to leave CPU to spare
+    # The model-bound comparison (issue 12, see bench/scale_out.py): each worker's
+    # concurrency is the bound, the model slow enough that a job mostly waits on it.
+    scale_out_bound_jobs: int = 600  # 12 rounds of 50 for one worker, 6 for two
+    scale_out_bound_concurrency: int = 50  # per worker: `genflow worker --concurrency 50`
+    scale_out_bound_latency_ms: float = 1000.0  # per model call
     burst_jobs: int = 1000  # created at the same instant, default settings (issue 12)
     burst_latency_ms: float = 1000.0  # per model call: the jobs mostly wait on the model
     burst_connections: int = 2000  # opened at once, one cheap request each
@@ -45,7 +48,9 @@ QUICK = Sizes(
     waiting_jobs=1000,
     restart_jobs=200,
     scale_out_jobs=100,
-    scale_out_bound_jobs=40,
+    scale_out_bound_jobs=160,  # 8 rounds of 20 for one worker, 4 for two
+    scale_out_bound_concurrency=20,
+    scale_out_bound_latency_ms=500.0,
     burst_jobs=100,
     burst_latency_ms=200.0,
     burst_connections=400,

@@ -1,9 +1,11 @@
 """`python -m bench.genflow_worker [--concurrency N]`: `genflow worker` with the fake model.
 
 Exactly the `genflow worker` code path (`backend.cli`, `backend.worker`), except that its
-services are built with `FixedLatencyLLM` (latency from GENFLOW_BENCH_LLM_LATENCY,
-seconds): with the procrastinate queue the workers, not the API replicas, call the model,
-so this is where the fake model has to live for the benchmark to measure GenFlow.
+services are built with the fixed-latency fake model (`bench.fake_llm.use_in`: latency
+from GENFLOW_BENCH_LLM_LATENCY, seconds; `ArticleLLM`'s answers with
+GENFLOW_BENCH_LLM_ANSWERS=article, as `scale_out` sets): with the procrastinate queue the
+workers, not the API replicas, call the model, so this is where the fake model has to live
+for the benchmark to measure GenFlow.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 GenFlow scaled out on PostgreSQL (store and procrastinate queue) and Redis (live events):
 two `genflow serve` replicas only queue jobs, `genflow worker` processes run them with a
-fixed-latency fake model (`bench.genflow_worker`). Jobs are created round-robin over the
+fixed-latency fake model (`bench.genflow_worker`). Every process of the cluster answers
+with `bench.fake_llm.ArticleLLM`, so an article takes its shortest path (7 model calls,
+3 on its critical path: the outline, the sections in parallel, the style pass in
+parallel) rather than repairing answers that fail its checks. Jobs are created round-robin over the
 replicas and each is followed over SSE on the *other* replica, so every live event crosses
 processes twice (worker -> Redis -> replica -> client). Time to finish = POST sent ->
 terminal event received; event latency = arrival at the client - the event's `ts` (set by
@@ -10,8 +13,10 @@ the worker), for events emitted after the stream opened. Every follower's histor
 checked (seq contiguous from 1, each once, ends `job.completed`), and the CPU of every
 process involved is read with psutil, so the 2-worker / 1-worker ratio can be explained
 by what was measured rather than guessed. The comparison runs twice: with many jobs per
-worker (the machine's CPU runs out first) and with a few (the model's latency sets each
-worker's pace, so a second worker should double jobs/s while CPU is spare).
+worker (the machine's CPU runs out first) and model-bound (issue 12: each worker's
+`--concurrency` is the bound and the model is slow, 1 s per call in full sizes, so a
+worker's pace is its concurrency / a job's duration, and a second worker should double
+jobs/s as long as the machine has the CPU for it).
 
 Each worker count gets a fresh PostgreSQL database (created, then dropped) and Redis
 database REDIS_DB (flushed before and after). Without PostgreSQL and Redis URLs in the
@@ -56,6 +61,7 @@ REDIS_ENV = ("GENFLOW_BENCH_REDIS_URL", "GENFLOW_TEST_REDIS_URL")
 REDIS_DB = 5  # the bench's own Redis database: flushed, so never one a deployment uses
 REPLICAS = 2
 CONNECTS = 64  # POSTs in flight at once, over both replicas (Hypercorn's backlog is 100)
+LLM_ANSWERS = "article"  # GENFLOW_BENCH_LLM_ANSWERS: bench.fake_llm.ArticleLLM everywhere
 WARMUP_JOBS = 10  # run before measuring: connection pools, imports, the first flow run
 JOB_DEADLINE = 300.0  # a job not finished this long after its POST is reported stuck
 WORKER_READY = "Starting worker on"  # procrastinate's log line once it fetches jobs
@@ -151,7 +157,12 @@ class Cluster:
     async def start(self, workers: int) -> None:
         """The first replica migrates alone; then the others and the workers start."""
         self.replicas = [
-            GenFlowProcess.make(self.root / f"replica-{i}", self.latency, **self.settings())
+            GenFlowProcess.make(
+                self.root / f"replica-{i}",
+                self.latency,
+                bench_llm_answers=LLM_ANSWERS,
+                **self.settings(),
+            )
             for i in range(REPLICAS)
         ]
         await self.replicas[0].start_async()
@@ -159,6 +170,7 @@ class Cluster:
         env = {f"GENFLOW_{k.upper()}": v for k, v in self.settings().items()}
         env |= {
             "GENFLOW_BENCH_LLM_LATENCY": str(self.latency),
+            "GENFLOW_BENCH_LLM_ANSWERS": LLM_ANSWERS,
             **{k: v for k, v in self.replicas[0].extra_env.items() if "RATE_LIMIT" in k},
         }
         self.workers = [
@@ -480,6 +492,27 @@ def tally(outcomes: list[Outcome | BaseException]) -> dict[str, Any]:
         "stored_event_latency_ms": latency_of(seen, stored=True),
         "llm_delta_latency_ms": latency_of(seen, stored=False),
         "llm_deltas_per_job": round(deltas / max(1, len(seen)), 2),
+        **phases(good),
+    }
+
+
+def phases(good: list[Outcome]) -> dict[str, Any]:
+    """How long creating the load took, and the rate once it was all created.
+
+    Every job is POSTed at the start, so for `creating_s` (first POST to last) the
+    replicas create jobs and open their streams while the workers run the first ones.
+    `drained_jobs_per_s` counts the jobs that finished between the last POST and the
+    last job's start, while the queue alone fed every worker slot: an upper bound on a
+    steady rate, since those jobs' creation was paid for before (None if that window is
+    under a second)."""
+    last_post = max(o.sent for o in good)
+    starts = [t for o in good for t, e in o.received.events if e.get("type") == "job.started"]
+    last_start = max(starts, default=last_post)
+    window = last_start - last_post
+    drained = sum(1 for o in good if last_post <= o.received.events[-1][0] <= last_start)
+    return {
+        "creating_s": round(last_post - min(o.sent for o in good), 2),
+        "drained_jobs_per_s": round(drained / window, 1) if window >= 1 else None,
     }
 
 
@@ -565,7 +598,12 @@ async def compare(
         print(f"  {count} x --concurrency {concurrency}: {r['jobs_per_s']} jobs/s", flush=True)
         runs[f"workers_{count}"] = r
     first, last = runs[f"workers_{workers[0]}"], runs[f"workers_{workers[-1]}"]
-    return {**runs, "ratio": ratio(last["jobs_per_s"], first["jobs_per_s"])}
+    drained = (first["drained_jobs_per_s"], last["drained_jobs_per_s"])
+    return {
+        **runs,
+        "ratio": ratio(last["jobs_per_s"], first["jobs_per_s"]),
+        "drained_ratio": ratio(drained[1], drained[0]) if None not in drained else None,
+    }
 
 
 async def run(
@@ -575,13 +613,15 @@ async def run(
     concurrency: int,
     bound_jobs: int,
     bound_concurrency: int,
+    bound_latency_ms: float,
     latency_ms: float,
     tmp: Path,
 ) -> dict[str, Any]:
-    """`open`: workers take every job at once (--concurrency `concurrency`), so the
-    machine's CPU is what runs out. `model_bound`: each worker runs `bound_concurrency`
-    jobs at once, so a worker's throughput is set by the model's latency; there a second
-    worker should double jobs/s as long as the machine has CPU to spare."""
+    """`open`: workers take every job at once (--concurrency `concurrency`, model at
+    `latency_ms`), so the machine's CPU is what runs out. `model_bound`: each worker runs
+    `bound_concurrency` jobs at once with the model at `bound_latency_ms` per call, so a
+    worker's throughput is its concurrency / a job's duration; there a second worker
+    should double jobs/s as long as the machine has CPU to spare."""
     params = {
         "jobs": jobs,
         "replicas": REPLICAS,
@@ -589,7 +629,9 @@ async def run(
         "worker_concurrency": concurrency,
         "model_bound_jobs": bound_jobs,
         "model_bound_concurrency": bound_concurrency,
-        "llm_latency_ms": latency_ms,
+        "llm_latency_ms": latency_ms,  # the open comparison's
+        "model_bound_llm_latency_ms": bound_latency_ms,
+        "llm_answers": f"{LLM_ANSWERS} (bench.fake_llm.ArticleLLM, replicas and workers)",
         "flow": "article",
         "follow": "SSE on the other replica than the job was created on",
         "redis_db": REDIS_DB,
@@ -597,12 +639,18 @@ async def run(
     urls = service_urls()
     if isinstance(urls, str):
         return {"params": params, "skipped": urls}
-    latency = latency_ms / 1000
-    shared = {"workers": workers, "latency": latency, "tmp": tmp, "urls": urls}
+    shared = {"workers": workers, "tmp": tmp, "urls": urls}
     return {
         "params": params,
-        "open": await compare(jobs=jobs, concurrency=concurrency, **shared),
-        "model_bound": await compare(jobs=bound_jobs, concurrency=bound_concurrency, **shared),
+        "open": await compare(
+            jobs=jobs, concurrency=concurrency, latency=latency_ms / 1000, **shared
+        ),
+        "model_bound": await compare(
+            jobs=bound_jobs,
+            concurrency=bound_concurrency,
+            latency=bound_latency_ms / 1000,
+            **shared,
+        ),
     }
 
 
@@ -645,7 +693,9 @@ def render(result: dict[str, Any]) -> str:
     params = result["params"]
     title = (
         f"scale_out: article jobs through {params['replicas']} replicas (SSE on the other), "
-        f"model {params['llm_latency_ms']:.0f} ms, PostgreSQL + Redis"
+        f"model {params['llm_latency_ms']:.0f} ms (model-bound: "
+        f"{params.get('model_bound_llm_latency_ms', params['llm_latency_ms']):.0f} ms), "
+        "PostgreSQL + Redis"
     )
     if "skipped" in result:
         return f"\n{title}\n{'-' * len(title)}\nskipped: {result['skipped']}"
@@ -669,6 +719,7 @@ def render(result: dict[str, Any]) -> str:
     ratios = (
         f"\njobs/s, {params['workers'][-1]} workers / {params['workers'][0]}: "
         f"{result['open']['ratio']} open, {result['model_bound']['ratio']} model-bound"
+        f" ({result['model_bound'].get('drained_ratio')} once every job was created)"
         "\n(other cores: CPU the machine spent outside the benchmark's processes, its "
         f"database's backends, Redis and the client; hypervisor steal up to {steal} cores)"
     )
@@ -686,8 +737,9 @@ if __name__ == "__main__":
                 jobs=n,
                 workers=[1, 2],
                 concurrency=200,
-                bound_jobs=max(1, n // 3),
-                bound_concurrency=4,
+                bound_jobs=max(1, n // 2),
+                bound_concurrency=25,
+                bound_latency_ms=1000,
                 latency_ms=200,
                 tmp=Path(tmp),
             )
