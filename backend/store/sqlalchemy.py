@@ -180,8 +180,11 @@ class SQLStore:
         holds an old WAL snapshot."""
         conn = getattr(self._reader_conn, "conn", None)
         if conn is None or conn.invalidated or conn.closed:
-            conn = self._reader_conn.conn = self._engine.connect()
+            stale, conn = conn, self._engine.connect()
+            self._reader_conn.conn = conn
             with self._lock:
+                if stale is not None:  # a lost connection is replaced, not kept
+                    self._reader_conns.remove(stale)
                 self._reader_conns.append(conn)
         try:
             return work(conn)

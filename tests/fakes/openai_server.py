@@ -213,16 +213,14 @@ class FakeOpenAI:
             rule.used += 1
             return rule.answer if isinstance(rule.answer, str) else json.dumps(rule.answer)
         response_format = body.get("response_format") or {}
+        schema = _schema_of(response_format)
         if self.answers == "article":
             from tests.fakes.article_answers import article_answer
 
-            return article_answer(prompt, _schema_of(response_format))
-        if response_format.get("type") == "json_schema":
-            schema = response_format.get("json_schema", {}).get("schema") or {}
+            return article_answer(prompt, schema)
+        if schema is not None:
             return json.dumps(minimal_instance(schema))
         if response_format.get("type") == "json_object":
-            if isinstance(response_format.get("schema"), dict):  # llama-cpp-python's extension
-                return json.dumps(minimal_instance(response_format["schema"]))
             return json.dumps({"answer": prompt[:ECHO_CHARS]})
         return f"Echo: {prompt[:ECHO_CHARS]}"
 
@@ -255,8 +253,10 @@ def _schema_of(response_format: dict[str, Any]) -> dict[str, Any] | None:
     """The JSON schema a structured request asks for, if any."""
     if response_format.get("type") == "json_schema":
         return response_format.get("json_schema", {}).get("schema") or {}
-    if response_format.get("type") == "json_object":
-        return response_format.get("schema") or {}
+    if response_format.get("type") == "json_object" and isinstance(
+        response_format.get("schema"), dict
+    ):  # llama-cpp-python's extension
+        return response_format["schema"]
     return None
 
 
