@@ -66,9 +66,20 @@ _META = re.compile(
     r"paragraph|section)\b)|^\W*(rewrite|write|revise) (this|the|a|one)\b",
     re.IGNORECASE,
 )
+# Every way `_META` can match has one of these words in it, so a sentence with none of
+# them (nearly all) skips the regex: a substring test is ~20x cheaper, and `tidy` runs on
+# every answer (tests/flows/test_output_checks.py keeps the two in step).
+_META_WORDS = (
+    "request", "asking", "asked", " ai", "paragraph", "section", "text", "rewrite",
+    "hope", "recommendation", "draft", "requirements", "rewritten", "original", "write",
+    "revise",
+)  # fmt: skip
 # A sentence ends at . ! or ? followed by a space or the end: not inside "example.com"
-# or "3.5".
-_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?]+(?=[^\s.!?\"')\]]))+(?:[.!?]+[\"')\]]*|$)")
+# or "3.5". A run of ordinary characters is taken whole (`++`, never given back): the
+# same sentences as one character at a time, in a quarter of the time.
+_SENTENCE = re.compile(r"(?:[^.!?\n]++|[.!?]+(?=[^\s.!?\"')\]]))+(?:[.!?]+[\"')\]]*|$)")
+_ENDS_FINISHED = re.compile(r"[.!?][\"')\]]*\s*$")
+_NOT_IN_KEY = re.compile(r"[^a-z0-9 ]+")
 _STOPWORDS = frozenset(
     "a an and are as at be by for from how in into is it its of on or the their this to "
     "what when where which who why with your you about".split()
@@ -80,7 +91,16 @@ def words(text: str) -> int:
 
 
 def _key(sentence: str) -> str:
-    return re.sub(r"[^a-z0-9 ]", "", sentence.lower()).strip()
+    return _NOT_IN_KEY.sub("", sentence.lower()).strip()
+
+
+def _is_meta(sentence: str) -> bool:
+    """A sentence about the prompt (`_META`), tested only if it has one of its words (or
+    a character outside ASCII, which the regex's case folding may match differently)."""
+    lowered = sentence.lower()
+    if sentence.isascii() and not any(map(lowered.__contains__, _META_WORDS)):
+        return False
+    return bool(_META.search(sentence))
 
 
 CUT_OFF_WORDS = 8
@@ -107,7 +127,7 @@ def tidy(text: str) -> str:
                 continue
             kept: list[str] = []
             for match in _SENTENCE.finditer(line):
-                if not said.before(match.group()) and not _META.search(match.group()):
+                if not said.before(match.group()) and not _is_meta(match.group()):
                     kept.append(match.group().strip())
             if kept:
                 lines.append(" ".join(kept))
@@ -177,7 +197,7 @@ def _without_cut_off_sentence(paragraph: str) -> str:
     that is one unpunctuated phrase (a poem's, a list's) is left alone."""
     head, _, line = paragraph.rpartition("\n")
     sentences = list(_SENTENCE.finditer(line))
-    if not sentences or re.search(r"[.!?][\"')\]]*\s*$", line):
+    if not sentences or _ENDS_FINISHED.search(line):
         return paragraph
     if len(sentences) == 1:  # a whole line: a poem's, or prose the limit cut in two
         return head.rstrip() if head and words(line) >= CUT_OFF_LINE_WORDS else paragraph

@@ -8,8 +8,12 @@ prompt with "I'm ready to help! What's the topic?" and gave three sections one t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flows import article, checks
 from flows.providers.scripted_llm import Reply, ScriptedLLM
@@ -271,3 +275,31 @@ async def test_a_structured_answer_with_a_raw_newline_in_a_string_is_accepted() 
         answer = await llm.complete("Notes, in JSON", schema=schema)
     assert answer == {"note": "Coffee came\nfrom Ethiopia."}
     assert len(model.calls) == 1
+
+
+# Every word of `_META`'s pattern, and some that are in no alternative.
+_META_VOCABULARY = [
+    *sorted(set(re.findall(r"[a-z]+", checks._META.pattern)) - {"b", "w", "s"}),
+    *("tea", "history", "writer", "texts", "hopeful", "originally"),
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_META_VOCABULARY),
+            st.sampled_from(["", ".", ",", "-", "'s", "?"]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_cheap_test_for_a_sentence_about_the_prompt_agrees_with_the_full_one(
+    words_: list[tuple[str, str, bool]],
+) -> None:
+    """`_is_meta` skips the regex for sentences without one of its words: it must never
+    skip one the regex would catch."""
+    sentence = " ".join((w.title() if upper else w) + mark for w, mark, upper in words_)
+    assert checks._is_meta(sentence) == bool(checks._META.search(sentence)), sentence
