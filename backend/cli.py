@@ -69,6 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     ran.add_argument(
         "inputs", nargs="*", metavar="key=value", help="input_data fields (JSON or text)"
     )
+    ran.add_argument(
+        "--reviewer",
+        action="append",
+        dest="reviewers",
+        metavar="NAME",
+        help="who else may decide its reviews (and see the job); repeat for more",
+    )
+    ran.add_argument(
+        "--review-timeout", type=float, metavar="SECONDS", help="how long each review may wait"
+    )
+    ran.add_argument(
+        "--on-timeout", metavar="ACTION", help="what a passed deadline applies (default cancel)"
+    )
 
     cli_people.add_commands(commands)  # user …, token …
 
@@ -294,7 +307,14 @@ async def _workflow(settings: Settings, args: argparse.Namespace) -> int:
     async with GenFlowClient(settings.api_url, token) as client:
         if args.workflow_command == "generate":
             return await cli_workflow.generate(client, args.prompt, diagram=args.mermaid)
-        return await cli_workflow.run(client, args.workflow_id, parse_inputs(args.inputs))
+        return await cli_workflow.run(
+            client,
+            args.workflow_id,
+            parse_inputs(args.inputs),
+            reviewers=args.reviewers,
+            review_timeout=args.review_timeout,
+            on_timeout=args.on_timeout,
+        )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Generate prints what a person needs to decide whether to run it: the steps in order,
 where it came from (the model, a repair, a template), its estimated cost and time, the
-placeholders to fill in and any warnings. Run starts it and follows it like `genflow run`.
+placeholders to fill in and any warnings. Run starts it and follows it like `genflow run`;
+`--reviewer NAME` (repeated), `--review-timeout SECONDS` and `--on-timeout ACTION` give
+the job review terms, as `POST /api/jobs` takes them (docs/api.md, Reviews).
 """
 
 from __future__ import annotations
@@ -57,9 +59,13 @@ async def generate(client: GenFlowClient, prompt: str, *, diagram: bool = False)
     return 0
 
 
-async def run(client: GenFlowClient, workflow_id: str, input_data: dict[str, Any]) -> int:
+async def run(
+    client: GenFlowClient, workflow_id: str, input_data: dict[str, Any], **terms: Any
+) -> int:
+    """Run the workflow and follow it; `terms` are the job's review terms (`reviewers`,
+    `review_timeout`, `on_timeout`: `execute_workflow`'s)."""
     try:
-        job = await client.execute_workflow(workflow_id, input_data)
+        job = await client.execute_workflow(workflow_id, input_data, **terms)
     except APIError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for detail in exc.details if isinstance(exc.details, list) else []:

@@ -179,8 +179,7 @@ class GenFlowClient:
         """Start a job; `reviewers` may decide its reviews, which wait at most
         `review_timeout` seconds before `on_timeout` is applied (docs/api.md)."""
         body: dict[str, Any] = {"flow": flow, "input": input_}
-        terms = {"reviewers": reviewers, "review_timeout": review_timeout, "on_timeout": on_timeout}
-        body.update({k: v for k, v in terms.items() if v is not None})
+        body.update(_review_terms(reviewers, review_timeout, on_timeout))
         return (await self._request("POST", "/api/jobs", json=body)).json()
 
     async def job(self, job_id: str) -> dict[str, Any]:
@@ -352,11 +351,20 @@ class GenFlowClient:
         return (await self._request("GET", "/api/workflows/templates")).json()["templates"]
 
     async def execute_workflow(
-        self, workflow_id: str, input_data: dict[str, Any]
+        self,
+        workflow_id: str,
+        input_data: dict[str, Any],
+        *,
+        reviewers: list[str] | None = None,
+        review_timeout: float | None = None,
+        on_timeout: str | None = None,
     ) -> dict[str, Any]:
-        """The job that runs the workflow (follow it like any job)."""
+        """The job that runs the workflow (follow it like any job), with review terms as
+        `create_job`'s, for the workflow's review nodes."""
         path = f"/api/workflows/{workflow_id}/execute"
-        return (await self._request("POST", path, json={"input_data": input_data})).json()
+        body: dict[str, Any] = {"input_data": input_data}
+        body.update(_review_terms(reviewers, review_timeout, on_timeout))
+        return (await self._request("POST", path, json=body)).json()
 
     # -- live events -----------------------------------------------------------------
 
@@ -446,6 +454,14 @@ class GenFlowClient:
                         data = []
                 elif line.startswith("data:"):
                     data.append(line[5:].lstrip())
+
+
+def _review_terms(
+    reviewers: list[str] | None, review_timeout: float | None, on_timeout: str | None
+) -> dict[str, Any]:
+    """A job's review terms as a request body sends them (those given)."""
+    terms = {"reviewers": reviewers, "review_timeout": review_timeout, "on_timeout": on_timeout}
+    return {k: v for k, v in terms.items() if v is not None}
 
 
 def _error(response: httpx.Response) -> APIError:

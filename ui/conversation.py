@@ -54,6 +54,18 @@ class ChatView:
     answered: str | None = None  # a review id this page has just decided
     editing: str | None = None  # a review id whose editor is open on this page
     notes: list[tuple[int, Note]] = field(default_factory=list)  # (timeline position, note)
+    # Whether this page's person may cancel the job: the API's `may_cancel`, from the
+    # latest snapshot (the owner and admins may; a reviewer of someone else's job may not).
+    may_cancel: bool = False
+
+    @classmethod
+    def of_job(cls, job: Mapping[str, Any]) -> ChatView:
+        """A job snapshot the API answered this page's person (created, executed, read)."""
+        return cls(JobView.from_job(job), may_cancel=job.get("may_cancel") is True)
+
+    def snapshot(self, job: Mapping[str, Any]) -> None:
+        """What a later snapshot says that events do not: whether the person may cancel."""
+        self.may_cancel = job.get("may_cancel") is True
 
     @property
     def job_id(self) -> str:

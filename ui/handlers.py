@@ -83,7 +83,7 @@ class Handlers:
             *buttons,
             gr.Button(visible=not editing and bool(editable_text(review))),
             gr.Column(visible=editing),
-            gr.Button(visible=view is not None and not view.finished),
+            gr.Button(visible=view is not None and not view.finished and view.may_cancel),
             gr.Timer(active=review is not None),
             view.job_id if view else "",
         )
@@ -151,7 +151,7 @@ class Handlers:
             session.say(explain(exc), user=text)
         else:
             # The create response is a snapshot: the request shows at once, events follow it.
-            session.open(ChatView(JobView.from_job(job)))
+            session.open(ChatView.of_job(job))
             keep = ""
         return (*self.view_outputs(session), keep)
 

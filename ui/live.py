@@ -53,6 +53,7 @@ async def follow(
             session.drop_view(explain(snapshot))
             yield
             return
+        view.snapshot(snapshot)  # may this person cancel it (a reopened link: now known)
         stop_at = snapshot["last_seq"]
         if view.last_seq >= stop_at and (view.finished or view.review is not None):
             yield

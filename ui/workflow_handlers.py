@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from backend.client import APIError, GenFlowClient, JobView, Unreachable
+from backend.client import APIError, GenFlowClient, Unreachable
 from ui.conversation import ChatView
 from ui.errors import explain
 from ui.handlers import Handlers, strip_markdown
@@ -218,7 +218,7 @@ class WorkflowHandlers:
                 return (gr.Markdown(run_problem(exc), visible=True), *keep)
             # The status bar titles a job by its flow's title: here, the workflow's name.
             session.flows = [{"name": "workflow", "title": spec.get("name") or workflow_id}]
-            session.open(ChatView(JobView.from_job(job)))
+            session.open(ChatView.of_job(job))
             shown = gr.Column(visible=True)
             return (gr.Markdown("", visible=False), shown, *self.chat.view_outputs(session))
 

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, request
 
 from backend.api import schemas
 from backend.api.common import int_arg, json_body, principal
 from backend.auth import Principal
-from backend.domain import JobStatus
+from backend.domain import Job, JobStatus
 from backend.errors import InvalidInput
 from backend.people import acting
+from backend.reviews import access
 from backend.services import services
 
 blueprint = Blueprint("jobs", __name__)
+
+
+def shown(job: Job, caller: Principal) -> dict[str, Any]:
+    """A job as the API answers `caller`: the job, and `may_cancel`, whether the caller
+    may cancel it (its owner and admins, not its assignees: reviews/access.py). Surfaces
+    offer Cancel by this answer, so the rule stays the API's, in one place."""
+    return {**job.to_json(), "may_cancel": access.may_cancel(caller, job)}
 
 
 @blueprint.post("/api/jobs")
@@ -28,7 +38,7 @@ async def create_job() -> tuple[dict, int, dict]:
         review_timeout=body.get("review_timeout"),
         on_timeout=body.get("on_timeout"),
     )
-    return job.to_json(), 201, {"Location": f"/api/jobs/{job.id}"}
+    return shown(job, caller), 201, {"Location": f"/api/jobs/{job.id}"}
 
 
 async def _owner(caller: Principal, on_behalf_of: str | None) -> Principal:
@@ -66,7 +76,7 @@ async def list_jobs() -> dict:
         assignee=assignee,
     )
     next_cursor = jobs[-1].id if len(jobs) == limit else None
-    return {"jobs": [job.to_json() for job in jobs], "next_cursor": next_cursor}
+    return {"jobs": [shown(job, caller) for job in jobs], "next_cursor": next_cursor}
 
 
 def _assignee(caller: Principal) -> str | None:
@@ -87,7 +97,8 @@ def _assignee(caller: Principal) -> str | None:
 
 @blueprint.get("/api/jobs/<job_id>")
 async def get_job(job_id: str) -> dict:
-    return (await services().jobs.get(job_id, principal())).to_json()
+    caller = principal()
+    return shown(await services().jobs.get(job_id, caller), caller)
 
 
 @blueprint.get("/api/jobs/<job_id>/reviews")
@@ -108,9 +119,10 @@ async def decide(job_id: str) -> dict:
         via=body.get("via", "api"),
         edits=body.get("edits"),
     )
-    return job.to_json()
+    return shown(job, caller)
 
 
 @blueprint.post("/api/jobs/<job_id>/cancel")
 async def cancel(job_id: str) -> dict:
-    return (await services().jobs.cancel(job_id, principal())).to_json()
+    caller = principal()
+    return shown(await services().jobs.cancel(job_id, caller), caller)

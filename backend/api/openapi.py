@@ -163,7 +163,8 @@ def _workflow_paths() -> dict[str, Any]:
             **_workflow_path("Delete a workflow", method="delete", ok="204"),
         },
         "/api/workflows/{workflow_id}/execute": _workflow_path(
-            "Run the workflow: 201 with its job",
+            "Run the workflow: 201 with its job (review terms as for POST /api/jobs: "
+            "reviewers, review_timeout, on_timeout, for its review nodes)",
             400,
             413,
             422,
@@ -315,7 +316,10 @@ def document() -> dict[str, Any]:
                     "responses": _responses("200", 401, 422),
                 },
             },
-            "/api/jobs/{job_id}": _item_path("A job (its owner's, an admin's, its assignees')"),
+            "/api/jobs/{job_id}": _item_path(
+                "A job (its owner's, an admin's, its assignees'), with `may_cancel`: whether "
+                "the caller may cancel it"
+            ),
             "/api/jobs/{job_id}/reviews": _item_path(
                 "The review audit: every request and decision (who, via, when, payload hash, "
                 "edits and diff, reminder, timeout)"

@@ -11,7 +11,9 @@ from typing import Any
 
 from quart import Blueprint, request
 
+from backend.api import jobs
 from backend.api.common import int_arg, json_body, principal
+from backend.reviews import terms
 from backend.services import services
 from backend.workflows.model import Workflow
 from flows.pilot.library import TEMPLATES
@@ -46,7 +48,10 @@ GENERATE: dict[str, Any] = {
 }
 EXECUTE: dict[str, Any] = {
     "type": "object",
-    "properties": {"input_data": {"type": "object"}},
+    "properties": {
+        "input_data": {"type": "object"},
+        **terms.SCHEMA,  # reviewers, review_timeout, on_timeout: as POST /api/jobs
+    },
     "additionalProperties": False,
 }
 
@@ -138,8 +143,16 @@ async def delete_workflow(workflow_id: str) -> tuple[str, int]:
 @blueprint.post("/api/workflows/<workflow_id>/execute")
 async def execute(workflow_id: str) -> tuple[dict, int, dict]:
     body = await json_body(EXECUTE)
-    job = await services().workflows.execute(workflow_id, principal(), body.get("input_data") or {})
-    return job.to_json(), 201, {"Location": f"/api/jobs/{job.id}"}
+    caller = principal()
+    job = await services().workflows.execute(
+        workflow_id,
+        caller,
+        body.get("input_data") or {},
+        reviewers=body.get("reviewers"),
+        review_timeout=body.get("review_timeout"),
+        on_timeout=body.get("on_timeout"),
+    )
+    return jobs.shown(job, caller), 201, {"Location": f"/api/jobs/{job.id}"}
 
 
 @blueprint.get("/api/workflows/<workflow_id>/executions")

@@ -1,11 +1,12 @@
 """A job's review terms: who reviews and how long a review may wait.
 
-Per job (`POST /api/jobs {…, reviewers, review_timeout, on_timeout}`), validated against
-the flow when the job is created; per review, merged with the gate's own declarations
-(flows/gate.py) when the review opens: the assignees are the gate's plus the job's
-reviewers, the job's timeout wins over the gate's, and the action is the first of the
-job's and the gate's `on_timeout` that this review can take (one of its options but
-`edit`, which needs the reviewer's text), else `cancel`.
+Per job (`POST /api/jobs {…, reviewers, review_timeout, on_timeout}`, the same on
+`POST /api/workflows/{id}/execute`), validated when the job is created against the
+reviews it can ask for (its flow's, or a workflow's review nodes'); per review, merged
+with the gate's own declarations (flows/gate.py) when the review opens: the assignees
+are the gate's plus the job's reviewers, the job's timeout wins over the gate's, and the
+action is the first of the job's and the gate's `on_timeout` that this review can take
+(one of its options but `edit`, which needs the reviewer's text), else `cancel`.
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ MAX_TIMEOUT = 365 * 24 * 3600.0
 SCHEMA: dict[str, Any] = {
     "reviewers": {
         "type": "array",
-        "items": {  # a principal's name: no spaces or control characters, not genflow
+        "items": {  # a principal's name; `x-message` is what a 422 says (schema_errors)
             "type": "string",
             "minLength": 1,
             "maxLength": 200,
             "pattern": r"^[^\s\x00-\x1f\x7f]+$",
             "not": {"const": TIMEOUT_BY},
+            "x-message": "use a principal's name (an account, or slack:<team>:<user>): 1-200 "
+            f"characters without spaces or control characters, and not {TIMEOUT_BY!r} "
+            "(reserved for deadlines)",
         },
         "maxItems": MAX_REVIEWERS,
         "uniqueItems": True,
@@ -53,16 +57,18 @@ SCHEMA: dict[str, Any] = {
 
 
 def job_problems(
-    flow: str,
+    what: str,
     review_options: Collection[str],
     reviewers: Collection[str],
     review_timeout: float | None,
     on_timeout: str | None,
 ) -> list[dict[str, str]]:
-    """What is wrong with a job's terms for its flow ([] when nothing is)."""
+    """What is wrong with a job's terms for what it runs ([] when nothing is): `what` names
+    it in the message (`flow 'review'`, `the workflow`), `review_options` are the options
+    of every review it can ask for."""
     given = bool(reviewers) or review_timeout is not None or on_timeout is not None
     if given and not review_options:
-        return [{"field": "body", "message": f"flow {flow!r} asks for no reviews"}]
+        return [{"field": "body", "message": f"{what} asks for no reviews"}]
     problems = [
         {"field": "body.reviewers", "message": f"{name!r} is reserved for deadlines"}
         for name in reviewers

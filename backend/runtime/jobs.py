@@ -8,7 +8,7 @@ re-enqueue interrupted jobs on start-up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from backend.auth import Principal
@@ -32,6 +32,12 @@ from flows.registry import FlowSpec
 SURFACES = ("api", "web", "slack", "cli")
 
 
+# A (sub)schema may say in words what its values must be: its `x-message` then stands
+# for jsonschema's own messages (say, "'a b' does not match '^[^\\s…]+$'") in every
+# error it reports, so a refusal tells a person what to send instead.
+SCHEMA_MESSAGE = "x-message"
+
+
 def schema_errors(value: Any, schema: dict[str, Any], prefix: str) -> list[dict[str, str]]:
     errors = sorted(
         schemas.validator(schema, check=False).iter_errors(value),
@@ -40,10 +46,15 @@ def schema_errors(value: Any, schema: dict[str, Any], prefix: str) -> list[dict[
     return [
         {
             "field": ".".join([prefix, *(str(p) for p in error.absolute_path)]),
-            "message": error.message,
+            "message": _schema_message(error.schema, error.message),
         }
         for error in errors
     ]
+
+
+def _schema_message(schema: Any, default: str) -> str:
+    said = schema.get(SCHEMA_MESSAGE) if isinstance(schema, dict) else None
+    return said if isinstance(said, str) and said else default
 
 
 def _long_strings(value: Any, limit: int, path: str) -> list[dict[str, str]]:
@@ -87,11 +98,14 @@ class JobService:
         reviewers: list[str] | None = None,
         review_timeout: float | None = None,
         on_timeout: str | None = None,
+        review_options: Collection[str] | None = None,
     ) -> Job:
         """Validate and start a job. A session names the job's id up front (it claims the
         action on the session before the job exists); sessions and workflows may run
         internal flows (their stages, a compiled spec). `reviewers` may decide (and see)
-        the job's reviews; `review_timeout` and `on_timeout` give each review a deadline."""
+        the job's reviews; `review_timeout` and `on_timeout` give each review a deadline.
+        The terms are checked against the flow's review options, or `review_options`, a
+        compiled workflow's (its review nodes')."""
         spec = self.flows.get(flow)
         if spec is None or (spec.internal and session_id is None and workflow_id is None):
             raise InvalidInput(
@@ -100,7 +114,11 @@ class JobService:
             )
         reviewers = list(reviewers or [])
         problems = terms.job_problems(
-            flow, spec.review_options, reviewers, review_timeout, on_timeout
+            f"flow {flow!r}" if review_options is None else "the workflow",
+            spec.review_options if review_options is None else review_options,
+            reviewers,
+            review_timeout,
+            on_timeout,
         )
         problems += _long_strings(input_, self.settings.max_input_chars, "input")
         problems += schema_errors(input_, spec.input_schema, "input")

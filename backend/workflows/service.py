@@ -208,8 +208,17 @@ class WorkflowService:
         await self.store.delete_workflow(workflow_id)
 
     async def execute(
-        self, workflow_id: str, principal: Principal, input_data: dict[str, Any]
+        self,
+        workflow_id: str,
+        principal: Principal,
+        input_data: dict[str, Any],
+        *,
+        reviewers: list[str] | None = None,
+        review_timeout: float | None = None,
+        on_timeout: str | None = None,
     ) -> Job:
+        """Run the workflow as a job of its owner's. The review terms are a job's
+        (`POST /api/jobs`), checked against the options of the spec's review nodes."""
         workflow = await self.get(workflow_id, principal)
         spec, checked = await self.check(workflow.spec, workflow.owner)
         if not checked.valid:
@@ -229,7 +238,14 @@ class WorkflowService:
             "version": workflow.version,
         }
         return await self.jobs.create(
-            WORKFLOW_FLOW, job_input, workflow.owner, workflow_id=workflow.id
+            WORKFLOW_FLOW,
+            job_input,
+            workflow.owner,
+            workflow_id=workflow.id,
+            reviewers=reviewers,
+            review_timeout=review_timeout,
+            on_timeout=on_timeout,
+            review_options=specs.review_options(spec),
         )
 
     async def executions(

@@ -152,6 +152,13 @@ def routes(node: dict[str, Any]) -> tuple[str, ...]:
     return ("default",)
 
 
+def review_options(spec: dict[str, Any]) -> tuple[str, ...]:
+    """The options of every review the spec's review nodes can ask for, in node order
+    (none: it asks for no reviews, so takes no review terms)."""
+    found = (o for n in spec.get("nodes") or () if n.get("type") == "review" for o in routes(n))
+    return tuple(dict.fromkeys(found))
+
+
 SPEC_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {

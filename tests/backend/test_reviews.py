@@ -174,6 +174,32 @@ async def test_who_can_see_but_is_not_assigned_gets_403_and_changes_nothing(h: H
         assert [j["id"] for j in (await listed.get_json())["jobs"]] == [job["id"]]
 
 
+async def test_may_cancel_says_whom_the_api_lets_cancel(h: Harness) -> None:
+    """Every job answer says whether its caller may cancel the job (the rule the cancel
+    route applies): the owner and admins may, an assignee who sees the job may not."""
+    job = await create(h, "review", {"task": "Write a haiku"}, reviewers=["bob"])
+    assert job["may_cancel"] is True
+    waiting = await h.wait_for(job["id"], "waiting_for_review")
+    assert waiting["may_cancel"] is True
+    path = f"/api/jobs/{job['id']}"
+    for who, admin, may in (("bob", False, False), ("root", True, True)):
+        seen = await h.client.get(path, headers=h.headers(who, admin=admin))
+        assert (await seen.get_json())["may_cancel"] is may, who
+    inbox = await h.client.get("/api/jobs?assigned=me", headers=h.headers("bob"))
+    assert [j["may_cancel"] for j in (await inbox.get_json())["jobs"]] == [False]
+    own = await h.client.get("/api/jobs", headers=h.headers())
+    assert [j["may_cancel"] for j in (await own.get_json())["jobs"]] == [True]
+
+    refused = await h.client.post(f"{path}/cancel", headers=h.headers("bob"))
+    error = await error_of(refused, 403)
+    assert error["message"] == "only the job's owner (or an admin) can cancel it"
+    decided = await decide(h, waiting, "bob", decision="reject", comment="shorter")
+    assert (await decided.get_json())["may_cancel"] is False  # bob's answer, as bob
+    cancelled = await h.client.post(f"{path}/cancel", headers=h.headers())
+    assert cancelled.status_code == 200
+    assert (await cancelled.get_json())["status"] == "cancelled"
+
+
 async def test_owner_and_admin_decide_and_each_is_recorded_as_themselves(h: Harness) -> None:
     first = await create(h, "two_gates", {})
     legal = await h.wait_for(first["id"], "waiting_for_review")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from flows.pilot.library import TEMPLATES
@@ -111,6 +112,22 @@ def test_generate_and_run_at_the_terminal(server: GenFlowServer) -> None:
     refused = genflow("run", workflow_id, "subject=tea")
     assert refused.returncode == 1
     assert "input_data" in refused.stderr
+
+    terms = ["--reviewer", "bob", "--reviewer", "slack:T1:U2", "--review-timeout", "3600"]
+    assigned = genflow("run", workflow_id, "topic=tea", *terms, "--on-timeout", "approve",
+                       stdin="approve\n")  # fmt: skip
+    assert assigned.returncode == 0, assigned.stderr
+    job_id = assigned.stderr.split("job ", 1)[1].split()[0]
+    with httpx.Client(base_url=server.base_url, headers=server.headers) as http:
+        job = http.get(f"/api/jobs/{job_id}").json()
+    assert (job["reviewers"], job["review_timeout"], job["on_timeout"]) == (
+        ["bob", "slack:T1:U2"],
+        3600,
+        "approve",
+    )
+    unnamed = genflow("run", workflow_id, "topic=tea", "--reviewer", "bob smith")
+    assert unnamed.returncode == 1
+    assert "body.reviewers.0: use a principal's name" in unnamed.stderr
 
 
 GOOD = TEMPLATES["summarize_text"].spec({"name": "Notes summary"})

@@ -10,8 +10,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from flows.pilot.library import TEMPLATES
 from flows.providers.scripted_llm import Reply, ScriptedLLM
+from tests.backend.test_api_errors import error_of
 from tests.harness import Harness, running_app
 
 DRAFT = "Coffee came from Ethiopia and spread through Yemen to the world."
@@ -35,10 +38,10 @@ async def store(h: Harness, spec: dict[str, Any], sub: str = "alice") -> dict[st
     return await response.get_json()
 
 
-async def execute(h: Harness, workflow_id: str, input_data: dict[str, Any]) -> Any:
+async def execute(h: Harness, workflow_id: str, input_data: dict[str, Any], **terms: Any) -> Any:
     return await h.client.post(
         f"/api/workflows/{workflow_id}/execute",
-        json={"input_data": input_data},
+        json={"input_data": input_data, **terms},
         headers=h.headers(),
     )
 
@@ -78,6 +81,71 @@ async def test_a_workflow_with_a_review_loop_runs_to_its_output(tmp_path: Path) 
         assert stats["executions"] == 1 and stats["completed"] == 1
         assert stats["nodes"]["draft"]["runs"] == 2
         assert stats["nodes"]["draft"]["success_rate"] == 1.0
+
+
+async def test_a_run_names_reviewers_who_see_it_and_decide_its_review(tmp_path: Path) -> None:
+    """The review terms of POST /api/jobs, on an execution: bob, assigned, sees alice's
+    run and decides its review node; he may not cancel it."""
+    async with running_app(tmp_path, model()) as h:
+        made = await store(h, TEMPLATES["content_generation"].spec())
+        terms = {"reviewers": ["bob"], "review_timeout": 3600, "on_timeout": "approve"}
+        started = await execute(h, made["workflow_id"], {"topic": "coffee"}, **terms)
+        assert started.status_code == 201, await started.get_data(as_text=True)
+        job = await started.get_json()
+        assert (job["owner"], job["reviewers"], job["may_cancel"]) == ("alice", ["bob"], True)
+        assert (job["review_timeout"], job["on_timeout"]) == (3600, "approve")
+
+        waiting = await h.wait_for(job["id"], "waiting_for_review")
+        review = waiting["review"]
+        assert review["assignees"] == ["bob"]
+        assert review["on_timeout"] == "approve" and review["deadline"] is not None
+        seen = await h.client.get(f"/api/jobs/{job['id']}", headers=h.headers("bob"))
+        assert seen.status_code == 200
+        assert (await seen.get_json())["may_cancel"] is False
+        inbox = await h.client.get("/api/jobs?assigned=me", headers=h.headers("bob"))
+        assert [j["id"] for j in (await inbox.get_json())["jobs"]] == [job["id"]]
+        bob_cancels = await h.client.post(f"/api/jobs/{job['id']}/cancel", headers=h.headers("bob"))
+        assert "owner" in (await error_of(bob_cancels, 403))["message"]
+
+        answer = await h.decide(job["id"], "approve", sub="bob", review_id=review["id"])
+        assert answer.status_code == 200, await answer.get_data(as_text=True)
+        done = await h.wait_for(job["id"], sub="bob")
+        assert done["status"] == "completed", done["error"]
+        assert done["result"]["output"] == DRAFT
+        (decided,) = [e["data"] for e in await h.events(job["id"]) if e["type"] == "review.decided"]
+        assert (decided["decision"], decided["by"]) == ("approve", "bob")
+
+
+@pytest.mark.parametrize(
+    ("template", "terms", "field", "says"),
+    [
+        ("content_generation", {"reviewers": ["genflow"]}, "body.reviewers.0", "reserved"),
+        ("content_generation", {"reviewers": ["bob smith"]}, "body.reviewers.0", "without spaces"),
+        ("content_generation", {"reviewers": "bob"}, "body.reviewers", "array"),
+        ("content_generation", {"review_timeout": 0}, "body.review_timeout", "minimum"),
+        (
+            "content_generation",
+            {"review_timeout": 60, "on_timeout": "edit"},
+            "body.on_timeout",
+            "use one of: approve, reject, cancel",
+        ),
+        ("summarize_text", {"reviewers": ["bob"]}, "body", "the workflow asks for no reviews"),
+    ],
+)
+async def test_bad_review_terms_on_a_run_are_422_and_run_nothing(
+    tmp_path: Path, template: str, terms: dict[str, Any], field: str, says: str
+) -> None:
+    async with running_app(tmp_path, model()) as h:
+        made = await store(h, TEMPLATES[template].spec())
+        input_data = {"topic": "coffee"} if template == "content_generation" else {"text": "t"}
+        refused = await execute(h, made["workflow_id"], input_data, **terms)
+        error = await error_of(refused, 422)
+        assert [d["field"] for d in error["details"]] == [field], error
+        assert says in error["details"][0]["message"], error
+        runs = f"/api/workflows/{made['workflow_id']}/executions"
+        assert (await (await h.client.get(runs, headers=h.headers())).get_json())[
+            "executions"
+        ] == []
 
 
 async def test_a_loop_stops_at_its_bound_and_collects_each_iteration(tmp_path: Path) -> None:

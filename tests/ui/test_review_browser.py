@@ -1,8 +1,8 @@
 """Reviews in the web chat, in a real browser (Debian's Chromium, driven by Playwright),
 against the real API and UI processes: editing before approving (the edited text is the
 result, and the API records the edit and its diff as alice's, via web), a reviewer
-assigned to someone else's job deciding it from a link, and a review's deadline and its
-half-time reminder shown as they come.
+assigned to someone else's job deciding it from a link (with no Cancel, which the owner
+has), and a review's deadline and its half-time reminder shown as they come.
 """
 
 from __future__ import annotations
@@ -126,10 +126,17 @@ def test_a_reviewer_alice_assigned_decides_her_job_from_a_link(
     chat = chat_of(contexts, stack, "bob").open(job_id)
     expect(chat.page.locator("#gf-principal")).to_have_text("bob")
     expect(chat.chat).to_contain_text("the kettle sings in the dusk", timeout=JOB_TIMEOUT)
+    expect(chat.decision("Approve")).to_be_visible()
+    expect(chat.page.locator("#gf-cancel")).to_be_hidden()  # bob may decide, not cancel
+    owner = chat_of(contexts, stack, "alice").open(job_id)
+    expect(owner.decision("Approve")).to_be_visible()
+    expect(owner.page.locator("#gf-cancel")).to_be_visible()  # alice's job: she may
     chat.decision("Approve").click()
 
     chat.expect_status("completed")
     expect(chat.chat).to_contain_text("Approved via web by bob")
+    owner.expect_status("completed")
+    expect(owner.page.locator("#gf-cancel")).to_be_hidden()
     (decided,) = decided_events(stack, job_id)
     assert (decided["decision"], decided["by"], decided["via"]) == ("approve", "bob", "web")
     # Unassigned, bob cannot open alice's job by its link: test_login_browser.py.
