@@ -20,7 +20,7 @@ import signal
 import sys
 from typing import Any
 
-from backend import cli_people
+from backend import cli_people, gc_tuning
 from backend.settings import Settings, redacted
 
 # Connections the kernel holds for us before we accept them. Hypercorn's default, 100, made
@@ -152,6 +152,7 @@ def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> i
     config.graceful_timeout = 3
     config.backlog = LISTEN_BACKLOG
     extras = companions.wanted(settings) if announce else []
+    gc_tuning.raise_threshold(settings.gc_threshold)
 
     @app.before_serving
     async def start_companions() -> None:
@@ -159,6 +160,7 @@ def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> i
         await companions.start(extras, settings, services.admin_token)
         if announce:
             print(_banner(settings, services, extras), flush=True)
+        gc_tuning.freeze_startup()  # the app's own start-up (before this hook) is done
 
     @app.after_serving
     async def stop_companions() -> None:
@@ -188,9 +190,14 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    gc_tuning.raise_threshold(settings.gc_threshold)
     try:
         asyncio.run(
-            run_worker(settings, concurrency=args.concurrency or settings.worker_concurrency)
+            run_worker(
+                settings,
+                concurrency=args.concurrency or settings.worker_concurrency,
+                on_ready=gc_tuning.freeze_startup,
+            )
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

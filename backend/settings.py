@@ -72,6 +72,7 @@ class Settings:
     requeue_seconds: int = 5  # how often jobs whose lease expired are queued again
     review_sweep_seconds: int = 2  # how often due review reminders and deadlines are applied
     worker_concurrency: int = 32  # jobs one `genflow worker` runs at once
+    gc_threshold: int = 10_000  # serve/worker: first GC threshold (0: Python's own 700)
     host: str = "127.0.0.1"
     port: int = 8000
     ui_port: int = 7860
@@ -125,6 +126,7 @@ class Settings:
             requeue_seconds=_int("GENFLOW_REQUEUE_SECONDS", 5),
             review_sweep_seconds=_int("GENFLOW_REVIEW_SWEEP_SECONDS", 2),
             worker_concurrency=_int("GENFLOW_WORKER_CONCURRENCY", 32),
+            gc_threshold=_int("GENFLOW_GC_THRESHOLD", 10_000),
             host=host,
             port=port,
             ui_port=_int("GENFLOW_UI_PORT", 7860),

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 
 from procrastinate import worker as procrastinate_worker
 
@@ -29,8 +30,13 @@ RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0)  # then every 5 s while the database stays
 
 
 async def run_worker(
-    settings: Settings, *, concurrency: int, stop: asyncio.Event | None = None
+    settings: Settings,
+    *,
+    concurrency: int,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> None:
+    """Run jobs from the queue until `stop`; `on_ready` once the worker can take them."""
     if settings.queue != "procrastinate":
         raise ValueError(
             "genflow worker needs GENFLOW_QUEUE=procrastinate (see docs/operations.md)"
@@ -42,6 +48,8 @@ async def run_worker(
     _register(parts, queue)
     stop = stop or _stop_on_signals()
     await _until_ready(parts, queue, stop)
+    if on_ready is not None:
+        on_ready()
     try:
         await _supervise(parts, queue, concurrency, stop)
     finally:
