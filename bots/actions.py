@@ -2,11 +2,12 @@
 
 A click acks at once. The bot does not judge who may decide: the decision is sent acting
 for the clicker (`via="slack"`), and GenFlow's one rule allows it or not; a refusal is
-told to the clicker alone, and the message does not change. A form opens only for a
-review GenFlow shows the clicker as still open. The message itself changes when the
-follower sees `review.decided`, whichever surface decided, so a Slack click and a web
-decision look the same. Problems (not allowed, already decided, GenFlow down) go to the
-clicker only, as ephemeral messages.
+told to the clicker alone, naming who may decide (the starter and the review's
+assignees), and the message does not change. A form opens only for a review GenFlow
+shows the clicker as still open and theirs to decide (the job's `may_decide`). The
+message itself changes when the follower sees `review.decided`, whichever surface
+decided, so a Slack click and a web decision look the same. Problems (not allowed,
+already decided, GenFlow down) go to the clicker only, as ephemeral messages.
 """
 
 from __future__ import annotations

@@ -161,14 +161,17 @@ class SlackBot:
         self, job_id: str, review_id: str, user: SlackUser
     ) -> tuple[dict[str, Any] | None, str | None]:
         """The review as GenFlow shows it to `user` before a form opens for it: (review,
-        None), or (None, what to tell them: not theirs, or no longer open)."""
+        None), or (None, what to tell them: no longer open, or not theirs to decide, as
+        GenFlow answers it: the job's `may_decide`, the decide route's own rule)."""
         try:
             job = await self.person(user).job(job_id)
         except APIError as exc:
-            return None, await self._refused(job_id, exc, "open the form")
+            return None, await self._refused(job_id, review_id, exc, "open the form")
         review = job.get("review")
         if job.get("status") != "waiting_for_review" or (review or {}).get("id") != review_id:
             return None, texts.NO_LONGER_OPEN
+        if job.get("may_decide") is not True:  # they see the job; this review is not theirs
+            return None, await self._not_allowed(job_id, review_id)
         return review, None
 
     async def decide(
@@ -189,7 +192,7 @@ class SlackBot:
         except APIError as exc:
             if exc.status == 409:
                 return texts.conflict(exc)
-            return await self._refused(job_id, exc, "record your decision")
+            return await self._refused(job_id, review_id, exc, "record your decision")
         return None
 
     async def edit(
@@ -204,15 +207,36 @@ class SlackBot:
             return texts.unchanged()
         return await self.decide(job_id, review_id, "edit", user, edits=changed)
 
-    async def _refused(self, job_id: str, exc: APIError, doing: str) -> str:
+    async def _refused(self, job_id: str, review_id: str, exc: APIError, doing: str) -> str:
         """What to tell a person GenFlow refused: 403 (not an assignee), or 404 for a job
-        the bot still sees (not theirs to see) is "not yours"; anything else as it is."""
-        if exc.status == 404:
-            try:
-                await self.genflow.job(job_id)
-            except APIError:
+        the bot still sees (not theirs to see) is "not yours", with who may decide;
+        anything else as it is."""
+        if exc.status not in (403, 404):
+            return texts.api_error(exc, doing)
+        try:
+            audit = await self.genflow.reviews(job_id)  # the bot's own view of the job
+        except APIError:
+            if exc.status == 404:
                 return texts.api_error(exc, doing)  # gone for everyone
-        if exc.status in (403, 404):
-            record = await self.store.job(job_id)
-            return texts.not_allowed(record.user_id if record else None)
-        return texts.api_error(exc, doing)
+            audit = {}
+        return await self._not_allowed(job_id, review_id, audit)
+
+    async def _not_allowed(
+        self, job_id: str, review_id: str, audit: dict[str, Any] | None = None
+    ) -> str:
+        """What to tell someone GenFlow does not let decide the review: who may, the
+        person who started the job and the review's assignees, as its request holds them
+        (the review audit, read with the bot's own token: the clicker may not see the job
+        at all). The bot only words GenFlow's refusal; the rule is the API's."""
+        if audit is None:
+            try:
+                audit = await self.genflow.reviews(job_id)
+            except APIError:
+                audit = {}
+        asked = [r for r in audit.get("reviews") or [] if r.get("review_id") == review_id]
+        assignees = [str(a) for a in (asked[0].get("assignees") or [])] if asked else []
+        record = await self.store.job(job_id)
+        starter = f"<@{record.user_id}>" if record else None
+        if starter is None and audit.get("owner"):
+            starter = texts.who(str(audit["owner"]))
+        return texts.not_allowed(starter, assignees)

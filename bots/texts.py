@@ -122,13 +122,17 @@ def session_conflict(why: str, last: str | None = None) -> str:
     return line + " The message shows where the session is now."
 
 
-def not_allowed(starter: str | None) -> str:
-    """GenFlow refused a decision (403, or 404: the job is not theirs to see)."""
-    owner = f"<@{starter}>" if starter else "the person who started it"
-    return (
-        f":no_entry: You may not decide this review: it belongs to {owner}; "
-        "only they, its reviewers and admins may decide it."
-    )
+def not_allowed(starter: str | None, assignees: list[str] | None = None) -> str:
+    """GenFlow refused a decision (403, or 404: the job is not theirs to see): who may
+    decide it instead. `starter` is how to name the job's owner (`<@U…>`); `assignees`
+    are the review's (principals: the job's reviewers and those its gate names)."""
+    owner = f"{starter} (who started the job)" if starter else "the person who started the job"
+    names = [owner]
+    for principal in assignees or []:
+        name = who(principal)
+        if name not in names and name != starter:
+            names.append(name)
+    return f":no_entry: You may not decide this review: only {', '.join(names)} or an admin may."
 
 
 def not_yours(starter: str | None) -> str:

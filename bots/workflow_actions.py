@@ -4,7 +4,8 @@ workflow; *Open in web* is a link (Slack still sends the click, so it is acked).
 A click acks at once; the form must open within the click's 3 s, so the workflow is read
 under a budget, acting for the clicker: GenFlow shows a workflow to whoever drafted it
 (and admins) only, so anyone else is told it is not theirs to run. The run is the
-clicker's job: they decide its reviews. Problems (not theirs, placeholders to fill in, a
+clicker's job: they decide its reviews, and so do the configured reviewers
+(GENFLOW_SLACK_REVIEWERS) when it asks for any. Problems (not theirs, placeholders to fill in, a
 422 from executing) go to the clicker only.
 """
 

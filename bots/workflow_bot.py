@@ -6,7 +6,9 @@ runs as a task after the command was acked: the message says "Drafting…" at on
 edited into the workflow's summary, or into why there is none. A run is
 `execute_workflow` and then the bot's job machinery (`SlackBot.show_job`): the same
 message, progress, review buttons and follower as every job. Both act for the Slack user
-who asked: the workflow and its runs are theirs (GenFlow shows them to nobody else).
+who asked: the workflow and its runs are theirs (GenFlow shows them to nobody else but
+admins, and a run that asks for reviews to its reviewers: GENFLOW_SLACK_REVIEWERS, as for
+every job started from Slack).
 """
 
 from __future__ import annotations
@@ -141,12 +143,32 @@ class WorkflowBot:
         title: str,
         channel: str,
         user: SlackUser,
+        *,
+        workflow: dict[str, Any] | None = None,
     ) -> tuple[JobMessage, str | None]:
         """Execute the workflow as `user` (APIError 422: the input or its placeholders are
         wrong; 404: not theirs) and show the job like every job: its message, followed to
-        the end."""
-        job = await self.bot.person(user).execute_workflow(workflow_id, input_data)
+        the end. `workflow` is the workflow as GenFlow just described it to `user`, if
+        the caller read it (else it is read when reviewers are configured)."""
+        person = self.bot.person(user)
+        reviewers = await self._reviewers(workflow_id, workflow, user)
+        job = await person.execute_workflow(workflow_id, input_data, reviewers=reviewers)
         return await self.bot.show_job(job["id"], "workflow", title, channel, user.user)
+
+    async def _reviewers(
+        self, workflow_id: str, workflow: dict[str, Any] | None, user: SlackUser
+    ) -> list[str] | None:
+        """GENFLOW_SLACK_REVIEWERS as the run's reviewers, as for every job started from
+        Slack, when the workflow asks for reviews: GenFlow describes a workflow with its
+        review nodes' `review_options` (as it describes a flow), and refuses reviewers
+        (422) for a run that asks for none."""
+        if not self.bot.reviewers:
+            return None
+        if workflow is None:
+            workflow = await self.bot.person(user).workflow(workflow_id)
+        if not workflow.get("review_options"):
+            return None
+        return await self.bot.reviewers.of_job(user) or None
 
 
 def job_title(name: str, input_data: dict[str, Any]) -> str:

@@ -111,7 +111,7 @@ async def _start(
     data = input_data(pairs, fields)
     title = job_title(str(spec.get("name") or workflow_id), data)
     try:
-        return await bot.workflows.run(workflow_id, data, title, channel, user)
+        return await bot.workflows.run(workflow_id, data, title, channel, user, workflow=workflow)
     except APIError as exc:
         raise RunRefused(problems(exc, fields)) from exc
 

@@ -83,8 +83,8 @@ def build_ui(people: People, settings: UISettings | None = None) -> gr.Blocks:
                     with gr.Column(scale=4):
                         status = gr.HTML(status_html(None, None), elem_id="gf-status")
                         chatbot = job_panel.chatbot("gf-chat", 540, PLACEHOLDER)
-                        review_box, review_prompt, comment, buttons, editor = job_panel.review_row(
-                            "gf"
+                        review_box, review_prompt, deciding, comment, buttons, editor = (
+                            job_panel.review_row("gf")
                         )
                         with gr.Row(equal_height=True):
                             mode = gr.Dropdown(  # choices come from the API when the page loads
@@ -127,6 +127,7 @@ def build_ui(people: People, settings: UISettings | None = None) -> gr.Blocks:
             status,
             review_box,
             review_prompt,
+            deciding,
             comment,
             buttons,
             editor,

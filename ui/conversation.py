@@ -57,15 +57,49 @@ class ChatView:
     # Whether this page's person may cancel the job: the API's `may_cancel`, from the
     # latest snapshot (the owner and admins may; a reviewer of someone else's job may not).
     may_cancel: bool = False
+    # Whether they may decide the open review: the API's `may_decide`, about the review
+    # that snapshot had open (`judged`). A review opened since is not known until another
+    # snapshot says (the follower asks at once), and shows no buttons until then.
+    may_decide: bool = False
+    judged: str | None = None
+    owner: str | None = None  # the job's owner, who may decide every review of it
+    others: set[str] = field(default_factory=set)  # review ids they were told are not theirs
 
     @classmethod
     def of_job(cls, job: Mapping[str, Any]) -> ChatView:
         """A job snapshot the API answered this page's person (created, executed, read)."""
-        return cls(JobView.from_job(job), may_cancel=job.get("may_cancel") is True)
+        view = cls(JobView.from_job(job))
+        view.snapshot(job)
+        return view
 
     def snapshot(self, job: Mapping[str, Any]) -> None:
-        """What a later snapshot says that events do not: whether the person may cancel."""
+        """What a later snapshot says that events do not: whether the person may cancel
+        the job, and whether they may decide the review it has open."""
         self.may_cancel = job.get("may_cancel") is True
+        self.owner = job.get("owner") or self.owner
+        review = job.get("review") if job.get("status") == "waiting_for_review" else None
+        self.judged = (review or {}).get("id")
+        self.may_decide = self.judged is not None and job.get("may_decide") is True
+        if self.judged is not None and self.may_decide:
+            self.others.discard(self.judged)
+        elif self.judged is not None:
+            self.others.add(self.judged)
+
+    @property
+    def unjudged(self) -> bool:
+        """A review is open here that no snapshot has said whether this person may decide."""
+        review = self.open_review
+        return review is not None and review.get("id") != self.judged
+
+    @property
+    def decides(self) -> bool:
+        """The open review is this person's to decide (by the API's latest answer)."""
+        review = self.open_review
+        return review is not None and review.get("id") == self.judged and self.may_decide
+
+    def who_decides(self, review: Mapping[str, Any]) -> str:
+        """Who may decide `review`, in words: its assignees, then the job's owner."""
+        return deciders(review, self.owner)
 
     @property
     def job_id(self) -> str:
@@ -130,6 +164,9 @@ class ChatView:
             while said and said[0][0] <= position:
                 out.append(said.popleft()[1].message())
             shown = moment_message(job, moment, files)
+            if moment.kind == "review" and job.reviews[moment.index].get("id") in self.others:
+                review = job.reviews[moment.index]  # seen, not theirs: say whose it is
+                shown = Note(review_markdown(review, self.who_decides(review))).message()
             if shown is not None:
                 out.append(shown)
             if moment.kind == "review" and (reminder := reminder_line(job.reviews[moment.index])):
@@ -201,9 +238,12 @@ def quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.strip().splitlines())
 
 
-def review_markdown(review: Mapping[str, Any]) -> str:
+def review_markdown(review: Mapping[str, Any], waits_for: str | None = None) -> str:
+    """A review as the chat shows it; with `waits_for`, for someone who may see it but not
+    decide it (the API said so): whose decision it waits for, instead of asking them."""
     payload = review.get("payload") or {}
-    text = f"⚑ **Your review, please:** {review.get('prompt') or 'review the result'}"
+    heading = "Your review, please" if waits_for is None else f"A review for {waits_for}"
+    text = f"⚑ **{heading}:** {review.get('prompt') or 'review the result'}"
     if payload.get("output"):
         text += "\n\n" + quote(str(payload["output"]))
     elif payload.get("markdown"):
@@ -228,6 +268,19 @@ def decision_markdown(decided: Decision) -> str:
     if decided.comment:
         text += f": “{decided.comment}”"
     return text
+
+
+def deciders(review: Mapping[str, Any], owner: str | None) -> str:
+    """Who may decide a review, as the request names them: "erin or alice (the job's
+    owner)" (its assignees, then the owner, who may decide every review of the job; and
+    admins, who are not named)."""
+    assignees = [str(a) for a in review.get("assignees") or [] if a and a != owner]
+    names = [person(a) for a in dict.fromkeys(assignees)]
+    if owner:
+        names.append(f"{person(owner)} (the job's owner)")
+    if not names:
+        return "the job's owner"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def person(principal: str | None) -> str:

@@ -45,8 +45,8 @@ class Handlers:
     """The page's behaviour; `clients(request)` is the API client of the person behind a
     page event (`People.client`)."""
 
-    # chat, status, review box, prompt, buttons, Edit, editor, cancel, timer, id
-    VIEW_OUTPUTS = 9 + MAX_OPTIONS
+    # chat, status, review box, prompt, decision row, buttons, Edit, editor, cancel, timer, id
+    VIEW_OUTPUTS = 10 + MAX_OPTIONS
 
     def __init__(self, clients: Clients, settings: UISettings):
         self.settings = settings
@@ -63,11 +63,16 @@ class Handlers:
 
     def view_outputs(self, session: Session) -> tuple[Any, ...]:
         """The job's view; while this page edits the open review, its editor instead of
-        the one-click buttons (whose Approve would drop the edits)."""
+        the one-click buttons (whose Approve would drop the edits). The decision row (a
+        comment, the buttons, Edit) is there only for whom the API lets decide the open
+        review (`may_decide`); anyone else who sees the job is told whose decision it
+        waits for. The panel shows once the API has said which."""
         view = session.view
         review = view.open_review if view else None
-        editing = review is not None and view is not None and view.editing == review["id"]
-        options = [] if editing else one_click_options(review)[:MAX_OPTIONS]
+        known = review is not None and view is not None and not view.unjudged
+        decides = view is not None and view.decides
+        editing = decides and view is not None and view.editing == (review or {}).get("id")
+        options = one_click_options(review)[:MAX_OPTIONS] if decides and not editing else []
         buttons = [
             gr.Button(
                 value=option.capitalize(), visible=True, variant=VARIANTS.get(option, "secondary")
@@ -78,10 +83,11 @@ class Handlers:
         return (
             view.messages(self.artifacts.files()) if view else list(session.notes),
             status_html(view.job if view else None, title, session.problem),
-            gr.Column(visible=review is not None),
-            f"**Your decision:** {review.get('prompt', '')}" if review else "",
+            gr.Column(visible=known),
+            review_line(view, review) if view is not None and review is not None else "",
+            gr.Row(visible=decides),
             *buttons,
-            gr.Button(visible=not editing and bool(editable_text(review))),
+            gr.Button(visible=decides and not editing and bool(editable_text(review))),
             gr.Column(visible=editing),
             gr.Button(visible=view is not None and not view.finished and view.may_cancel),
             gr.Timer(active=review is not None),
@@ -273,6 +279,18 @@ class Handlers:
             session = self._tabs.pop(key, None)
             if session is not None:
                 session.stop_following()
+
+
+def review_line(view: ChatView, review: dict[str, Any]) -> str:
+    """The review panel's line: the decision asked of this person, or whose it is."""
+    if view.decides:
+        return f"**Your decision:** {review.get('prompt', '')}"
+    if view.unjudged:
+        return ""  # not shown until the API says
+    return (
+        f"⏳ **Waiting for a decision by {view.who_decides(review)}.** You can follow this "
+        "review here, but it is not yours to decide."
+    )
 
 
 def strip_markdown(text: str) -> str:

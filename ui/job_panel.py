@@ -28,6 +28,7 @@ class JobPanel:
     status: gr.HTML
     review_box: gr.Column
     review_prompt: gr.Markdown
+    deciding: gr.Row  # the comment, the decision buttons and Edit: for whom may decide
     comment: gr.Textbox
     buttons: list[gr.Button]
     editor: Editor
@@ -42,6 +43,7 @@ class JobPanel:
             self.status,
             self.review_box,
             self.review_prompt,
+            self.deciding,
             *self.buttons,
             self.editor.open,
             self.editor.box,
@@ -69,12 +71,13 @@ def chatbot(elem_id: str, height: int, placeholder: str | None = None) -> gr.Cha
 
 def review_row(
     prefix: str,
-) -> tuple[gr.Column, gr.Markdown, gr.Textbox, list[gr.Button], Editor]:
-    """The decision panel: the review's prompt, a comment, one button per option, Edit,
-    and the editor Edit opens."""
+) -> tuple[gr.Column, gr.Markdown, gr.Row, gr.Textbox, list[gr.Button], Editor]:
+    """The decision panel: the review's prompt (or whose decision it waits for), and for
+    whom may decide it a row of a comment, one button per option and Edit, and the
+    editor Edit opens."""
     with gr.Column(visible=False, elem_id=f"{prefix}-review") as box:
         prompt = gr.Markdown(elem_id=f"{prefix}-review-prompt")
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, visible=False, elem_id=f"{prefix}-deciding") as row:
             comment = gr.Textbox(
                 show_label=False,
                 placeholder="Comment (optional): what should change?",
@@ -87,7 +90,7 @@ def review_row(
             ]
             edit = edit_button(prefix)
         editor = editor_box(prefix, edit)
-    return box, prompt, comment, buttons, editor
+    return box, prompt, row, comment, buttons, editor
 
 
 def build(prefix: str, poll_seconds: float, *, height: int = 420) -> JobPanel:
@@ -97,11 +100,11 @@ def build(prefix: str, poll_seconds: float, *, height: int = 420) -> JobPanel:
     job_id = gr.Textbox(visible=False, elem_id=f"{prefix}-job-id")
     status = gr.HTML(status_html(None, None), elem_id=f"{prefix}-status")
     chat = chatbot(f"{prefix}-chat", height)
-    box, prompt, comment, buttons, editor = review_row(prefix)
+    box, prompt, row, comment, buttons, editor = review_row(prefix)
     cancel = gr.Button(
         "Cancel", variant="stop", visible=False, size="sm", elem_id=f"{prefix}-cancel"
     )
-    return JobPanel(chat, status, box, prompt, comment, buttons, editor, cancel, timer, job_id)
+    return JobPanel(chat, status, box, prompt, row, comment, buttons, editor, cancel, timer, job_id)
 
 
 def wire(

@@ -22,6 +22,7 @@ from typing import Any
 
 from backend.client import APIError, GenFlowClient, Unreachable
 from ui.artifacts import ArtifactFiles
+from ui.conversation import ChatView
 from ui.errors import explain
 from ui.session import STOP, Session
 
@@ -53,7 +54,7 @@ async def follow(
             session.drop_view(explain(snapshot))
             yield
             return
-        view.snapshot(snapshot)  # may this person cancel it (a reopened link: now known)
+        view.snapshot(snapshot)  # may this person cancel it, decide its review (now known)
         stop_at = snapshot["last_seq"]
         if view.last_seq >= stop_at and (view.finished or view.review is not None):
             yield
@@ -61,6 +62,8 @@ async def follow(
         pump = asyncio.create_task(_pump(client, view.job_id, view.last_seq, inbox))
         try:
             async for _ in _consume(client, session, inbox, artifacts, stop_at, idle):
+                if view.unjudged:  # a review opened since the snapshot: is it theirs?
+                    await _judge(client, view)
                 yield
         finally:
             pump.cancel()
@@ -126,6 +129,14 @@ async def _consume(
             return
 
 
+async def _judge(client: GenFlowClient, view: ChatView) -> None:
+    """Ask the API whether this page's person may decide the review that opened: a job
+    snapshot says (`may_decide`). Until one does, the page shows no decision buttons; if
+    this one fails, the review timer asks again (`moved_on`)."""
+    with contextlib.suppress(APIError):
+        view.snapshot(await client.job(view.job_id))
+
+
 async def _check_connection(client: GenFlowClient, session: Session) -> bool:
     """While the stream is quiet, tell the person if the API is gone. True if that changed."""
     assert session.view is not None
@@ -154,11 +165,14 @@ async def _pump(client: GenFlowClient, job_id: str, after: int, inbox: asyncio.Q
 
 async def moved_on(client: GenFlowClient, session: Session) -> bool:
     """Whether the job waiting at the review this tab shows has news for it: the review
-    was decided (anywhere), the job moved on, or an event came while it waits (the
-    review's half-time reminder). A new follower then catches up."""
+    was decided (anywhere), the job moved on, an event came while it waits (the review's
+    half-time reminder), or the page does not know yet whether its person may decide the
+    review. A new follower then catches up (and its snapshot says)."""
     view = session.view
     if view is None or view.review is None:
         return False
+    if view.unjudged:
+        return True
     job = await client.job(view.job_id)
     review = job.get("review") or {}
     if job["status"] != "waiting_for_review" or review.get("id") != view.review.get("id"):

@@ -19,10 +19,17 @@ blueprint = Blueprint("jobs", __name__)
 
 
 def shown(job: Job, caller: Principal) -> dict[str, Any]:
-    """A job as the API answers `caller`: the job, and `may_cancel`, whether the caller
-    may cancel it (its owner and admins, not its assignees: reviews/access.py). Surfaces
-    offer Cancel by this answer, so the rule stays the API's, in one place."""
-    return {**job.to_json(), "may_cancel": access.may_cancel(caller, job)}
+    """A job as the API answers `caller`: the job; `may_cancel`, whether the caller may
+    cancel it (its owner and admins, not its assignees); and `may_decide`, whether the
+    caller may decide its open review (its owner, admins, that review's assignees; false
+    when none is open): reviews/access.py, the rules the cancel and decide routes apply.
+    Surfaces offer Cancel and the decision buttons by these answers, so the rules stay
+    the API's, in one place."""
+    return {
+        **job.to_json(),
+        "may_cancel": access.may_cancel(caller, job),
+        "may_decide": access.may_decide_open(caller, job),
+    }
 
 
 @blueprint.post("/api/jobs")

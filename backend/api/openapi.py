@@ -156,7 +156,10 @@ def _workflow_paths() -> dict[str, Any]:
             "get": {"summary": "Tools a tool node may call", "responses": _responses("200", 401)}
         },
         "/api/workflows/{workflow_id}": {
-            **_workflow_path("A workflow with its estimates"),
+            **_workflow_path(
+                "A workflow with its estimates and `review_options` (its review nodes' "
+                "options; empty: a run takes no review terms)"
+            ),
             **_workflow_path(
                 "Replace the spec (the next version)", 400, 409, 413, 422, body=spec, method="put"
             ),
@@ -318,7 +321,8 @@ def document() -> dict[str, Any]:
             },
             "/api/jobs/{job_id}": _item_path(
                 "A job (its owner's, an admin's, its assignees'), with `may_cancel`: whether "
-                "the caller may cancel it"
+                "the caller may cancel it, and `may_decide`: whether the caller may decide "
+                "its open review (false when none is open)"
             ),
             "/api/jobs/{job_id}/reviews": _item_path(
                 "The review audit: every request and decision (who, via, when, payload hash, "

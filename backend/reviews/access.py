@@ -4,13 +4,15 @@ A job is seen by its owner, admins, and its assignees (the job's reviewers and t
 assignees of any of its reviews); everyone else gets 404, as if it did not exist. A
 review is decided by the job's owner, admins, and that review's assignees; someone who
 can see the job but is not among them gets 403. Cancelling stays the owner's (and
-admins'). The web chat and the Slack bot ask the API, so the rule is enforced here only.
+admins'). The web chat and the Slack bot ask the API, so the rule is enforced here only:
+a job answer carries `may_cancel` and `may_decide` (for its open review), computed by
+the functions the routes apply, and surfaces offer buttons by those answers.
 """
 
 from __future__ import annotations
 
 from backend.auth import Principal
-from backend.domain import Job, Review
+from backend.domain import Job, JobStatus, Review
 from backend.store.base import Store
 
 
@@ -31,6 +33,15 @@ async def is_assignee(store: Store, principal: Principal, job_id: str) -> bool:
 
 def may_decide(principal: Principal, job: Job, review: Review) -> bool:
     return principal.can_see(job.owner) or not principal.names.isdisjoint(review.assignees)
+
+
+def may_decide_open(principal: Principal, job: Job) -> bool:
+    """Whether the caller may decide the job's open review (no review open: False), by
+    the decide route's rule: the owner, admins, that review's assignees."""
+    review = job.review
+    if review is None or job.status is not JobStatus.WAITING_FOR_REVIEW:
+        return False
+    return may_decide(principal, job, review)
 
 
 def may_cancel(principal: Principal, job: Job) -> bool:

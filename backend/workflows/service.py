@@ -57,8 +57,11 @@ class WorkflowService:
         self.knowledge_names = knowledge_names
 
     def describe(self, workflow: Workflow) -> dict[str, Any]:
-        """The API's view: the spec with its computed cost and time estimates."""
+        """The API's view: the spec with its computed cost and time estimates, and the
+        options of the reviews its `review` nodes ask for (`review_options`, as a flow's in
+        `GET /api/flows`; empty: a run takes no review terms, `execute` checks them so)."""
         shown = workflow.to_json()
+        shown["review_options"] = list(specs.review_options(workflow.spec))
         model = self.settings.model or LOCAL_MODEL
         figures = estimate(
             workflow.spec,

@@ -200,6 +200,42 @@ async def test_may_cancel_says_whom_the_api_lets_cancel(h: Harness) -> None:
     assert (await cancelled.get_json())["status"] == "cancelled"
 
 
+async def test_may_decide_says_whom_the_api_lets_decide_the_open_review(h: Harness) -> None:
+    """Every job answer says whether its caller may decide the job's open review, by the
+    rule the decide route applies: the owner, admins and that review's assignees may; an
+    assignee of another review of the job sees it but may not; with no review open, nobody
+    may (the answer is about the open review, not about the job)."""
+    job = await create(h, "two_gates", {})
+    assert job["may_decide"] is False  # created: no review open yet
+    legal = await h.wait_for(job["id"], "waiting_for_review")
+    path = f"/api/jobs/{job['id']}"
+
+    async def may(who: str, admin: bool = False) -> bool:
+        seen = await h.client.get(path, headers=h.headers(who, admin=admin))
+        assert seen.status_code == 200, who
+        return (await seen.get_json())["may_decide"]
+
+    assert legal["may_decide"] is True  # alice's own job
+    assert [await may("alice"), await may("root", admin=True), await may("dave")] == [True] * 3
+    inbox = await h.client.get("/api/jobs?assigned=me", headers=h.headers("dave"))
+    assert [j["may_decide"] for j in (await inbox.get_json())["jobs"]] == [True]
+    decided = await decide(h, legal, "dave", decision="approve")
+    assert (await decided.get_json())["may_decide"] is False  # legal's review is closed
+
+    editor = await h.wait_for(job["id"], "waiting_for_review")
+    assert editor["review"]["assignees"] == ["erin"]
+    # dave still sees the job, but the open review is erin's: what its 403 enforces
+    assert [await may("dave"), await may("erin"), await may("alice")] == [False, True, True]
+    assert await may("root", admin=True) is True
+    inbox = await h.client.get("/api/jobs?assigned=me", headers=h.headers("dave"))
+    assert [j["may_decide"] for j in (await inbox.get_json())["jobs"]] == [False]
+    await error_of(await decide(h, editor, "dave", decision="approve"), 403)
+
+    cancelled = await h.client.post(f"{path}/cancel", headers=h.headers())
+    assert (await cancelled.get_json())["may_decide"] is False  # nothing open any more
+    assert [await may("alice"), await may("erin")] == [False, False]
+
+
 async def test_owner_and_admin_decide_and_each_is_recorded_as_themselves(h: Harness) -> None:
     first = await create(h, "two_gates", {})
     legal = await h.wait_for(first["id"], "waiting_for_review")

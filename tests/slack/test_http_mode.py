@@ -153,9 +153,9 @@ async def test_the_api_decides_who_may_decide(
     # Bob is neither: GenFlow refuses his click, and he alone is told whose review it is.
     await slack.click(waiting, "Approve", user=BOB)
     refusal = await slack.wait_for(lambda: slack.ephemerals(), what="a refusal")
-    assert refusal == [
-        ":no_entry: You may not decide this review: it belongs to <@UALICE>; "
-        "only they, its reviewers and admins may decide it."
+    assert refusal == [  # who may: the starter, the review's assignees (the reviewers)
+        ":no_entry: You may not decide this review: only <@UALICE> (who started the job), "
+        "<@UCAROL>, <@UDAVE> or an admin may."
     ]
     await slack.click(waiting, "Reject", user=BOB)  # no comment form for him either
     again = await slack.wait_for(lambda: slack.ephemerals()[1:], what="a second refusal")

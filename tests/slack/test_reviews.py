@@ -1,24 +1,31 @@
-"""Reviews from Slack beyond a click: the Edit form, and a deadline's reminder and timeout.
+"""Reviews from Slack beyond a click: the Edit form, a deadline's reminder and timeout, and
+someone who sees a job but may not decide its open review.
 
 Fake Slack <-> bot (HTTP mode) <-> a real API process (review sweeps every second).
 Decisions are sent acting for the Slack user; what GenFlow recorded is read back with the
-admin client.
+admin client. (The last test meets a stub of GenFlow instead: the default flows have no
+review that someone may see but not decide.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
-from backend.client import GenFlowClient
+from backend.client import APIError, GenFlowClient
+from bots.bot import SlackBot
 from bots.config import SlackConfig
+from bots.people import SlackUser
 from bots.slack import RunningBot, running
+from bots.store import BotStore
 from tests.e2e.server import GenFlowServer
-from tests.fakes.slack_api import FakeSlack
-from tests.slack.conftest import ALICE, BOB, CAROL, principal
+from tests.fakes.slack_api import TEAM, FakeSlack
+from tests.slack.conftest import ALICE, BOB, CAROL, DAVE, principal
 from tests.slack.slack_view import CHANNEL, buttons, job_id_in, showing, shown
 
 pytestmark = pytest.mark.timeout(90)
@@ -145,3 +152,67 @@ async def test_a_reminder_is_posted_once_across_a_restart_then_the_deadline_deci
     assert audit["state"] == "timed_out" and audit["decision"]["via"] == "timeout"
     assert audit["reminded_at"] is not None
     assert len(slack.thread(CHANNEL, waiting["ts"])) == 1  # one reminder in all
+
+
+# -- someone who sees the job but may not decide its open review ------------------------
+
+SECOND = {"id": "rev_2", "node": "Editor", "prompt": "Good?", "options": ["approve", "edit"],
+          "assignees": [principal("UERIN")], "editable": ["output"],
+          "payload": {"output": "a draft"}}  # fmt: skip
+
+
+class TwoGates:
+    """GenFlow as the bot meets it for Alice's job of two gates: Dave decided the first
+    (so he sees the job), the second is Erin's. Acting for someone, the job with its
+    `may_decide`, and a decision refused (403) to whom it is not; with the bot's own
+    token, the review audit."""
+
+    def __init__(self, as_: str | None = None) -> None:
+        self.as_ = as_
+        self.decided: list[tuple[str, str]] = []
+
+    def acting_for(self, principal: str) -> TwoGates:
+        return TwoGates(principal)
+
+    def may(self) -> bool:
+        return self.as_ in (principal(ALICE), principal("UERIN"))
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        return {"id": job_id, "status": "waiting_for_review", "owner": principal(ALICE),
+                "review": SECOND, "may_decide": self.may()}  # fmt: skip
+
+    async def decide(self, job_id: str, review_id: str, decision: str, **rest: Any) -> dict:
+        if not self.may():
+            raise APIError(403, "forbidden", "you may see this job but not decide this review")
+        return {}
+
+    async def reviews(self, job_id: str) -> dict[str, Any]:
+        assert self.as_ is None, "the bot reads the audit with its own token"
+        first = {"review_id": "rev_1", "assignees": [principal(DAVE)]}
+        return {"job_id": job_id, "owner": principal(ALICE),
+                "reviews": [first, {**SECOND, "review_id": "rev_2"}]}  # fmt: skip
+
+
+async def test_who_sees_but_may_not_decide_gets_no_form_and_is_told_who_may(
+    tmp_path: Path,
+) -> None:
+    """The bot words GenFlow's answers: a form opens only for a review the job says the
+    clicker may decide (`may_decide`), and a refusal names who may (the starter and the
+    review's assignees, from its request)."""
+    store = await BotStore.open(tmp_path / "slack.db")
+    await store.add_job("job_1", "two_gates", "Two gates", CHANNEL, ALICE)
+    config = SlackConfig(bot_token="xoxb-test", data_dir=tmp_path)
+    bot = SlackBot(config, cast(GenFlowClient, TwoGates()), cast(AsyncWebClient, None), store)
+    dave, erin = SlackUser(TEAM, DAVE), SlackUser(TEAM, "UERIN")
+    who_may = (
+        ":no_entry: You may not decide this review: only <@UALICE> (who started the job), "
+        "<@UERIN> or an admin may."
+    )
+    try:
+        assert await bot.open_review("job_1", "rev_2", dave) == (None, who_may)  # no form
+        assert await bot.decide("job_1", "rev_2", "approve", dave) == who_may
+        assert await bot.edit("job_1", "rev_2", {"output": "mine"}, dave) == who_may
+        assert await bot.open_review("job_1", "rev_2", erin) == (SECOND, None)
+        assert await bot.decide("job_1", "rev_2", "approve", erin) is None
+    finally:
+        await store.close()

@@ -17,9 +17,10 @@ from backend.client import GenFlowClient
 from bots.config import SlackConfig
 from bots.slack import RunningBot, running
 from bots.workflow_blocks import drafting_message, summary_message
+from flows.pilot.library import TEMPLATES
 from tests.e2e.server import GenFlowServer
 from tests.fakes.slack_api import FakeSlack
-from tests.slack.conftest import ALICE, BOB, WORKFLOW_DRAFT, principal
+from tests.slack.conftest import ALICE, BOB, CAROL, DAVE, WORKFLOW_DRAFT, principal
 from tests.slack.slack_view import CHANNEL, buttons, job_id_in, showing, shown
 
 pytestmark = pytest.mark.timeout(90)
@@ -134,7 +135,50 @@ async def test_draft_run_review_and_result_from_slack(
     assert job["flow"] == "workflow" and job["workflow_id"] == workflow_id
     assert job["status"] == "completed" and job["result"]["output"] == WORKFLOW_DRAFT
     assert job["input"]["input_data"] == {"topic": "tea"}
+    # GENFLOW_SLACK_REVIEWERS (Carol, and the editors' group: Dave) review a run from the
+    # form too, as every job started from Slack (the run asks for a review).
+    assert sorted(job["reviewers"]) == [principal(CAROL), principal(DAVE)]
     assert len(slack.channel_messages(CHANNEL)) == 2  # the summary, and one per run
+
+
+async def test_a_run_by_id_is_reviewed_by_the_configured_reviewers_if_it_asks_for_reviews(
+    slack: FakeSlack, bot: RunningBot, client: GenFlowClient
+) -> None:
+    """`/workflow run` passes GENFLOW_SLACK_REVIEWERS as the run's reviewers, as every
+    Slack command does, when the workflow has review nodes (GenFlow describes it with
+    their `review_options`); a workflow without any runs without (GenFlow refuses review
+    terms for a run that asks for no reviews). Anyone else who clicks is told privately
+    who may decide."""
+    bob = client.acting_for(principal(BOB))
+    workflow_id = (await bob.generate_workflow(REQUEST))["workflow_id"]
+    assert (await bob.workflow(workflow_id))["review_options"] == ["approve", "reject"]
+    reply = await slack.slash("/workflow", f"run {workflow_id} topic=tea", user=BOB)
+    assert "Started the workflow" in reply.text, reply.text
+    job_id = job_id_in(reply.text)
+    review = await review_of(slack, "the review of a run started by id")
+    job = await client.job(job_id)
+    assert job["owner"] == principal(BOB)
+    assert sorted(job["reviewers"]) == [principal(CAROL), principal(DAVE)]
+    assert job["review"]["assignees"] == job["reviewers"]
+
+    await slack.click(review, "Approve", user=ALICE)  # in the channel, but no reviewer
+    refusals = await slack.wait_for(
+        lambda: [t for t in slack.ephemerals() if "may not decide" in t], what="a refusal"
+    )
+    assert refusals == [
+        ":no_entry: You may not decide this review: only <@UBOB> (who started the job), "
+        "<@UCAROL>, <@UDAVE> or an admin may."
+    ]
+    assert (await client.job(job_id))["status"] == "waiting_for_review"
+    await slack.click(review, "Approve", user=CAROL)
+    done = await showing(slack, lambda m: "Done" in shown(m), "the run approved by Carol")
+    assert "✅ Approved by <@UCAROL>" in shown(done)
+
+    plain = await bob.save_workflow(TEMPLATES["summarize_text"].spec())
+    assert plain["review_options"] == []
+    reply = await slack.slash("/workflow", f"run {plain['workflow_id']} text=tea", user=BOB)
+    assert "Started the workflow" in reply.text, reply.text
+    assert (await client.job(job_id_in(reply.text)))["reviewers"] == []
 
 
 async def test_run_by_id_with_a_rejection_and_a_decision_made_elsewhere(

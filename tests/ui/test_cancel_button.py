@@ -26,8 +26,9 @@ EVENTS = [
     {"seq": 2, "type": "node.started", "data": {"node": "TaskReview", "attempt": 1}},
     {"seq": 3, "type": "review.requested", "data": REVIEW},
 ]
-# view_outputs: chat, status, review box, prompt, buttons, Edit, editor, cancel, timer, id
-BUTTONS, CANCEL = slice(4, 4 + MAX_OPTIONS), 6 + MAX_OPTIONS
+# view_outputs: chat, status, review box, prompt, decision row, buttons, Edit, editor,
+# cancel, timer, id
+BUTTONS, CANCEL = slice(5, 5 + MAX_OPTIONS), 7 + MAX_OPTIONS
 
 
 class JobAPI:
@@ -40,7 +41,8 @@ class JobAPI:
     def snapshot(self, status: str = "waiting_for_review") -> dict[str, Any]:
         return {"id": "job_1", "flow": "review", "status": status, "input": {"task": "t"},
                 "owner": "alice", "review": REVIEW, "last_seq": len(EVENTS),
-                "may_cancel": self.may_cancel}  # fmt: skip
+                "may_cancel": self.may_cancel,
+                "may_decide": status == "waiting_for_review"}  # fmt: skip
 
     async def job(self, job_id: str) -> dict[str, Any]:
         return self.snapshot()

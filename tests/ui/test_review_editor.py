@@ -11,7 +11,7 @@ from typing import Any, cast
 import gradio as gr
 import pytest
 
-from backend.client import APIError, GenFlowClient, JobView
+from backend.client import APIError, GenFlowClient
 from ui.conversation import ChatView
 from ui.handlers import MAX_OPTIONS, Handlers
 from ui.review_editor import MAX_FIELDS, NOTHING_CHANGED, ReviewEditor, edits_of
@@ -26,9 +26,9 @@ ARTICLE_REVIEW = {
     "editable": ["title", "markdown"],
     "payload": {"title": "Tea", "markdown": "# Tea\n\nHot water.", "artifact_id": "art_1"},
 }
-# view_outputs: chat, status, review box, prompt, buttons, Edit, editor, cancel, timer, id
-BUTTONS = slice(4, 4 + MAX_OPTIONS)
-EDIT, EDITOR = 4 + MAX_OPTIONS, 5 + MAX_OPTIONS
+# view_outputs: chat, status, review box, prompt, decision row, buttons, Edit, editor, …
+BUTTONS = slice(5, 5 + MAX_OPTIONS)
+EDIT, EDITOR = 5 + MAX_OPTIONS, 6 + MAX_OPTIONS
 
 
 class StubAPI:
@@ -58,8 +58,9 @@ def editor(api: StubAPI, tmp_path: Path) -> ReviewEditor:
 
 def waiting(review: dict[str, Any]) -> Session:
     session = Session()
-    job = {"id": "job_1", "flow": "article", "status": "waiting_for_review", "review": review}
-    session.open(ChatView(JobView.from_job(job)))
+    job = {"id": "job_1", "flow": "article", "status": "waiting_for_review", "review": review,
+           "owner": "alice", "may_decide": True}  # fmt: skip
+    session.open(ChatView.of_job(job))
     return session
 
 
