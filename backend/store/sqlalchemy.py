@@ -9,8 +9,9 @@ instead cross threads for every cursor, execute, fetch and close, and a write
 transaction would hold the database for a dozen event-loop turns - under load that, not
 SQLite, limits throughput. On PostgreSQL the same functions run
 through `AsyncConnection.run_sync` (psycopg 3), with the decided job row locked FOR UPDATE.
-Its pooled connections are pinged before use, so a restarted server costs the calls that
-were running when it went down, not the next call on every stale connection.
+Its pooled connections are pinged before use when they may be dead (`PrePing`), so a
+restarted server costs the calls that were running when it went down, not the next call
+on every stale connection.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from backend.store import session_queries as sq
 from backend.store import workflow_queries as wq
 from backend.store.base import Decision, JobUpdate
 from backend.store.migrate import driver_url, sync_url
+from backend.store.pre_ping import PrePing
 from backend.store.thread_lane import ThreadLane
 from backend.workflows.model import Workflow
 
@@ -71,8 +73,10 @@ class SQLStore:
             # when it is checked in, so a busy worker opened one per job or so, each a new
             # server backend and a password exchange (docs/performance.md, scale_out).
             self._async_engine = create_async_engine(
-                self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=0
+                self.url, echo=echo, pool_size=10, max_overflow=0
             )
+            engine = self._async_engine.sync_engine
+            PrePing(engine.dialect).listen(engine.pool)
 
     @property
     def failing(self) -> bool:
