@@ -7,13 +7,14 @@ import pytest
 
 from tests.harness import Harness, running_app
 from tests.services import (  # real PostgreSQL and Redis
+    pg_store,
     postgres_url,
     private_postgres,
     private_redis,
     redis_url,
 )
 
-__all__ = ["harness", "postgres_url", "private_postgres", "private_redis", "redis_url"]
+__all__ = ["harness", "pg_store", "postgres_url", "private_postgres", "private_redis", "redis_url"]
 
 
 @pytest.fixture

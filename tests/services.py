@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from backend.store.migrate import conninfo
+from backend.store.sqlalchemy import SQLStore
 
 POSTGRES_ENV = "GENFLOW_TEST_POSTGRES_URL"
 REDIS_ENV = "GENFLOW_TEST_REDIS_URL"
@@ -57,6 +58,15 @@ def postgres_url() -> Iterator[str]:
         yield with_database(server, name)
     finally:
         _drop(server, name)
+
+
+@pytest.fixture
+async def pg_store(postgres_url: str) -> AsyncIterator[SQLStore]:
+    """A store on that fresh database, migrated."""
+    store = SQLStore(postgres_url)
+    await store.initialize()
+    yield store
+    await store.close()
 
 
 def _drop(server: str, name: str, attempts: int = 50) -> None:

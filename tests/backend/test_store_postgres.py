@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 
 import psycopg
-import pytest
 
 from backend.domain import JobStatus
 from backend.events import EventType, NewEvent
@@ -15,14 +13,6 @@ from backend.store.base import JobUpdate
 from backend.store.migrate import MIGRATION_LOCK, conninfo
 from backend.store.sqlalchemy import SQLStore
 from tests.backend.test_store import created, new_job
-
-
-@pytest.fixture
-async def pg_store(postgres_url: str) -> AsyncIterator[SQLStore]:
-    store = SQLStore(postgres_url)
-    await store.initialize()
-    yield store
-    await store.close()
 
 
 def terminate_other_connections(url: str) -> int:

@@ -10,7 +10,7 @@ SHARE lock does not conflict with an UPDATE of non-key columns).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -24,14 +24,6 @@ from backend.store.migrate import conninfo
 from backend.store.sqlalchemy import SQLStore
 from backend.store.tables import jobs
 from tests.backend.test_store_leases import claimed
-
-
-@pytest.fixture
-async def pg_store(postgres_url: str) -> AsyncIterator[SQLStore]:
-    store = SQLStore(postgres_url)
-    await store.initialize()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

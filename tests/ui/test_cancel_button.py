@@ -62,7 +62,8 @@ class JobAPI:
         return [{"name": "review", "title": "Do a task", "input_schema": schema}]
 
 
-def handlers(api: JobAPI, tmp_path: Path) -> Handlers:
+def handlers(api: object, tmp_path: Path) -> Handlers:
+    """The page's handlers, calling `api` (a stand-in for the API client)."""
     return Handlers(lambda request: cast(GenFlowClient, api), UISettings(artifact_dir=tmp_path))
 
 

@@ -15,14 +15,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
-import gradio as gr
 import pytest
 
 from backend.client import GenFlowClient
+from tests.ui.test_cancel_button import handlers, link, shown
 from ui import live
 from ui.handlers import MAX_OPTIONS, Handlers
 from ui.session import Session
-from ui.settings import UISettings
 
 LEGAL = {"id": "rev_legal", "node": "Legal", "prompt": "Legal OK?",
          "options": ["approve", "reject"], "assignees": ["dave"]}  # fmt: skip
@@ -80,19 +79,6 @@ class JobAPI:
 
     async def flows(self) -> list[dict[str, Any]]:
         return [{"name": "two_gates", "title": "Two gates", "input_schema": {"type": "object"}}]
-
-
-def handlers(api: JobAPI, tmp_path: Path) -> Handlers:
-    return Handlers(lambda request: cast(GenFlowClient, api), UISettings(artifact_dir=tmp_path))
-
-
-def link(job_id: str = "job_1") -> gr.Request:
-    """A page opened from a job's link (`?job=…`)."""
-    return gr.Request(session_hash="page-1", query_params={"job": job_id})
-
-
-def shown(update: Any) -> bool:
-    return bool(update.visible)
 
 
 def texts(chat: list[dict[str, Any]]) -> list[str]:
