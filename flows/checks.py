@@ -13,6 +13,7 @@ import asyncio
 import re
 from collections import deque
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
 
@@ -142,26 +143,52 @@ class _Said:
     """The sentences said so far; a sentence is said again when it is the same, when
     (from 6 words on) it shares 75 % of its words with one of the last `WINDOW` sentences,
     or (from 8 words on) 90 % of its words are in one of them,
-    the way a small model loops with a word changed here and there. The window keeps a
-    long answer linear in its length."""
+    the way a small model loops with a word changed here and there - or when it repeats
+    a clause said before: `CLAUSE` words in a row, `CLAUSE_WORDS` of them not stopwords,
+    as SmolLM2 carries one clause through several otherwise different sentences ("... is
+    a way of life that reflects the values of ..."). Prose does not repeat eight words
+    in a row. The window keeps a long answer linear in its length."""
 
     SIMILAR = 0.75
     CONTAINED = 0.9  # ... or says little that one of them did not (a cut-off retelling)
     WINDOW = 40
+    CLAUSE = 8
+    CLAUSE_WORDS = 4
 
     def __init__(self) -> None:
         self.keys: set[str] = set()
         self.recent: deque[set[str]] = deque(maxlen=self.WINDOW)
+        self.clauses: set[int] = set()  # hashes of every clause said so far
 
     def before(self, sentence: str) -> bool:
         key = _key(sentence)
         if not key:
             return False
-        words_ = set(key.split())
-        again = key in self.keys or self._near(words_)
+        sequence = key.split()
+        words_ = set(sequence)
+        clauses = self._clauses(sequence)
+        again = key in self.keys or self._near(words_) or not self.clauses.isdisjoint(clauses)
         self.keys.add(key)
         self.recent.append(words_)
+        self.clauses.update(clauses)
         return again
+
+    def _clauses(self, sequence: list[str]) -> list[int]:
+        """The sentence's runs of `CLAUSE` words that start with a word that is not a
+        stopword and have `CLAUSE_WORDS` such words (a clause said again longer than
+        `CLAUSE` has such a run; starting nowhere else halves the work)."""
+        n = self.CLAUSE
+        if len(sequence) < n:
+            return []
+        words_ = tuple(sequence)
+        content = [word not in _STOPWORDS for word in words_]
+        said = list(accumulate(content, initial=0))
+        least = self.CLAUSE_WORDS
+        return [
+            hash(words_[i : i + n])
+            for i in range(len(words_) - n + 1)
+            if content[i] and said[i + n] - said[i] >= least
+        ]
 
     def _near(self, words_: set[str]) -> bool:
         """One set intersection per recent sentence (|a or b| = |a| + |b| - |a and b|):

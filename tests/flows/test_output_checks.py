@@ -303,3 +303,28 @@ def test_the_cheap_test_for_a_sentence_about_the_prompt_agrees_with_the_full_one
     skip one the regex would catch."""
     sentence = " ".join((w.title() if upper else w) + mark for w, mark, upper in words_)
     assert checks._is_meta(sentence) == bool(checks._META.search(sentence)), sentence
+
+
+def test_tidy_drops_sentences_that_carry_a_clause_said_before() -> None:
+    """SmolLM2-135M writing about tea: one clause through three different sentences."""
+    text = (
+        "The tea ceremony is a quiet ritual that shows respect for guests and for nature. "
+        "Many families keep the ritual that shows respect for guests and for nature alive. "
+        "Schools teach children the ritual that shows respect for guests and for nature too. "
+        "Matcha is whisked with a bamboo brush."
+    )
+    assert checks.tidy(text) == (
+        "The tea ceremony is a quiet ritual that shows respect for guests and for nature. "
+        "Matcha is whisked with a bamboo brush."
+    )
+    assert checks.repeats(text) == 2
+
+
+def test_a_common_phrase_said_twice_is_not_a_repeated_clause() -> None:
+    text = (
+        "At the end of the day the merchants counted their silver coins. "
+        "At the end of the day the farmers walked home across the wet fields. "
+        "In the middle of the night a storm broke over the harbour."
+    )
+    assert checks.tidy(text) == text
+    assert checks.repeats(text) == 0
