@@ -68,7 +68,7 @@ def _register(parts: Services, queue: ProcrastinateQueue) -> None:
 
     async def requeue_unowned() -> int:
         ids = await parts.store.unowned_jobs(grace_seconds=parts.settings.lease_seconds)
-        ids = await queue.not_waiting(ids)
+        ids = await queue.not_waiting(ids, fetched_within=parts.settings.lease_seconds)
         for job_id in ids:
             await queue.enqueue(job_id)
         return len(ids)

@@ -107,18 +107,27 @@ class ProcrastinateQueue:
         except Exception as exc:  # the periodic re-queue finds the job once PostgreSQL is back
             log.warning("job %s: could not be queued now (%s); it will be re-queued", job_id, exc)
 
-    async def not_waiting(self, job_ids: list[str]) -> list[str]:
-        """The jobs without a `todo` entry: those already waiting in the queue (a backlog
-        of pending jobs, say) need no second one."""
+    async def not_waiting(self, job_ids: list[str], *, fetched_within: float) -> list[str]:
+        """The jobs the queue holds no run for: not waiting (`todo`: a backlog of pending
+        jobs needs no second entry), and not fetched by a worker in the last
+        `fetched_within` seconds (`doing` since a recent `started` event: its runner is
+        about to claim the job - under load a claim can wait a while for a connection,
+        and a second entry would run the job twice, the second claim refused). A job a
+        worker fetched longer ago and still did not claim, or claimed and lost the lease
+        of, is queued again."""
         if not job_ids:
             return []
         rows = await self.app.connector.execute_query_all_async(
-            "SELECT queueing_lock FROM procrastinate_jobs "
-            "WHERE status = 'todo' AND queueing_lock = ANY(%(ids)s)",
+            "SELECT queueing_lock FROM procrastinate_jobs AS job "
+            "WHERE queueing_lock = ANY(%(ids)s) AND (status = 'todo' OR (status = 'doing' "
+            "AND EXISTS (SELECT 1 FROM procrastinate_events AS event WHERE event.job_id = "
+            "job.id AND event.type = 'started' "
+            "AND event.at > now() - make_interval(secs => %(within)s))))",
             ids=job_ids,
+            within=fetched_within,
         )
-        waiting = {row["queueing_lock"] for row in rows}
-        return [job_id for job_id in job_ids if job_id not in waiting]
+        held = {row["queueing_lock"] for row in rows}
+        return [job_id for job_id in job_ids if job_id not in held]
 
     def cancel(self, job_id: str) -> None:
         """Nothing to do here: the worker running the job sees `job.cancelled` on the bus
