@@ -4,6 +4,7 @@ genflow up                      API + web UI (+ Slack bot with tokens), embedded
 genflow serve                   the API server alone
 genflow worker [--concurrency N]   run jobs (GENFLOW_QUEUE=procrastinate)
 genflow run FLOW key=value...   start a job and follow it in the terminal
+    [--reviewer NAME]... [--review-timeout S] [--on-timeout ACTION]   its review terms
 genflow user add NAME [--admin] [--password-stdin] | list | remove NAME | passwd NAME
 genflow token create --sub NAME [--admin] [--ttl 30d] | list [--all] | revoke ID
 genflow migrate                 apply database migrations
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         help="input fields; values are JSON when they parse as JSON, else text",
     )
     run.add_argument("--no-wait", action="store_true", help="print the job id and return")
+    add_review_terms(run)
 
     session = commands.add_parser(
         "session", help="make an article in stages (a GenFlow session), step by step"
@@ -69,19 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ran.add_argument(
         "inputs", nargs="*", metavar="key=value", help="input_data fields (JSON or text)"
     )
-    ran.add_argument(
-        "--reviewer",
-        action="append",
-        dest="reviewers",
-        metavar="NAME",
-        help="who else may decide its reviews (and see the job); repeat for more",
-    )
-    ran.add_argument(
-        "--review-timeout", type=float, metavar="SECONDS", help="how long each review may wait"
-    )
-    ran.add_argument(
-        "--on-timeout", metavar="ACTION", help="what a passed deadline applies (default cancel)"
-    )
+    add_review_terms(ran)
 
     cli_people.add_commands(commands)  # user …, token …
 
@@ -254,6 +244,33 @@ def _login_lines(settings: Settings, url: str) -> list[str]:
     ]
 
 
+def add_review_terms(parser: argparse.ArgumentParser) -> None:
+    """A job's review terms as `POST /api/jobs` takes them (docs/api.md, Reviews), for
+    `genflow run` and `genflow workflow run`; `review_terms(args)` reads them back."""
+    parser.add_argument(
+        "--reviewer",
+        action="append",
+        dest="reviewers",
+        metavar="NAME",
+        help="who else may decide its reviews (and see the job); repeat for more",
+    )
+    parser.add_argument(
+        "--review-timeout", type=float, metavar="SECONDS", help="how long each review may wait"
+    )
+    parser.add_argument(
+        "--on-timeout", metavar="ACTION", help="what a passed deadline applies (default cancel)"
+    )
+
+
+def review_terms(args: argparse.Namespace) -> dict[str, Any]:
+    """The options `add_review_terms` added, as the client's keyword arguments."""
+    return {
+        "reviewers": args.reviewers,
+        "review_timeout": args.review_timeout,
+        "on_timeout": args.on_timeout,
+    }
+
+
 def parse_inputs(pairs: list[str]) -> dict[str, Any]:
     """key=value pairs; `true`/`false` and JSON objects or arrays are parsed, the rest is text."""
     values: dict[str, Any] = {}
@@ -274,18 +291,17 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.cli_follow import follow_job
+    from backend.cli_follow import follow_job, refused
     from backend.client import APIError, GenFlowClient, default_token
 
     token = settings.api_token or default_token(settings.data_dir)
     async with GenFlowClient(settings.api_url, token) as client:
         try:
-            job = await client.create_job(args.flow, parse_inputs(args.inputs))
+            job = await client.create_job(
+                args.flow, parse_inputs(args.inputs), **review_terms(args)
+            )
         except APIError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            for detail in exc.details if isinstance(exc.details, list) else []:
-                print(f"  {detail.get('field')}: {detail.get('message')}", file=sys.stderr)
-            return 1
+            return refused(exc)
         print(f"job {job['id']} ({args.flow}) started", file=sys.stderr)
         if args.no_wait:
             print(job["id"])
@@ -315,12 +331,7 @@ async def _workflow(settings: Settings, args: argparse.Namespace) -> int:
         if args.workflow_command == "generate":
             return await cli_workflow.generate(client, args.prompt, diagram=args.mermaid)
         return await cli_workflow.run(
-            client,
-            args.workflow_id,
-            parse_inputs(args.inputs),
-            reviewers=args.reviewers,
-            review_timeout=args.review_timeout,
-            on_timeout=args.on_timeout,
+            client, args.workflow_id, parse_inputs(args.inputs), **review_terms(args)
         )
 
 

@@ -140,6 +140,17 @@ async def _ask_edits(review: Mapping[str, Any]) -> dict[str, str]:
     return edits
 
 
+def refused(exc: APIError, err: TextIO | None = None) -> int:
+    """Say why the API refused to start a job (a 422 lists each problem: its node, if a
+    workflow's, and field) and give `genflow`'s exit code for it, 1."""
+    err = err or sys.stderr
+    err.write(f"error: {exc.message}\n")
+    for detail in exc.details if isinstance(exc.details, list) else []:
+        where = ".".join(str(p) for p in (detail.get("node"), detail.get("field")) if p)
+        err.write(f"  {where}: {detail.get('message')}\n")
+    return 1
+
+
 async def follow_job(
     client: GenFlowClient, job: Mapping[str, Any], terminal: TerminalView | None = None
 ) -> int:

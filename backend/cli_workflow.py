@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from backend.cli_follow import follow_job
+from backend.cli_follow import follow_job, refused
 from backend.client import APIError, GenFlowClient
 from flows.pilot.diagram import mermaid
 
@@ -67,10 +67,6 @@ async def run(
     try:
         job = await client.execute_workflow(workflow_id, input_data, **terms)
     except APIError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        for detail in exc.details if isinstance(exc.details, list) else []:
-            where = ".".join(str(p) for p in (detail.get("node"), detail.get("field")) if p)
-            print(f"  {where}: {detail.get('message')}", file=sys.stderr)
-        return 1
+        return refused(exc)
     print(f"job {job['id']} (workflow {workflow_id}) started", file=sys.stderr)
     return await follow_job(client, job)

@@ -158,12 +158,13 @@ async def execute(workflow_id: str) -> tuple[dict, int, dict]:
 @blueprint.get("/api/workflows/<workflow_id>/executions")
 async def executions(workflow_id: str) -> dict:
     limit = int_arg("limit", 20, low=1, high=100)
+    caller = principal()
     found = await services().workflows.executions(
-        workflow_id, principal(), limit=limit, before=request.args.get("cursor") or None
+        workflow_id, caller, limit=limit, before=request.args.get("cursor") or None
     )
     return {
-        "executions": found,
-        "next_cursor": found[-1]["job"]["id"] if len(found) == limit else None,
+        "executions": [{**run, "job": jobs.shown(run["job"], caller)} for run in found],
+        "next_cursor": found[-1]["job"].id if len(found) == limit else None,
     }
 
 

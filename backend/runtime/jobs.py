@@ -8,7 +8,7 @@ re-enqueue interrupted jobs on start-up.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from backend.auth import Principal
@@ -99,13 +99,17 @@ class JobService:
         review_timeout: float | None = None,
         on_timeout: str | None = None,
         review_options: Collection[str] | None = None,
+        found: Sequence[dict[str, str]] = (),
+        refusal: str | None = None,
     ) -> Job:
         """Validate and start a job. A session names the job's id up front (it claims the
         action on the session before the job exists); sessions and workflows may run
         internal flows (their stages, a compiled spec). `reviewers` may decide (and see)
         the job's reviews; `review_timeout` and `on_timeout` give each review a deadline.
         The terms are checked against the flow's review options, or `review_options`, a
-        compiled workflow's (its review nodes')."""
+        compiled workflow's (its review nodes'). `found`: what the caller already found
+        wrong with the request (a workflow's input_data), refused with the rest in one 422
+        whose message is `refusal` (default: invalid input for the flow, or the workflow)."""
         spec = self.flows.get(flow)
         if spec is None or (spec.internal and session_id is None and workflow_id is None):
             raise InvalidInput(
@@ -113,8 +117,10 @@ class JobService:
                 [{"field": "flow", "message": f"use one of: {', '.join(self.public_flows())}"}],
             )
         reviewers = list(reviewers or [])
-        problems = terms.job_problems(
-            f"flow {flow!r}" if review_options is None else "the workflow",
+        what = f"flow {flow!r}" if review_options is None else "the workflow"
+        problems = [*found]
+        problems += terms.job_problems(
+            what,
             spec.review_options if review_options is None else review_options,
             reviewers,
             review_timeout,
@@ -123,7 +129,7 @@ class JobService:
         problems += _long_strings(input_, self.settings.max_input_chars, "input")
         problems += schema_errors(input_, spec.input_schema, "input")
         if problems:
-            raise InvalidInput(f"invalid input for flow {flow!r}", problems)
+            raise InvalidInput(refusal or f"invalid input for {what}", problems)
         reviewers = await acting.with_linked_accounts(self.store, reviewers)
         await self.limiter.check(owner)  # only jobs that would start count against the limit
         now = utcnow()

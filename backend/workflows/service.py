@@ -221,7 +221,8 @@ class WorkflowService:
         on_timeout: str | None = None,
     ) -> Job:
         """Run the workflow as a job of its owner's. The review terms are a job's
-        (`POST /api/jobs`), checked against the options of the spec's review nodes."""
+        (`POST /api/jobs`), checked against the options of the spec's review nodes; a
+        request with a wrong input_data and wrong terms is refused once, naming both."""
         workflow = await self.get(workflow_id, principal)
         spec, checked = await self.check(workflow.spec, workflow.owner)
         if not checked.valid:
@@ -232,8 +233,6 @@ class WorkflowService:
                 _problems(checked.placeholders),
             )
         problems = _input_problems(spec, input_data)
-        if problems:
-            raise InvalidInput("invalid input_data for this workflow", problems)
         job_input = {
             "spec": spec,
             "input_data": input_data,
@@ -249,16 +248,20 @@ class WorkflowService:
             review_timeout=review_timeout,
             on_timeout=on_timeout,
             review_options=specs.review_options(spec),
+            found=problems,  # refused with the terms' problems, if any, in one 422
+            refusal="invalid input_data for this workflow" if problems else None,
         )
 
     async def executions(
         self, workflow_id: str, principal: Principal, *, limit: int, before: str | None
     ) -> list[dict[str, Any]]:
+        """The workflow's runs, newest first: each its job (a `Job`), the spec version it
+        ran and its node logs."""
         await self.get(workflow_id, principal)
         found = await self.store.workflow_jobs(workflow_id, limit=limit, before=before)
         return [
             {
-                "job": job.to_json(),
+                "job": job,  # the API answers it as jobs are answered (api/jobs.py shown)
                 "version": job.input.get("version"),
                 "nodes": logs.node_logs(await self.store.events_after(job.id, 0, 10_000)),
             }

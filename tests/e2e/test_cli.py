@@ -84,6 +84,50 @@ def test_run_explains_invalid_input(server: GenFlowServer) -> None:
     assert "input: 'topic' is a required property" in done.stderr
 
 
+def test_run_names_reviewers_who_see_the_job_and_decide(server: GenFlowServer) -> None:
+    """`genflow run … --reviewer bob`: the review terms of POST /api/jobs (as `genflow
+    workflow run` gives them); bob, with his own token, sees the job and decides it."""
+    terms = ["--reviewer", "bob", "--review-timeout", "3600", "--on-timeout", "approve"]
+    started = genflow(server, "run", "review", "task=edit for bob", *terms, "--no-wait")
+    assert started.returncode == 0, started.stderr
+    job_id = started.stdout.strip()
+    token = genflow(server, "token", "create", "--sub", "bob", "--ttl", "1h").stdout.split()[-1]
+    with httpx.Client(base_url=server.base_url, headers=bearer(token)) as bob:
+        job = waited(bob, job_id, "waiting_for_review")
+        assert (job["owner"], job["reviewers"], job["review_timeout"], job["on_timeout"]) == (
+            "admin", ["bob"], 3600, "approve"
+        )  # fmt: skip
+        assert (job["may_cancel"], job["may_decide"]) == (False, True)
+        assert job["review"]["assignees"] == ["bob"]
+        decided = bob.post(
+            f"/api/jobs/{job_id}/review",
+            json={"review_id": job["review"]["id"], "decision": "approve"},
+        )
+        assert decided.status_code == 200, decided.text
+        assert waited(bob, job_id, "completed")["result"]["output"] == "An answer to edit."
+
+
+def test_run_explains_bad_review_terms(server: GenFlowServer) -> None:
+    late = genflow(server, "run", "review", "task=x", "--on-timeout", "later")
+    assert late.returncode == 1
+    assert "error: invalid input for flow 'review'" in late.stderr
+    assert "  body.on_timeout: use one of: approve, reject, cancel" in late.stderr
+    unnamed = genflow(server, "run", "review", "task=x", "--reviewer", "bob smith")
+    assert unnamed.returncode == 1
+    assert "  body.reviewers.0: use a principal's name" in unnamed.stderr
+
+
+def waited(http: httpx.Client, job_id: str, status: str, within: float = 30.0) -> dict:
+    """The job once it has `status` (polled)."""
+    import time
+
+    deadline = time.monotonic() + within
+    while (job := http.get(f"/api/jobs/{job_id}").json())["status"] != status:
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+    return job
+
+
 def test_token_create_prints_a_token_the_server_accepts(server: GenFlowServer) -> None:
     done = genflow(server, "token", "create", "--sub", "bob", "--ttl", "1h")
     assert done.returncode == 0, done.stderr

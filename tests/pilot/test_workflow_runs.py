@@ -107,6 +107,8 @@ async def test_a_run_names_reviewers_who_see_it_and_decide_its_review(tmp_path: 
         bob_cancels = await h.client.post(f"/api/jobs/{job['id']}/cancel", headers=h.headers("bob"))
         assert "owner" in (await error_of(bob_cancels, 403))["message"]
 
+        assert await executed(h, made["workflow_id"]) == [(job["id"], True, True)]
+
         answer = await h.decide(job["id"], "approve", sub="bob", review_id=review["id"])
         assert answer.status_code == 200, await answer.get_data(as_text=True)
         done = await h.wait_for(job["id"], sub="bob")
@@ -114,6 +116,18 @@ async def test_a_run_names_reviewers_who_see_it_and_decide_its_review(tmp_path: 
         assert done["result"]["output"] == DRAFT
         (decided,) = [e["data"] for e in await h.events(job["id"]) if e["type"] == "review.decided"]
         assert (decided["decision"], decided["by"]) == ("approve", "bob")
+        assert await executed(h, made["workflow_id"]) == [(job["id"], True, False)]
+
+
+async def executed(h: Harness, workflow_id: str, sub: str = "alice") -> list[tuple[str, Any, Any]]:
+    """A workflow's executions as `sub` is answered them: each job's id, `may_cancel` and
+    `may_decide`, which every job answer carries (api/jobs.py `shown`)."""
+    runs = f"/api/workflows/{workflow_id}/executions"
+    listed = await (await h.client.get(runs, headers=h.headers(sub))).get_json()
+    return [
+        (run["job"]["id"], run["job"].get("may_cancel"), run["job"].get("may_decide"))
+        for run in listed["executions"]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -146,6 +160,47 @@ async def test_bad_review_terms_on_a_run_are_422_and_run_nothing(
         assert (await (await h.client.get(runs, headers=h.headers())).get_json())[
             "executions"
         ] == []
+
+
+@pytest.mark.parametrize(
+    ("template", "input_data", "terms", "message", "fields"),
+    [
+        (
+            "content_generation",
+            {"audience": 3},
+            {"review_timeout": 60, "on_timeout": "edit"},
+            "invalid input_data for this workflow",
+            ["input_data", "input_data.audience", "body.on_timeout"],
+        ),
+        (
+            "summarize_text",
+            {},
+            {"reviewers": ["bob"]},
+            "invalid input_data for this workflow",
+            ["input_data", "body"],
+        ),
+        ("content_generation", {}, {}, "invalid input_data for this workflow", ["input_data"]),
+        (
+            "content_generation",
+            {"topic": "coffee"},
+            {"on_timeout": "edit"},
+            "invalid input for the workflow",
+            ["body.on_timeout"],
+        ),
+    ],
+)
+async def test_a_run_is_refused_once_for_all_its_problems(
+    tmp_path: Path, template: str, input_data: dict[str, Any], terms: dict[str, Any],
+    message: str, fields: list[str],
+) -> None:  # fmt: skip
+    """Wrong input_data and wrong review terms in one 422, as POST /api/jobs answers a
+    wrong input and wrong terms: fixing one does not reveal the other."""
+    async with running_app(tmp_path, model()) as h:
+        made = await store(h, TEMPLATES[template].spec())
+        error = await error_of(await execute(h, made["workflow_id"], input_data, **terms), 422)
+        assert error["message"] == message, error
+        assert [d["field"] for d in error["details"]] == fields, error
+        assert await executed(h, made["workflow_id"]) == []
 
 
 async def test_a_loop_stops_at_its_bound_and_collects_each_iteration(tmp_path: Path) -> None:
