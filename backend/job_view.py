@@ -138,13 +138,38 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Decision:
-    """A `review.decided`: what was decided, by whom, through which surface."""
+    """A `review.decided`: what was decided, by whom, through which surface, and for an
+    `edit`, what the reviewer changed: the unified diff per text field that the API
+    computed (backend/reviews/edits.py), so a surface shows it without diffing again."""
 
     review_id: str | None
     decision: str
     comment: str | None = None
     by: str | None = None
     via: str = "api"
+    diff: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def lines_changed(self) -> tuple[int, int]:
+        """Lines added and removed over every field's diff: a count for where the diff
+        itself would not fit (a Slack message)."""
+        counts = [changed_lines(text) for text in self.diff.values()]
+        return sum(a for a, _ in counts), sum(r for _, r in counts)
+
+
+def changed_lines(diff: str) -> tuple[int, int]:
+    """Lines added and removed by one unified diff (its `---`/`+++` header, before the
+    first hunk, is not counted: a removed line reading `-- x` looks the same)."""
+    added = removed = 0
+    in_hunk = False
+    for line in diff.splitlines():
+        if line.startswith("@@"):
+            in_hunk = True
+        elif in_hunk and line.startswith("+"):
+            added += 1
+        elif in_hunk and line.startswith("-"):
+            removed += 1
+    return added, removed
 
 
 MomentKind = Literal["step", "artifact", "review", "decision", "end"]
@@ -373,6 +398,7 @@ def _review_decided(view: JobView, data: Mapping[str, Any]) -> JobView:
         comment=data.get("comment") or None,
         by=data.get("by") or None,
         via=data.get("via") or "api",
+        diff=_diffs(data.get("diff")),
     )
     return replace(
         view,
@@ -471,6 +497,13 @@ def _percent(value: Any, default: int) -> int:
 
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _diffs(value: Any) -> dict[str, str]:
+    """An edit's `diff` (field -> unified diff); anything else is no diff."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(name): text for name, text in value.items() if isinstance(text, str) and text}
 
 
 def _fraction(value: Any) -> float | None:

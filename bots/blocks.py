@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from backend.client import one_click_options
+from backend.client import Decision, one_click_options
 from bots import texts
 from bots.edits import EDIT, editable, too_long
 from bots.markdown import chunks, escape, to_mrkdwn, truncate
@@ -69,7 +69,7 @@ def job_message(view: MessageView, job_url: str, *, images: bool = True) -> tupl
     ]
     if view.last_decision is not None:
         d = view.last_decision
-        line = texts.decided(d.decision, d.by, d.via)
+        line = _decided(d)
         blocks.append(
             section(line + (f"\n> {escape(truncate(d.comment, 500))}" if d.comment else ""))
         )
@@ -86,9 +86,13 @@ def job_message(view: MessageView, job_url: str, *, images: bool = True) -> tupl
         )
     text = f"{label.split(' ', 1)[1]} “{escape(truncate(view.title, 80))}”: {STATUS[view.status]}"
     if view.last_decision is not None and view.review is None:
-        d = view.last_decision
-        text += f" · {texts.decided(d.decision, d.by, d.via)}"
+        text += f" · {_decided(view.last_decision)}"
     return text, blocks
+
+
+def _decided(d: Decision) -> str:
+    """The decision line, with an edit's count of changed lines when it changed text."""
+    return texts.decided(d.decision, d.by, d.via, d.lines_changed if d.diff else None)
 
 
 def _status_line(view: MessageView) -> str:

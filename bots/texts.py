@@ -41,12 +41,17 @@ def who(by: str | None) -> str:
     return mention(by)
 
 
-def decided(decision: str, by: str | None, via: str | None = None) -> str:
+def decided(
+    decision: str, by: str | None, via: str | None = None, changed: tuple[int, int] | None = None
+) -> str:
+    """Who decided what; for an edit, `changed` (lines added, removed: the decision's diff)
+    as a short count, since the diff itself is in the web chat and the review audit."""
     emoji, verb = PAST.get(decision, ("☑️", f"Decided “{decision}”"))
     if via == "timeout":  # nobody decided in time: the review's on_timeout was applied
         return f"◷ Timed out: {verb[0].lower() + verb[1:]} by {who(by)}"
     elsewhere = via and via != "slack" and slack_user_id(by) is None
-    return f"{emoji} {verb} by {who(by)}" + (f" (via {via})" if elsewhere else "")
+    line = f"{emoji} {verb} by {who(by)}" + (f" (via {via})" if elsewhere else "")
+    return line + (f" · edited: +{changed[0]}/-{changed[1]} lines" if changed else "")
 
 
 def when(moment: str | None) -> str:

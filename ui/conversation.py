@@ -5,7 +5,8 @@ that follows a job live and a page reopened later from its link show the same
 conversation. This module only renders it: the request first, then the job's timeline —
 each node a collapsible step (pending with a spinner, then done with its duration) with
 its progress lines and streamed model text inside, images, reviews (with their deadline,
-and the half-time reminder once it went out), decisions and the end as plain messages —
+and the half-time reminder once it went out), decisions (an edit's changes under it, as a
+diff: ui/edit_diff.py) and the end as plain messages —
 with the lines this page said itself (help, refusals) where they were said. Images are
 referenced by artifact id; the caller supplies local files for them.
 """
@@ -22,6 +23,7 @@ from typing import Any
 from backend.client import Decision, Event, JobView, Moment, Progress, Resumed, Retry, Step
 from ui.commands import describe
 from ui.deadlines import deadline_line, reminder_line
+from ui.edit_diff import changes_message
 
 DECISIONS = {  # how a decision reads in the chat: icon, past tense
     "approve": ("✔", "Approved"),
@@ -169,6 +171,8 @@ class ChatView:
                 shown = Note(review_markdown(review, self.who_decides(review))).message()
             if shown is not None:
                 out.append(shown)
+            if moment.kind == "decision" and (edit := changes_message(job.decisions[moment.index])):
+                out.append(edit)  # what an edit changed, right under who decided it
             if moment.kind == "review" and (reminder := reminder_line(job.reviews[moment.index])):
                 out.append(Note(reminder).message())  # nothing happens in between: it waits
         out.extend(note.message() for _, note in said)

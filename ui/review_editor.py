@@ -16,13 +16,12 @@ from typing import Any
 import gradio as gr
 
 from backend.client import editable_text
+from ui.edit_diff import field_name
 from ui.handlers import Handlers
 from ui.session import Session
 
 EDIT = "edit"
 MAX_FIELDS = 3  # text boxes in the editor; an article's review offers two (title, markdown)
-LABELS = {"output": "Your edit of the answer", "title": "Your edit of the title",
-          "markdown": "Your edit of the article (Markdown)"}  # fmt: skip
 NOTHING_CHANGED = "⚠ **Nothing was changed.** Change the text, or approve it as it is."
 
 
@@ -59,7 +58,7 @@ def editor_box(prefix: str, edit: gr.Button) -> Editor:
 def text_box(name: str, text: str) -> gr.Textbox:
     """A box for one field, prefilled, tall enough for its text."""
     lines = 1 if "\n" not in text and len(text) <= 80 else min(16, max(4, text.count("\n") + 2))
-    label = LABELS.get(name, f"Your edit of {name}")
+    label = f"Your edit of {field_name(name)}"  # the words the chat's diff of it uses
     return gr.Textbox(value=text, label=label, lines=lines, visible=True)
 
 

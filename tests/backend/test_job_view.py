@@ -23,6 +23,7 @@ from backend.job_view import (
     Resumed,
     Retry,
     Step,
+    changed_lines,
     fold,
     fold_all,
 )
@@ -297,6 +298,24 @@ def test_a_review_opens_at_its_step_and_closes_with_who_decided_and_via_what() -
 def test_a_decision_without_via_came_through_the_api() -> None:
     view = view_of(("review.decided", {"review_id": "rev_1", "decision": "approve"}))
     assert view.last_decision == Decision("rev_1", "approve", None, None, "api")
+
+
+def test_an_edit_keeps_the_apis_diff_per_field_and_counts_its_lines() -> None:
+    diff = {
+        "title": "--- title (shown)\n+++ title (decided)\n@@ -1 +1 @@\n-Tea\n+Green tea\n",
+        "markdown": "--- markdown (shown)\n+++ markdown (decided)\n@@ -1,2 +1,3 @@\n # Tea\n"
+        "--- a rule, removed\n+Hot water.\n+Steep it.\n",
+    }
+    edited = {"review_id": "rev_1", "decision": "edit", "by": "ana", "via": "web",
+              "edits": {"title": "Green tea", "markdown": "…"}, "diff": diff}  # fmt: skip
+    decision = view_of(("review.decided", edited)).last_decision
+    assert decision is not None and decision.diff == diff
+    assert decision.lines_changed == (3, 2)  # "--- a rule" is a removed line, not a header
+    assert changed_lines(diff["title"]) == (1, 1)
+    approved = view_of(("review.decided", {"review_id": "rev_1", "decision": "approve"}))
+    assert approved.last_decision is not None and approved.last_decision.diff == {}
+    odd = view_of(("review.decided", {"review_id": "rev_1", "decision": "edit", "diff": "x"}))
+    assert odd.last_decision is not None and odd.last_decision.diff == {}  # not a diff: none
 
 
 def test_a_second_review_after_a_regenerate_is_listed_too() -> None:

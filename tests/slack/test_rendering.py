@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from backend.reviews.edits import diffs
 from bots.blocks import article_blocks, job_message
 from bots.markdown import chunks, to_mrkdwn
 from bots.texts import decided
@@ -93,11 +94,26 @@ def test_a_job_renders_step_progress_review_and_decision() -> None:
     assert "Leaves fall." in shown({"blocks": blocks}) and view.last_seq == 7
 
 
+def test_an_edit_says_how_many_lines_it_changed() -> None:
+    view = MessageView("job_1", "review", "Write", "UALICE")
+    diff = diffs({"output": "Leaves."}, {"output": "Leaves fall.\nQuietly."})["output"]
+    view.apply(event(1, "review.decided", 50, review_id="rev_1", decision="edit",
+                     by="slack:T1:UANA", via="slack", edits={"output": "…"},
+                     diff={"output": diff}))  # fmt: skip
+    text, blocks = job_message(view, "http://ui/?job=job_1")
+    line = "✏️ Edited and approved by <@UANA> · edited: +2/-1 lines"
+    assert line in shown({"blocks": blocks}) and line in text
+    assert "Leaves fall." not in shown({"blocks": blocks})  # the count, not the diff
+
+
 def test_words_for_people() -> None:
     assert decided("approve", "slack:T1:U1", "slack") == "✅ Approved by <@U1>"
     assert decided("approve", "slack:U1") == "✅ Approved by <@U1>"  # decided before teams
     assert decided("reject", "ana", "web") == "↩️ Rejected by ana (via web)"
     assert decided("edit", "slack:T1:U1", "slack") == "✏️ Edited and approved by <@U1>"
+    assert decided("edit", "ana", "web", (3, 1)) == (
+        "✏️ Edited and approved by ana (via web) · edited: +3/-1 lines"
+    )
     assert decided("reject", "genflow", "timeout") == "◷ Timed out: rejected by GenFlow"
     assert decided("cancel", "genflow", "timeout") == "◷ Timed out: cancelled by GenFlow"
     assert step_label("GenerateOutline") == "Generate outline"

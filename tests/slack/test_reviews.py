@@ -85,7 +85,8 @@ async def test_an_edit_through_the_form_is_the_clickers_decision(
     sent = await slack.submit(form, {"output": "Edited: fewer words, more tea."}, user=ALICE)
     assert sent.status == 200 and sent.body in ("", {})  # the form closes
     done = await showing(slack, lambda m: "Done" in shown(m), "the edited, finished job")
-    assert "✏️ Edited and approved by <@UALICE>" in shown(done) and buttons(done) == []
+    assert "✏️ Edited and approved by <@UALICE> · edited: +1/-1 lines" in shown(done)
+    assert buttons(done) == []
     assert "Edited: fewer words, more tea." in shown(done)
 
     job = await status_of(client, job_id, "completed")

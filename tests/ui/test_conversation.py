@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.job_view import JobView
+from backend.reviews.edits import diffs
 from ui.conversation import ChatView, step_title
 
 Event = dict[str, Any]
@@ -122,6 +123,52 @@ def test_a_decision_says_who_decided_where_and_closes_the_review() -> None:
     assert view.messages()[-1]["content"] == "✘ **Rejected** via slack by ana: “rhyme”"
     assert view.review is None
     assert view.status == "running"
+
+
+def edited(shown: dict[str, str], edits: dict[str, str], **decided: Any) -> ChatView:
+    """A job whose review of `shown` was decided with `edits`, the event's diff made by the
+    API's own function (backend/reviews/edits.py), as the server records it."""
+    review = {**REVIEW, "options": ["approve", "edit"], "payload": shown}
+    data = {"review_id": "rev_1", "decision": "edit", "by": "ana", "via": "web",
+            "edits": edits, "diff": diffs(shown, edits), **decided}  # fmt: skip
+    return view_of(CREATED, ("review.requested", review), ("review.decided", data))
+
+
+def test_an_edit_shows_what_was_changed_under_the_decision_line() -> None:
+    view = edited(
+        {"output": "Leaves fall\nthe kettle sings\nautumn"},
+        {"output": "Leaves fall\nthe kettle hums\nautumn"},
+        comment="calmer",
+    )
+    decision, changes = view.messages()[-2:]
+    assert decision["content"] == "✎ **Approved with edits** via web by ana: “calmer”"
+    assert changes["metadata"] == {"title": "Changes to the answer", "log": "+1 -1 lines"}
+    assert changes["content"] == (  # open (short): what was removed, what was added
+        "```diff\n@@ -1,3 +1,3 @@\n Leaves fall\n-the kettle sings\n+the kettle hums\n autumn\n```"
+    )
+
+
+def test_an_articles_edit_shows_each_field_and_a_long_one_starts_closed() -> None:
+    before = "# Tea\n\n" + "\n".join(f"Line {n}." for n in range(40))
+    after = before.replace("Line 3.", "Line three.").replace("Line 30.", "```\ncode\n```")
+    view = edited({"title": "Tea", "markdown": before}, {"title": "Green tea", "markdown": after})
+    changes = view.messages()[-1]
+    assert changes["metadata"] == {
+        "title": "Changes to the title and the article (Markdown)",
+        "log": "+5 -3 lines",
+        "status": "done",  # two hunks of an article: more than a screenful, closed
+    }
+    title, markdown = changes["content"].split("\n\n**the article (Markdown)**\n\n")
+    assert title == "**the title**\n\n```diff\n@@ -1 +1 @@\n-Tea\n+Green tea\n```"
+    lines = markdown.splitlines()
+    assert "-Line 3." in lines and "+Line three." in lines and "-Line 30." in lines
+    assert (lines[0], lines[-1]) == ("````diff", "````")  # the article's ``` cannot close it
+
+
+def test_a_decision_without_edits_shows_no_changes() -> None:
+    decided = {"review_id": "rev_1", "decision": "approve", "by": "ana", "via": "web"}
+    view = view_of(CREATED, ("review.requested", REVIEW), ("review.decided", decided))
+    assert "metadata" not in view.messages()[-1]
 
 
 def test_a_slack_user_without_an_account_is_named_by_their_slack_id() -> None:

@@ -1,6 +1,7 @@
 """Reviews in the web chat, in a real browser (Debian's Chromium, driven by Playwright),
 against the real API and UI processes: editing before approving (the edited text is the
-result, and the API records the edit and its diff as alice's, via web), a reviewer
+result, the API records the edit and its diff as alice's, via web, and the chat shows the
+diff under the decision, also to a page opened later), a reviewer
 assigned to someone else's job deciding it from a link (with no Cancel, which the owner
 has), and a review's deadline and its half-time reminder shown as they come.
 """
@@ -61,6 +62,17 @@ def decided_events(stack: Stack, job_id: str) -> list[dict[str, Any]]:
     return [e["data"] for e in answer.json()["events"] if e["type"] == "review.decided"]
 
 
+def expect_the_diff(chat: ChatPage) -> None:
+    """Under the decision line, a block of what alice changed: the line removed, the line
+    added, and not the lines she left alone."""
+    expect(chat.step("Changes to the answer")).to_be_visible(timeout=JOB_TIMEOUT)
+    block = chat.chat.locator(".thought-group", has_text="Changes to the answer").locator("code")
+    expect(block).to_be_visible()  # a short diff is shown open
+    expect(block).to_contain_text("-the kettle sings in the dusk")
+    expect(block).to_contain_text("+the kettle hums in the moonlight")
+    expect(block).not_to_contain_text("+Leaves fall quietly")
+
+
 def test_an_edit_before_approving_is_the_result_and_is_recorded_as_alices(
     contexts: dict[str, BrowserContext], stack: Stack, artifacts_dir: Path
 ) -> None:
@@ -86,7 +98,10 @@ def test_an_edit_before_approving_is_the_result_and_is_recorded_as_alices(
     expect(chat.review).to_be_hidden()
     expect(chat.chat).to_contain_text("Approved with edits via web by alice")
     expect(chat.chat).to_contain_text("the kettle hums in the moonlight")  # the result
+    expect_the_diff(chat)
+    chat.screenshot(artifacts_dir, "edit-diff")
     job_id = chat.job_id()
+    expect_the_diff(chat_of(contexts, stack, "alice").open(job_id))  # a later visitor too
     with stack.http("alice") as http:
         job = http.get(f"/api/jobs/{job_id}").json()
     assert job["result"]["output"] == EDITED  # the job went on with the edited answer

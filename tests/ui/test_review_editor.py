@@ -12,6 +12,7 @@ import gradio as gr
 import pytest
 
 from backend.client import APIError, GenFlowClient
+from backend.reviews.edits import diffs
 from ui.conversation import ChatView
 from ui.handlers import MAX_OPTIONS, Handlers
 from ui.review_editor import MAX_FIELDS, NOTHING_CHANGED, ReviewEditor, edits_of
@@ -107,6 +108,24 @@ async def test_only_the_changed_fields_are_sent_as_an_edit_via_web(
     assert out[-1] == ""  # the comment went with it
     assert not shown(out[EDITOR]) and not shown(out[EDIT])  # decided: no buttons until news
     assert session.view is not None and session.view.editing is None
+
+
+async def test_the_decided_edit_shows_in_the_chat_as_what_was_removed_and_added(
+    editor: ReviewEditor, api: StubAPI
+) -> None:
+    session = waiting(ARTICLE_REVIEW)
+    editor.open(session)
+    await editor.submit(request(), "", session, "Tea", "# Tea\n\nBoiled.", "")
+    edits = api.decided[0]["edits"]
+    recorded = {"review_id": "rev_1", "decision": "edit", "by": "alice", "via": "web",
+                "edits": edits, "diff": diffs(ARTICLE_REVIEW["payload"], edits)}  # fmt: skip
+    assert session.view is not None  # the follower then folds what the API recorded
+    session.view.apply({"seq": 1, "type": "review.decided", "data": recorded})
+    chat = editor.h.view_outputs(session)[0]
+    decision, changes = chat[-2:]
+    assert decision["content"] == "✎ **Approved with edits** via web by alice"
+    assert changes["metadata"]["title"] == "Changes to the article (Markdown)"
+    assert changes["content"].splitlines()[-3:] == ["-Hot water.", "+Boiled.", "```"]
 
 
 async def test_nothing_changed_sends_nothing_and_says_so(
