@@ -24,7 +24,11 @@ from tests.harness import OUTLINE, SECTION_TEXT, STYLED_TEXT
 WORKFLOW_DRAFT, WORKFLOW_SPEC, WORKFLOW_RULES = TEA, TEA_SPEC, TEA_RULES
 
 # First matching rule wins (a rule matches on any text of the prompt).
-LONG = "\n\n".join(f"Paragraph {i}: " + "coffee " * 60 for i in range(20))  # ~9000 chars
+# A long article (~9,000 chars) whose paragraphs say different things: tidying removes a
+# clause said twice (flows/checks.py), so repeated filler would shrink it to one paragraph.
+LONG = "\n\n".join(
+    f"Paragraph {i}: " + " ".join(f"bean{i}x{k}" for k in range(60)) + "." for i in range(20)
+)
 SCRIPT: list[dict[str, Any]] = [
     *WORKFLOW_RULES,
     {"answer": "EPIC section text.", "match": "article about an epic"},
