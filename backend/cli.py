@@ -150,7 +150,10 @@ def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> i
         await companions.start(extras, settings, services.admin_token)
         if announce:
             print(_banner(settings, services, extras), flush=True)
-        gc_tuning.freeze_startup()  # the app's own start-up (before this hook) is done
+
+    @app.before_serving
+    async def freeze_startup() -> None:
+        gc_tuning.freeze_startup()  # the last start-up hook: all start-up is done
 
     @app.after_serving
     async def stop_companions() -> None:
