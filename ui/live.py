@@ -133,7 +133,7 @@ async def _judge(client: GenFlowClient, view: ChatView) -> None:
     """Ask the API whether this page's person may decide the review that opened: a job
     snapshot says (`may_decide`). Until one does, the page shows no decision buttons; if
     this one fails, the review timer asks again (`moved_on`)."""
-    with contextlib.suppress(APIError):
+    with contextlib.suppress(APIError, Unreachable):
         view.snapshot(await client.job(view.job_id))
 
 
