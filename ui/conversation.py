@@ -2,7 +2,9 @@
 
 `backend.job_view` folds the job's events (the same fold Slack and the CLI use), so a page
 that follows a job live and a page reopened later from its link show the same
-conversation. This module only renders it: the request first, then the job's timeline —
+conversation. This module only renders it: the request first (as the person's own line
+when the job is theirs; as "alice asked: …" when they read someone else's job, as a
+reviewer or an admin), then the job's timeline —
 each node a collapsible step (pending with a spinner, then done with its duration) with
 its progress lines and streamed model text inside, images, reviews (with their deadline,
 and the half-time reminder once it went out), decisions (an edit's changes under it, as a
@@ -66,11 +68,12 @@ class ChatView:
     judged: str | None = None
     owner: str | None = None  # the job's owner, who may decide every review of it
     others: set[str] = field(default_factory=set)  # review ids they were told are not theirs
+    viewer: str | None = None  # this page's person (None: not known, shown as theirs)
 
     @classmethod
-    def of_job(cls, job: Mapping[str, Any]) -> ChatView:
+    def of_job(cls, job: Mapping[str, Any], viewer: str | None = None) -> ChatView:
         """A job snapshot the API answered this page's person (created, executed, read)."""
-        view = cls(JobView.from_job(job))
+        view = cls(JobView.from_job(job), viewer=viewer)
         view.snapshot(job)
         return view
 
@@ -154,13 +157,24 @@ class ChatView:
     def pictures(self) -> list[str]:
         return [artifact.id for artifact in self.job.images]
 
+    def request(self) -> Note | None:
+        """The line that started the job (None: not known yet). The person's own job: their
+        message, as they typed it. Someone else's (a reviewer's link, an admin's jobs
+        panel): on the other side, saying who asked, so nobody reads it as their words."""
+        if self.job.flow is None:
+            return None
+        text = describe(self.job.flow, dict(self.job.input))
+        if self.owner is None or self.viewer is None or self.owner == self.viewer:
+            return Note(text, role="user")
+        return Note(f"**{person(self.owner)} asked:**\n\n{quote(text)}")
+
     def messages(self, files: Mapping[str, str] | None = None) -> list[Message]:
         """Chat messages; `files` maps image ids to local files ("" if unavailable)."""
         files = files or {}
         job = self.job
         out: list[Message] = []
-        if job.flow is not None:
-            out.append(Note(describe(job.flow, dict(job.input)), role="user").message())
+        if (asked := self.request()) is not None:
+            out.append(asked.message())
         said = deque(self.notes)
         for position, moment in enumerate(job.timeline):
             while said and said[0][0] <= position:

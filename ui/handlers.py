@@ -124,7 +124,7 @@ class Handlers:
             session.problem = strip_markdown(explain(exc))
         job_id = (request.query_params.get("job") or "").strip()
         if JOB_ID.match(job_id):
-            session.open(ChatView(JobView(job_id)))
+            session.open(ChatView(JobView(job_id), viewer=request.username))
         elif job_id:
             session.say("⚠ **Not found:** the link does not name a job.")
         names = list(session.titles())
@@ -157,7 +157,7 @@ class Handlers:
             session.say(explain(exc), user=text)
         else:
             # The create response is a snapshot: the request shows at once, events follow it.
-            session.open(ChatView.of_job(job))
+            session.open(ChatView.of_job(job, viewer=request.username))
             keep = ""
         return (*self.view_outputs(session), keep)
 

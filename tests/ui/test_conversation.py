@@ -235,6 +235,26 @@ def test_the_request_is_shown_once_even_when_the_page_showed_it_first() -> None:
     assert view.messages() == [{"role": "user", "content": "/article Tea"}]
 
 
+def test_someone_elses_job_shows_who_asked_not_a_line_of_the_viewers() -> None:
+    view = ChatView.of_job(
+        {"id": "job_1", "flow": "review", "input": {"task": "Write a haiku"}, "owner": "alice"},
+        viewer="bob",  # a reviewer (or an admin) reading alice's job
+    )
+    (asked,) = view.messages()
+    assert asked == {"role": "assistant", "content": "**alice asked:**\n\n> /task Write a haiku"}
+
+
+def test_the_viewers_own_job_shows_the_request_as_their_line() -> None:
+    job = {"id": "job_1", "flow": "review", "input": {"task": "Write a haiku"}, "owner": "alice"}
+    assert ChatView.of_job(job, viewer="alice").messages() == [
+        {"role": "user", "content": "/task Write a haiku"}
+    ]
+    reopened = ChatView(JobView("job_1"), viewer="bob")  # from a link: events, then owner
+    reopened.snapshot({**job, "owner": "slack:T1:U2", "status": "running"})
+    reopened.apply({"seq": 1, "type": "job.created", "data": {"flow": "article", "input": {}}})
+    assert reopened.messages()[0]["content"].startswith("**Slack user U2 asked:**")
+
+
 def test_step_titles_read_as_words() -> None:
     assert step_title("GenerateImage", 1) == "Generate image"
     assert step_title("GenerateImage", 2) == "Generate image (attempt 2)"

@@ -2,8 +2,9 @@
 against the real API and UI processes: editing before approving (the edited text is the
 result, the API records the edit and its diff as alice's, via web, and the chat shows the
 diff under the decision, also to a page opened later), a reviewer
-assigned to someone else's job deciding it from a link (with no Cancel, which the owner
-has), and a review's deadline and its half-time reminder shown as they come.
+assigned to someone else's job deciding it from a link (the request shown as its owner's,
+and no Cancel, which the owner has), and a review's deadline and its half-time reminder
+shown as they come.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def test_cancel_edit_goes_back_to_the_buttons_and_sends_nothing(
 
 
 def test_a_reviewer_alice_assigned_decides_her_job_from_a_link(
-    contexts: dict[str, BrowserContext], stack: Stack
+    contexts: dict[str, BrowserContext], stack: Stack, artifacts_dir: Path
 ) -> None:
     job_id = create_job(stack, "alice", "Write a haiku for bob to review", reviewers=["bob"])
     review_opened(stack, "alice", job_id)
@@ -141,9 +142,17 @@ def test_a_reviewer_alice_assigned_decides_her_job_from_a_link(
     chat = chat_of(contexts, stack, "bob").open(job_id)
     expect(chat.page.locator("#gf-principal")).to_have_text("bob")
     expect(chat.chat).to_contain_text("the kettle sings in the dusk", timeout=JOB_TIMEOUT)
+    # alice's request reads as hers, on the other side, not as a line of bob's
+    asked = chat.chat.locator(".bot-row", has_text="alice asked:")
+    expect(asked).to_contain_text("/task Write a haiku for bob to review")
+    expect(chat.chat.locator(".user-row")).to_have_count(0)
     expect(chat.decision("Approve")).to_be_visible()
     expect(chat.page.locator("#gf-cancel")).to_be_hidden()  # bob may decide, not cancel
+    chat.screenshot(artifacts_dir, "others-request")
     owner = chat_of(contexts, stack, "alice").open(job_id)
+    mine = owner.chat.locator(".user-row")  # her own job: her line, as she typed it
+    expect(mine).to_have_text("/task Write a haiku for bob to review", timeout=JOB_TIMEOUT)
+    expect(owner.chat).not_to_contain_text("asked:")
     expect(owner.decision("Approve")).to_be_visible()
     expect(owner.page.locator("#gf-cancel")).to_be_visible()  # alice's job: she may
     chat.decision("Approve").click()
