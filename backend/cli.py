@@ -17,18 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from typing import Any
 
 from backend import cli_people, gc_tuning
 from backend.settings import Settings, redacted
-
-# Connections the kernel holds for us before we accept them. Hypercorn's default, 100, made
-# a burst of 1,000 clients wait for SYN retransmits (1 s, 3 s, 7 s...) or be reset; Linux
-# caps the figure at net.core.somaxconn (4096 by default since 5.4), so asking for more
-# costs nothing where the kernel allows less.
-LISTEN_BACKLOG = 4096
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,19 +121,11 @@ def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> i
     """`serve`: the API. `up`: the API plus its companions (web UI, Slack bot), announced."""
     from dataclasses import replace
 
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
-    from backend import companions
+    from backend import companions, http_server
     from backend.app import create_app
 
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     app = create_app(settings)
-    config = Config()
-    config.bind = [f"{settings.host}:{settings.port}"]
-    config.accesslog = None
-    config.graceful_timeout = 3
-    config.backlog = LISTEN_BACKLOG
     extras = companions.wanted(settings) if announce else []
     gc_tuning.raise_threshold(settings.gc_threshold)
 
@@ -159,19 +144,10 @@ def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> i
     async def stop_companions() -> None:
         await companions.stop(extras)
 
-    async def go() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+    def end_streams() -> None:
+        app.extensions["genflow"].bus.close()  # SSE/WebSocket followers reconnect elsewhere
 
-        async def shutdown() -> None:
-            await stop.wait()
-            app.extensions["genflow"].bus.close()  # end SSE/WebSocket streams promptly
-
-        await serve(app, config, shutdown_trigger=shutdown)
-
-    asyncio.run(go())
+    asyncio.run(http_server.serve(app, settings.host, settings.port, on_stop=end_streams))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""End to end against a real `genflow serve` process (Hypercorn), over real sockets.
+"""End to end against a real `genflow serve` process (uvicorn), over real sockets.
 
 What a user of the HTTP API would check: the SSE wire format, reconnecting with
 `Last-Event-ID` / `?after=`, several followers of one job, and that a job survives the
