@@ -7,13 +7,13 @@ transport, so SSE and WebSocket always send the same object.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from backend import fast_json
 from backend.domain import isoformat, utcnow
 
 
@@ -101,7 +101,7 @@ class Event:
 
     @cached_property
     def _json(self) -> str:
-        return json.dumps(self.to_json(), separators=(",", ":"), default=str)
+        return fast_json.dumps(self.to_json(), default=str)
 
     @cached_property
     def _sse_bytes(self) -> bytes:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,6 +28,7 @@ from typing import Any
 
 from pocketflow import BaseNode
 
+from backend import fast_json
 from backend.domain import TERMINAL_STATUSES, Checkpoint, Job, JobStatus, Review, utcnow
 from backend.errors import StoreUnavailable
 from backend.events import Event, EventType, NewEvent
@@ -476,6 +476,6 @@ class Runner:
 def _json(value: dict[str, Any]) -> dict[str, Any]:
     """Checkpoints are JSON; fail clearly when a node stored something that is not."""
     try:
-        return json.loads(json.dumps(value))
+        return fast_json.copy(value)
     except (TypeError, ValueError) as exc:
         raise SharedNotJSON(f"the shared store must hold JSON values only: {exc}") from exc

@@ -29,6 +29,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from backend import fast_json
 from backend.domain import Artifact, Job, JobStatus, Review
 from backend.errors import StoreUnavailable
 from backend.events import Event, NewEvent
@@ -58,7 +59,12 @@ class SQLStore:
         self._write_failed = self._read_failed = False
         self._ping: asyncio.Future[Any] | None = None  # the ping in flight, shared
         if self.is_sqlite:
-            self._engine = create_engine(sync_url(self.url), echo=echo, pool_size=READERS + 1)
+            self._engine = create_engine(
+                sync_url(self.url),
+                echo=echo,
+                pool_size=READERS + 1,
+                json_serializer=fast_json.dumps,  # checkpoints, events: the writer's JSON
+            )
             sa_event.listen(self._engine, "connect", _sqlite_pragmas)
             self._writer = ThreadLane("genflow-db-write")
             self._write_conn: Connection | None = None  # the writer thread's, once opened
@@ -73,7 +79,7 @@ class SQLStore:
             # when it is checked in, so a busy worker opened one per job or so, each a new
             # server backend and a password exchange (docs/performance.md, scale_out).
             self._async_engine = create_async_engine(
-                self.url, echo=echo, pool_size=10, max_overflow=0
+                self.url, echo=echo, pool_size=10, max_overflow=0, json_serializer=fast_json.dumps
             )
             engine = self._async_engine.sync_engine
             PrePing(engine.dialect).listen(engine.pool)
