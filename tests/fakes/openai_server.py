@@ -118,6 +118,7 @@ class FakeOpenAI:
     port: int = 0
     _ids: itertools.count[int] = field(default_factory=itertools.count, init=False, repr=False)
     _closing: asyncio.Event | None = field(default=None, init=False, repr=False)
+    _latency_set: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     # -- test controls -------------------------------------------------------------
@@ -140,7 +141,8 @@ class FakeOpenAI:
         self.rules.clear()
         self.requests.clear()
         self.faults.clear()
-        self.latency = self.chunk_delay = self.trickle = 0.0
+        self.chunk_delay = self.trickle = 0.0
+        self.set_latency(0.0)
         self.structured = "json_schema"
 
     @property
@@ -195,6 +197,29 @@ class FakeOpenAI:
         while not self._closing.is_set():
             await self._wait(self.trickle)
             yield
+
+    def set_latency(self, seconds: float) -> None:
+        """A new `latency`, which calls already waiting count by at once: a test can hold
+        every call (a long latency) until it has seen what it waits for, then let them go
+        (latency 0), instead of racing a fixed delay on a busy machine."""
+        self.latency = seconds
+        self._latency_set.set()
+        self._latency_set = asyncio.Event()
+
+    async def _wait_latency(self) -> None:
+        """Wait out `latency`, counted from the call's start (see `set_latency`)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while (left := started + self.latency - loop.time()) > 0:
+            if self._closing is None or self._closing.is_set():
+                return
+            waits = {asyncio.ensure_future(self._latency_set.wait())}
+            waits.add(asyncio.ensure_future(self._closing.wait()))
+            try:
+                await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
 
     async def _wait(self, seconds: float) -> None:
         """Sleep, but wake up at once when the server shuts down."""
@@ -366,7 +391,7 @@ def build_app(fake: FakeOpenAI) -> Quart:
         body = await request.get_json(silent=True)
         headers = {k.lower(): v for k, v in request.headers.items()}
         fake.requests.append(Recorded(request.method, request.path, body, headers))
-        await fake._wait(fake.latency)
+        await fake._wait_latency()
         if fake.api_key and headers.get("authorization") != f"Bearer {fake.api_key}":
             return _error(401, "Incorrect API key provided", fake.retry_after_ms)
         if fake.faults:
@@ -450,7 +475,7 @@ def build_app(fake: FakeOpenAI) -> Quart:
             fake.send_raw(**raw)
         fake.structured = str(body.get("structured", fake.structured))
         fake.trickle = float(body.get("trickle", fake.trickle))
-        fake.latency = float(body.get("latency", fake.latency))
+        fake.set_latency(float(body.get("latency", fake.latency)))
         fake.chunk_delay = float(body.get("chunk_delay", fake.chunk_delay))
         return {"ok": True}
 

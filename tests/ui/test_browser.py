@@ -126,16 +126,16 @@ def test_a_decision_made_through_the_api_updates_the_open_page(
 def test_a_job_link_reopens_the_running_job_live(
     new_chat: type[ChatPage], stack: Stack, artifacts_dir: Path
 ) -> None:
-    stack.fake.control(latency=1.0)  # each model call takes a second: the job runs a while
+    stack.fake.control(latency=600)  # every model call waits: the job runs until let go
     try:
         job = stack.create_job("article", {"topic": "Coffee in Japan"})
         chat = new_chat().open(job["id"])
 
         expect(chat.chat).to_contain_text("/article Coffee in Japan")
         expect(chat.spinners.first).to_be_visible()  # a step is running now
-        chat.expect_status("completed")
     finally:
-        stack.fake.control(latency=0)
+        stack.fake.control(latency=0)  # the waiting call answers now, and the rest at once
+    chat.expect_status("completed")
     expect(chat.spinners).to_have_count(0)
     expect(chat.step("Generate outline")).to_be_visible()
     expect(chat.chat.locator("h1", has_text="Coffee, a history")).to_be_visible()
