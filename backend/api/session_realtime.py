@@ -109,7 +109,7 @@ async def realtime(session_id: str) -> None:
             if current is None:
                 code, reason = POLICY_VIOLATION, "session deleted"
                 break
-            if current.expires_at <= utcnow():
+            if parts.sessions.expired(current):
                 code, reason = EXPIRED, "session expired"
                 break
             if items or current.last_event_id > after:  # rung, lagged, or a quiet tick

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from backend.auth import Principal
@@ -73,8 +73,25 @@ FEEDBACK_SCHEMA: dict[str, Any] = {
 
 
 class SessionService:
-    def __init__(self, *, store: Store, bus: EventBus, jobs: JobService, ttl: float) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: EventBus,
+        jobs: JobService,
+        ttl: float,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """`clock` is "now" for expiry only: when a session's idle time runs out and whether
+        it has (`expired`, the sweep). It exists so tests can move time themselves and
+        expire a session exactly when they choose, however slow the machine; created_at
+        and updated_at stay the real time."""
         self.store, self.bus, self.jobs, self.ttl = store, bus, jobs, ttl
+        self.clock = clock
+
+    def expired(self, session: Session) -> bool:
+        """Whether the session's idle time has run out (it answers 410 from then on)."""
+        return session.expires_at <= self.clock()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -82,7 +99,7 @@ class SessionService:
         session = await self.store.get_session(session_id)
         if session is None or not principal.can_see(session.owner):
             raise NotFound(f"session {session_id!r} not found")
-        if session.expires_at <= utcnow():
+        if self.expired(session):
             raise Expired(f"session {session_id!r} expired after {self.ttl:g} s idle")
         if session.status == "processing" and session.active_job_id:
             job = await self.store.get_job(session.active_job_id)
@@ -134,7 +151,7 @@ class SessionService:
             status="idle",
             created_at=now,
             updated_at=now,
-            expires_at=now + timedelta(seconds=self.ttl),
+            expires_at=self.clock() + timedelta(seconds=self.ttl),
             context=context,
             document=document,
             last_message=f"Session started at the {initial_stage} stage",
@@ -329,12 +346,12 @@ class SessionService:
 
         def strip(session: Session) -> tuple[dict[str, Any], list[NewFrame]] | None:
             kept = {"final": session.document["final"]} if "final" in session.document else {}
-            if session.document == kept or session.expires_at > utcnow():
+            if session.document == kept or not self.expired(session):
                 return None
             stripped.add(session.id)
             return {"document": kept, "expires_at": session.expires_at}, []
 
-        for session_id in await self.store.expired_sessions(utcnow()):
+        for session_id in await self.store.expired_sessions(self.clock()):
             await self._update(session_id, strip, missing_ok=True)
         return len(stripped)
 
@@ -357,7 +374,7 @@ class SessionService:
             if planned is None:
                 return session
             changes, frames = planned
-            changes.setdefault("expires_at", utcnow() + timedelta(seconds=self.ttl))
+            changes.setdefault("expires_at", self.clock() + timedelta(seconds=self.ttl))
             saved = await self.store.update_session(
                 session_id, version=session.version, changes=changes, frames=frames
             )

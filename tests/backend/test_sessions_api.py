@@ -2,6 +2,7 @@
 
 A whole session topic -> approve with the scripted model, every frame type seen and
 `eventId` strictly increasing; WebSocket auth; conflicts, other principals and expiry.
+Expiry runs on a session clock the test moves (`SessionClock`), never on the wall clock.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 from quart.testing.connections import WebsocketDisconnectError
 
 from backend.api import session_realtime
+from backend.domain import utcnow
 from flows.providers.scripted_llm import Reply, ScriptedLLM
 from tests.fakes.session_answers import IDEAS, NOTES, REVIEW, TOPICS
 from tests.harness import SECTION_TEXT, STYLED_TEXT, Harness, running_app
@@ -35,9 +38,26 @@ def session_llm(delay: float = 0.0) -> ScriptedLLM:
     )
 
 
+class SessionClock:
+    """Session time (expiry) that moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 @asynccontextmanager
-async def app(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness]:
+async def app(
+    tmp_path: Path, clock: SessionClock | None = None, **overrides: Any
+) -> AsyncIterator[Harness]:
     async with running_app(tmp_path, session_llm(overrides.pop("delay", 0.0)), **overrides) as h:
+        if clock is not None:  # before any session exists
+            h.services.sessions.clock = clock
         yield h
 
 
@@ -284,15 +304,14 @@ async def test_conflicts_unknown_sessions_and_bad_input(tmp_path: Path) -> None:
 
 
 async def test_an_idle_session_expires_with_410(tmp_path: Path) -> None:
-    async with app(tmp_path, session_ttl=0.3) as h:
+    clock = SessionClock()
+    async with app(tmp_path, clock, session_ttl=60.0) as h:
         sid = (await create(h))["sessionId"]
-        deadline = asyncio.get_running_loop().time() + 10
-        while True:
-            response = await h.client.get(f"/api/genflow/sessions/{sid}", headers=h.headers())
-            if response.status_code == 410:
-                break
-            assert asyncio.get_running_loop().time() < deadline
-            await asyncio.sleep(0.05)
+        clock.advance(59)
+        assert (await state(h, sid))["sessionId"] == sid  # idle, but not for long enough
+        clock.advance(2)
+        response = await h.client.get(f"/api/genflow/sessions/{sid}", headers=h.headers())
+        assert response.status_code == 410
         assert (await response.get_json())["error"]["code"] == "expired"
         assert (await act(h, sid, "advance")).status_code == 410
 
@@ -308,29 +327,36 @@ async def test_session_flows_are_not_listed_or_startable_on_their_own(tmp_path: 
 
 
 async def test_a_socket_on_a_session_that_expires_closes_4410(tmp_path: Path) -> None:
-    async with app(tmp_path, session_ttl=1.0) as h:
+    clock = SessionClock()
+    async with app(tmp_path, clock, session_ttl=60.0) as h:
         sid = (await create(h))["sessionId"]
         async with socket(h, sid) as ws:
+            await ws.next("ping")  # a quiet tick: still open
+            clock.advance(61)  # noticed at the next tick (every 0.5 s)
             with pytest.raises(WebsocketDisconnectError) as closed:
-                while True:  # pings, then the close
-                    await asyncio.wait_for(ws.connection.receive(), 10)
+                async with asyncio.timeout(10):  # a ping or two, then the close
+                    while True:
+                        await ws.connection.receive()
         assert closed.value.args[0] == 4410
 
 
 async def test_expired_sessions_lose_their_working_state_but_keep_a_final_article(
     tmp_path: Path,
 ) -> None:
-    async with app(tmp_path, session_ttl=0.5) as h:
+    clock = SessionClock()
+    async with app(tmp_path, clock, session_ttl=60.0) as h:
         done = (await create(h, initialStage="review", context={"topic": "Coffee"}))["sessionId"]
-        await act(h, done, "edit_draft", markdown="# Coffee\n\nA final word.")
+        edited = await act(h, done, "edit_draft", markdown="# Coffee\n\nA final word.")
+        assert edited.status_code == 200
         assert (await act(h, done, "approve")).status_code == 200
         open_ = (await create(h, initialStage="writing", context={"topic": "Tea"}))["sessionId"]
-        await act(h, open_, "edit_draft", markdown="# Tea\n\nA draft.")
+        assert (await act(h, open_, "edit_draft", markdown="# Tea\n\nA draft.")).status_code == 200
+        assert (await state(h, open_))["document"]["draft"]["markdown"] == "# Tea\n\nA draft."
         sessions = h.services.sessions
-        deadline = asyncio.get_running_loop().time() + 10
-        while await sessions.sweep() < 2:  # both expire half a second after their last change
-            assert asyncio.get_running_loop().time() < deadline
-            await asyncio.sleep(0.1)
+        clock.advance(59)
+        assert await sessions.sweep() == 0  # idle, but not for long enough
+        clock.advance(2)
+        assert await sessions.sweep() == 2
         kept = await h.services.store.get_session(done)
         cleared = await h.services.store.get_session(open_)
         assert kept is not None and cleared is not None
@@ -338,9 +364,9 @@ async def test_expired_sessions_lose_their_working_state_but_keep_a_final_articl
             "final": {**kept.document["final"], "markdown": "# Coffee\n\nA final word."}
         }
         assert cleared.document == {}
-        assert (
-            await h.client.get(f"/api/genflow/sessions/{open_}", headers=h.headers())
-        ).status_code == 410
+        for sid in (done, open_):
+            gone = await h.client.get(f"/api/genflow/sessions/{sid}", headers=h.headers())
+            assert gone.status_code == 410
         assert await sessions.sweep() == 0  # done once
 
 
