@@ -47,6 +47,9 @@ async def serve(app: Any, host: str, port: int, *, on_stop: Callable[[], None]) 
         http="httptools",
         ws="wsproto",  # websockets' legacy protocol is deprecated; wsproto comes with Quart
         lifespan="on",
+        # The peer stays the peer: the API trusts X-Forwarded-For itself, only from
+        # GENFLOW_FORWARDED_ALLOW_IPS (backend/api/accounts.py), not from uvicorn's list.
+        proxy_headers=False,
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
