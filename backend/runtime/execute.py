@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from pocketflow import AsyncFlow, AsyncNode, AsyncParallelBatchNode, BaseNode, BatchNode, Flow
 
+from backend import fast_json
 from flows.checks import OutputRejected
 
 OnRetry = Callable[[int, BaseException, int | None], Awaitable[None]]
@@ -84,6 +85,8 @@ async def _run_with_retries(node: BaseNode, item: Any, on_retry: OnRetry, index:
 
 
 def _fingerprint(item: Any) -> str | None:
+    """Stays on `json`: fingerprints are stored with batch items, and a job resumed after
+    an upgrade must find its finished items under the same ones."""
     try:
         return hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:16]
     except (TypeError, ValueError):
@@ -91,8 +94,9 @@ def _fingerprint(item: Any) -> str | None:
 
 
 def _is_json(value: Any) -> bool:
+    """The runner's one sense of JSON (`fast_json`), as its checkpoints have it."""
     try:
-        json.dumps(value)
+        fast_json.dumps(value)
     except (TypeError, ValueError):
         return False
     return True
