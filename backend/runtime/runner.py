@@ -44,7 +44,7 @@ from backend.runtime.graph import FlowChanged, Graph
 from backend.runtime.states import JobLost
 from backend.runtime.writer import EventWriter
 from backend.settings import Settings
-from backend.store.base import JobUpdate, Store
+from backend.store.base import BatchItem, JobUpdate, Store
 from flows import context, images, llm
 from flows.gate import HumanReview
 from flows.images import ImageBackend
@@ -82,11 +82,10 @@ class _BatchItems:
         return await self.runner.store.batch_items(self.job.id, self.key)
 
     async def save(self, index: int, value: Any) -> None:
-        saved = await self.runner.store.save_batch_item(
-            self.job.id, self.key, index, value, fence=self.job.attempts
-        )
-        if not saved:
+        """Queued with the node's progress lines: their next write stores it, fenced."""
+        if self.writer.lost:
             raise JobLost(self.job.id)
+        self.writer.save_item(BatchItem(self.key, index, value))
 
     def item_done(self, done: int, total: int) -> None:
         if self._bounds is None:
@@ -425,14 +424,24 @@ class Runner:
         update: JobUpdate,
         events: list[NewEvent],
     ) -> Job:
-        """A fenced runner write: refused (JobLost) once the job is not ours any more."""
-        saved = await self.store.update_job(
-            job.id, update, events, expect=transition.sources, fence=job.attempts
-        )
-        if saved is None:
-            raise JobLost(job.id)
-        self.bus.publish(saved[1])
-        ended = saved[0]
+        """A fenced runner write: refused (JobLost) once the job is not ours any more.
+        A completion is not read back: the runner knows what it wrote (a failure is, for
+        the node it failed in; parking stores a review)."""
+        if transition is states.COMPLETE:
+            stored = await self.store.append_events(
+                job.id, events, update_=update, expect=transition.sources, fence=job.attempts
+            )
+            if stored is None:
+                raise JobLost(job.id)
+            ended = update.applied_to(job, last_seq=stored[-1].seq, updated_at=utcnow())
+        else:
+            saved = await self.store.update_job(
+                job.id, update, events, expect=transition.sources, fence=job.attempts
+            )
+            if saved is None:
+                raise JobLost(job.id)
+            ended, stored = saved
+        self.bus.publish(stored)
         if ended.workflow_id and ended.flow == "workflow" and ended.status in TERMINAL_STATUSES:
             self.metrics.workflow_ended(ended)
         if ended.status in TERMINAL_STATUSES:

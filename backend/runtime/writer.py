@@ -10,6 +10,11 @@ The drain task lets the current turn of the event loop finish before it writes: 
 that ends in that turn hands its reports to its checkpoint (one transaction, not two);
 one that keeps working has them written while it does.
 
+A batch node's finished items (`save_item`) go out in the same writes: an item and the
+progress line that says it is done cost one transaction, and items that finish together
+share one. An item is only there to spare work after a crash mid-node, so one still
+queued when the node checkpoints is dropped: the checkpoint makes it moot.
+
 Every write carries the run's fence: once another runner owns the job, nothing more is
 stored. A write that fails because the database does is not dropped: the events wait
 and go out with the next write (or the checkpoint) once the database is back.
@@ -25,7 +30,7 @@ from backend.errors import StoreUnavailable
 from backend.events import EventType, NewEvent
 from backend.runtime import states
 from backend.runtime.bus import EventBus
-from backend.store.base import Store
+from backend.store.base import BatchItem, Store
 
 log = logging.getLogger(__name__)
 BATCH = 200  # events per transaction at most
@@ -46,12 +51,14 @@ class EventWriter:
         self.store, self.bus, self.job_id, self.fence = store, bus, job_id, fence
         self.lost = False  # a write was refused: the job is not this run's any more
         self._unwritten: list[NewEvent] = []  # a failed write's events, oldest first
+        self._unwritten_items: list[BatchItem] = []  # ... and its items
         self.progress: int | None = None
         self.last_seq = last_seq
         self._max_events = max_events
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._queued: list[NewEvent] = []  # appended, not yet written or taken
+        self._items: list[BatchItem] = []  # finished batch items, not yet written
         self._arrived = asyncio.Event()  # set while `_queued` is not empty
         self._writing = False
         self._written = asyncio.Event()  # set whenever no write is in flight
@@ -72,6 +79,13 @@ class EventWriter:
         self._arrived.set()
         self._settled.clear()
 
+    def save_item(self, item: BatchItem) -> None:
+        """Queue a finished batch item (from the event loop), to be stored with the next
+        write of events."""
+        self._items.append(item)
+        self._arrived.set()
+        self._settled.clear()
+
     async def flush(self) -> None:
         """Wait until everything appended so far is stored (or taken by a checkpoint)."""
         await asyncio.sleep(0)  # let call_soon_threadsafe callbacks land first
@@ -82,14 +96,15 @@ class EventWriter:
         """Wait for the write in flight, then hand over what is still queued, unwritten.
 
         The caller stores the events in its own transaction (and tells the writer the new
-        `last_seq`); progress lines over the per-job limit are dropped here as well.
+        `last_seq`); progress lines over the per-job limit are dropped here as well, and
+        so are batch items not yet written (the caller's checkpoint makes them moot).
         Appends made from a node's worker thread have landed by now: their callbacks were
         scheduled before the one that resumed the caller.
         """
         while self._writing:
             await self._written.wait()
         events, self._unwritten = [*self._unwritten, *self._queued], []  # no await from here
-        self._queued = []
+        self._queued, self._items, self._unwritten_items = [], [], []
         self._arrived.clear()
         self._settled.set()
         return self._within_limit(events, self.last_seq)
@@ -105,22 +120,24 @@ class EventWriter:
         while True:
             # Events a failed write kept are tried again at once (after the pause below),
             # not only when the node appends or checkpoints again, which may be long.
-            if not self._unwritten:
+            if not (self._unwritten or self._unwritten_items):
                 await self._arrived.wait()
                 await asyncio.sleep(0)  # this loop turn first: a checkpoint may take them
-                if not self._queued:
+                if not (self._queued or self._items):
                     continue
             events, self._queued = self._queued[:BATCH], self._queued[BATCH:]
+            items, self._items = [*self._unwritten_items, *self._items], []
             if not self._queued:
                 self._arrived.clear()
             self._writing = True
             self._written.clear()
             self._settled.clear()
             try:
-                await self._store([*self._unwritten, *events])
-                self._unwritten = []
+                await self._store([*self._unwritten, *events], items)
+                self._unwritten, self._unwritten_items = [], []
             except StoreUnavailable as exc:  # keep them for the next try or the checkpoint
                 self._unwritten = [*self._unwritten, *events]
+                self._unwritten_items = items
                 log.warning(
                     "job %s: %d event(s) wait for the database: %s",
                     self.job_id,
@@ -146,9 +163,9 @@ class EventWriter:
             last_seq += 1
         return kept
 
-    async def _store(self, events: list[NewEvent]) -> None:
+    async def _store(self, events: list[NewEvent], items: list[BatchItem]) -> None:
         events = self._within_limit(events, self.last_seq)
-        if not events:
+        if not (events or items):
             return
         stored = await self.store.append_events(
             self.job_id,
@@ -156,6 +173,7 @@ class EventWriter:
             progress=self.progress,
             expect=states.CHECKPOINT.sources,
             fence=self.fence,
+            items=items,
         )
         if stored is None:
             self.lost = True

@@ -9,9 +9,9 @@ cancelled job's late checkpoint a no-op.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from backend.domain import Artifact, Checkpoint, Job, JobStatus, Review
 from backend.events import Event, NewEvent
@@ -41,6 +41,29 @@ class JobUpdate:
     checkpoint: Checkpoint = UNSET
     review: Review | None = UNSET  # a Review opens it (stored), None closes it
     start_attempt: bool = False  # increments `attempts`
+
+    def applied_to(self, job: Job, *, last_seq: int, updated_at: datetime) -> Job:
+        """The job as this update leaves it: what a writer that knows what it wrote
+        would otherwise read back (and parse) from the store."""
+        changed: dict[str, Any] = {"last_seq": last_seq, "updated_at": updated_at}
+        for name in ("status", "progress", "current_node", "result", "error", "checkpoint"):
+            value = getattr(self, name)
+            if value is not UNSET:
+                changed[name] = value
+        if self.review is not UNSET:
+            changed["review"] = self.review
+        if self.start_attempt:
+            changed["attempts"] = job.attempts + 1
+        return replace(job, **changed)
+
+
+class BatchItem(NamedTuple):
+    """A finished item of a batch node, saved so that a crash re-runs only the others:
+    under the node's `key` (its name and visit), by its index."""
+
+    key: str
+    index: int
+    result: Any
 
 
 @dataclass(frozen=True)
@@ -302,11 +325,13 @@ class Store(SessionStore, WorkflowStore, KnowledgeStore, PeopleStore, Protocol):
         expect: Collection[JobStatus] | None = None,
         fence: int | None = None,
         update_: JobUpdate | None = None,
+        items: Sequence[BatchItem] = (),
     ) -> list[Event] | None:
         """`update_job` without reading back the job (its checkpoint may be large): for
         events alone (and the progress), or with `update_` - a change whose result the
         caller knows, such as a runner's checkpoint; not one that opens a review or
-        starts an attempt. The same one transaction. None if refused."""
+        starts an attempt. Finished batch `items` are saved in it too (as
+        `save_batch_item` would). The same one transaction. None if refused."""
 
     async def claim_job(
         self, job_id: str, *, owner: str, lease_seconds: float, steal: bool = False

@@ -10,7 +10,9 @@ inside the caller's transaction, on SQLite and PostgreSQL alike. Driver errors c
 as SQLAlchemy's (so the store still turns them into StoreUnavailable), and a lost
 connection is invalidated as `Connection.execute` would.
 
-Only for statements whose results need no type processing (integers, or nothing).
+Results come back as the driver gives them (integers, or nothing), or - `fetch_row` - as
+a mapping with each column's own result processing (JSON, datetimes), as SQLAlchemy's
+result rows would have it.
 """
 
 from __future__ import annotations
@@ -79,6 +81,47 @@ def fetch_one(
         return tuple(row) if row is not None else None
 
     return _on_cursor(conn, prepared.sql, bound, run)
+
+
+def fetch_row(
+    conn: Connection, statement: Executable, params: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Run a statement with RETURNING once: its first row as a mapping of column keys to
+    values processed as SQLAlchemy's result rows would have them (JSON parsed, SQLite's
+    datetime text read back), or None."""
+    prepared = prepare(statement, conn.dialect)
+    bound = prepared.bind(params)
+
+    def run(cursor: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+        cursor.execute(prepared.sql, bound)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return tuple(row), tuple(column[1] for column in cursor.description)
+
+    found = _on_cursor(conn, prepared.sql, bound, run)
+    if found is None:
+        return None
+    row, type_codes = found
+    return {
+        key: read(value) if read else value
+        for (key, read), value in zip(
+            _readers(statement, conn.dialect, type_codes), row, strict=True
+        )
+    }
+
+
+@lru_cache(maxsize=64)
+def _readers(
+    statement: Executable, dialect: Dialect, type_codes: tuple[Any, ...]
+) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """Each RETURNING column's key and result processor (cached like `prepare`; the
+    driver's type codes pick some, as PostgreSQL's numerics)."""
+    columns = statement.exported_columns  # type: ignore[attr-defined]
+    return tuple(
+        (column.key, column.type.dialect_impl(dialect).result_processor(dialect, code))
+        for column, code in zip(columns, type_codes, strict=True)
+    )
 
 
 def execute(conn: Connection, statement: Executable, params: Mapping[str, Any]) -> None:

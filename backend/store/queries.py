@@ -36,7 +36,7 @@ from backend.errors import Conflict
 from backend.events import Event, EventType, NewEvent
 from backend.store import prepared
 from backend.store import tables as t
-from backend.store.base import UNSET, Decision, JobUpdate
+from backend.store.base import UNSET, BatchItem, Decision, JobUpdate
 
 NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
 
@@ -159,9 +159,12 @@ def append_events(
     expect: Collection[JobStatus] | None,
     fence: int | None = None,
     update_: JobUpdate | None = None,
+    items: Sequence[BatchItem] = (),
 ) -> list[Event] | None:
     """`update_job` that returns no job, so reads no JSON back: for events (and the
-    progress) alone, or with a change whose result the caller knows (a checkpoint)."""
+    progress) alone, or with a change whose result the caller knows (a checkpoint).
+    `items`, finished batch items, are stored in the same transaction, behind the same
+    fence (the UPDATE that checks it holds the job row until the commit)."""
     values = _values(update_) if update_ is not None else {}
     if update_ is not None and (update_.review is not UNSET or update_.start_attempt):
         raise ValueError("append_events cannot open a review or start an attempt")
@@ -173,6 +176,12 @@ def append_events(
     if row is None:
         return None
     last_seq, stored_progress = row
+    if items:
+        prepared.execute_many(
+            conn,
+            _upsert_batch_item_statement(conn.dialect.name),
+            [{"job_id": job_id, "key": key, "idx": idx, "result": r} for key, idx, r in items],
+        )
     return append(conn, job_id, last_seq - len(events), stored_progress, events)
 
 
@@ -361,18 +370,15 @@ def claim_job(
     """One conditional UPDATE takes the job: of racing claimers (PostgreSQL re-checks the
     condition on the row the winner committed) exactly one gets it."""
     now = utcnow()
-    row = (
-        conn.execute(
-            _claim_statement(steal),
-            {
-                "job_id": job_id,
-                "now": now,
-                "c_owner": owner,
-                "c_expires": now + timedelta(seconds=lease_seconds),
-            },
-        )
-        .mappings()
-        .first()
+    row = prepared.fetch_row(
+        conn,
+        _claim_statement(steal),
+        {
+            "job_id": job_id,
+            "now": now,
+            "c_owner": owner,
+            "c_expires": now + timedelta(seconds=lease_seconds),
+        },
     )
     if row is None:
         return None

@@ -42,7 +42,7 @@ from backend.store import queries as q
 from backend.store import review_queries as rq
 from backend.store import session_queries as sq
 from backend.store import workflow_queries as wq
-from backend.store.base import Decision, JobUpdate
+from backend.store.base import BatchItem, Decision, JobUpdate
 from backend.store.migrate import driver_url, sync_url
 from backend.store.pre_ping import PrePing
 from backend.store.thread_lane import ThreadLane
@@ -261,6 +261,7 @@ class SQLStore:
         expect: Collection[JobStatus] | None = None,
         fence: int | None = None,
         update_: JobUpdate | None = None,
+        items: Sequence[BatchItem] = (),
     ) -> list[Event] | None:
         return await self._write(
             partial(
@@ -271,6 +272,7 @@ class SQLStore:
                 expect=expect,
                 fence=fence,
                 update_=update_,
+                items=items,
             )
         )
 

@@ -8,13 +8,15 @@ replaces the one stored.
 from __future__ import annotations
 
 from backend.domain import JobStatus
-from backend.runtime.states import ACTIVE
-from backend.store.base import JobUpdate
+from backend.events import EventType, NewEvent
+from backend.runtime.states import ACTIVE, CHECKPOINT
+from backend.store.base import BatchItem, JobUpdate
 from backend.store.sqlalchemy import SQLStore
 from tests.backend.test_store import created, new_job, store
 from tests.backend.test_store_leases import LONG, claimed
 
 __all__ = ["store"]
+RUNNING = CHECKPOINT.sources
 
 
 async def test_the_runner_overwrites_its_own_item(store: SQLStore) -> None:
@@ -70,3 +72,32 @@ async def test_an_unfenced_item_is_an_upsert(store: SQLStore) -> None:
     assert await store.save_batch_item(job.id, "Fan#1", 0, {"r": 1}) is True
     assert await store.save_batch_item(job.id, "Fan#1", 0, {"r": 2}) is True
     assert await store.batch_items(job.id, "Fan#1") == {0: {"r": 2}}
+
+
+async def test_items_ride_with_events_behind_the_same_fence(store: SQLStore) -> None:
+    """The event writer saves finished items in its events' transaction: stored with
+    them, replacing an item run again, and not at all once the fence is stale."""
+    job = await claimed(store)
+    progress = NewEvent(EventType.NODE_PROGRESS, {"node": "Fan", "message": "1 of 2"})
+    stored = await store.append_events(
+        job.id,
+        [progress],
+        expect=RUNNING,
+        fence=1,
+        items=[BatchItem("Fan#1", 0, {"r": 1}), BatchItem("Fan#1", 1, "b")],
+    )
+    assert stored is not None and [e.type for e in stored] == [EventType.NODE_PROGRESS]
+    assert await store.append_events(
+        job.id, [], expect=RUNNING, fence=1, items=[BatchItem("Fan#1", 0, {"r": 2})]
+    ) == []  # fmt: skip
+    assert await store.batch_items(job.id, "Fan#1") == {0: {"r": 2}, 1: "b"}
+    stolen = await store.claim_job(job.id, owner="w2", lease_seconds=LONG, steal=True)
+    assert stolen is not None
+    refused = await store.append_events(
+        job.id, [progress], expect=RUNNING, fence=1, items=[BatchItem("Fan#1", 1, "stale")]
+    )
+    assert refused is None
+    assert await store.batch_items(job.id, "Fan#1") == {0: {"r": 2}, 1: "b"}
+    assert [e.type for e in await store.events_after(job.id, stored[-1].seq)] == [
+        EventType.JOB_STARTED  # the second claim's; the stale runner's line is not there
+    ]

@@ -147,3 +147,33 @@ async def test_changes_it_cannot_make_without_reading_back_are_refused(store: SQ
     for update in (JobUpdate(review=review), JobUpdate(start_attempt=True)):
         with pytest.raises(ValueError):
             await store.append_events(job.id, [], update_=update)
+
+
+async def test_a_completion_known_to_its_writer_is_what_the_store_reads_back(
+    store: SQLStore,
+) -> None:
+    """The runner completes a job without reading it back (`JobUpdate.applied_to`): what
+    it hands to the job's listeners (a session folding its result) must be the stored job."""
+    job = await claimed_job(store)
+    update = JobUpdate(
+        status=JobStatus.COMPLETED,
+        result={"article": "# Bread\n\nIt rises.", "words": 3},
+        progress=100,
+        current_node=None,
+        checkpoint=Checkpoint({"topic": "t", "article": "# Bread"}, None, {"finished": ["a"]}),
+    )
+    stored = await store.append_events(
+        job.id,
+        [NewEvent(EventType.JOB_COMPLETED, {"result": update.result})],
+        update_=update,
+        expect=states.COMPLETE.sources,
+        fence=job.attempts,
+    )
+    assert stored is not None
+    known = update.applied_to(job, last_seq=stored[-1].seq, updated_at=utcnow())
+    read = await store.get_job(job.id)
+    assert read is not None
+    assert read.status is JobStatus.COMPLETED
+    fields = ("status", "result", "error", "progress", "current_node", "checkpoint", "last_seq",
+              "attempts", "review", "input", "owner", "flow", "created_at")  # fmt: skip
+    assert {f: getattr(known, f) for f in fields} == {f: getattr(read, f) for f in fields}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -92,6 +93,26 @@ async def test_a_pending_job_is_claimed_with_a_lease_and_job_started(store: SQLS
     assert [e.seq for e in await store.events_after(job.id)] == [1, 2]
     owner, expires = lease(store, job.id)
     assert owner == "w1" and expires is not None
+
+
+async def test_a_claimed_job_is_the_stored_job_field_for_field(store: SQLStore) -> None:
+    """The claim reads its row off the driver's cursor (`prepared.fetch_row`): JSON,
+    datetimes, floats and lists come back as a read of the job does."""
+    job = replace(
+        new_job(),
+        input={"topic": "crème brûlée", "n": [1, 2.5, None]},
+        checkpoint=Checkpoint({"outline": {"title": "é"}}, "Write", {"visits": {"Plan": 1}}),
+        reviewers=["bob", "slack:T1:U2"],
+        review_timeout=90.5,
+        on_timeout="approve",
+        session_id="ses_1",
+    )
+    await store.create_job(job, created())
+    claim = await store.claim_job(job.id, owner="w1", lease_seconds=LONG)
+    assert claim is not None
+    read = await store.get_job(job.id)
+    assert claim[0] == read
+    assert claim[0].review_timeout == 90.5 and claim[0].created_at.tzinfo is not None
 
 
 async def test_a_live_lease_refuses_a_second_claim_but_not_a_steal(store: SQLStore) -> None:

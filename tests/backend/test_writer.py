@@ -14,6 +14,7 @@ from backend.events import EventType, NewEvent
 from backend.ids import new_id
 from backend.runtime.bus import LocalBus
 from backend.runtime.writer import EventWriter
+from backend.store.base import BatchItem
 from backend.store.sqlalchemy import SQLStore
 
 
@@ -208,3 +209,22 @@ async def test_a_quick_node_costs_one_transaction(tmp_path: Path) -> None:
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     node_writes = [w for w in store.writes if "node.finished" in w]
     assert node_writes[:2] == [["node.started", "node.progress", "node.finished"]] * 2
+
+
+async def test_finished_batch_items_share_the_events_transaction(store: CountingStore) -> None:
+    """Three sections finishing together: their items and their progress lines are one
+    write, not six; a checkpoint taking over drops the items it makes moot."""
+    job_id = await running_job(store)
+    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
+    for i in range(3):
+        writer.append(progress(i))
+        writer.save_item(BatchItem("Write#1", i, f"section {i}"))
+    await writer.flush()
+    assert store.writes == [["node.progress"] * 3]
+    assert await store.batch_items(job_id, "Write#1") == {i: f"section {i}" for i in range(3)}
+    writer.save_item(BatchItem("Write#1", 3, "never stored"))
+    assert await writer.take() == []
+    await writer.flush()
+    await writer.close()
+    assert len(store.writes) == 1
+    assert 3 not in await store.batch_items(job_id, "Write#1")
