@@ -67,6 +67,9 @@ class RedisBus:
         self.min_backoff, self.max_backoff = min_backoff, max_backoff
         self.connect_timeout, self.flush_timeout = connect_timeout, flush_timeout
         self.origin = instance_id()  # tells this bus's own messages apart
+        # ... by their first bytes (`_messages` starts every message so), unparsed: a
+        # worker watching its jobs for a cancel gets back every event it publishes.
+        self._own = f'{{"origin":{json.dumps(self.origin)},'.encode()
         self.local = LocalBus(queue_size, on_followers=self._followers_changed)
         self.dropped = 0  # publishes that never reached Redis
         self._outgoing: asyncio.Queue[list[Event]] = asyncio.Queue(outgoing_size)
@@ -202,9 +205,9 @@ class RedisBus:
         for events in batch:
             for event in events:
                 by_job.setdefault(event.job_id, []).append(event.encode_json())
-        origin = json.dumps(self.origin)
+        own = self._own.decode()
         return [
-            (channel_of(job_id), f'{{"origin":{origin},"events":[{",".join(encoded)}]}}')
+            (channel_of(job_id), f'{own}"events":[{",".join(encoded)}]}}')
             for job_id, encoded in by_job.items()
         ]
 
@@ -318,6 +321,8 @@ class RedisBus:
                     self.local.lag([channel.removeprefix(CHANNEL_PREFIX)])
 
     def _deliver(self, data: bytes) -> None:
+        if data.startswith(self._own):
+            return  # our own followers had these from publish()
         try:
             payload = json.loads(data)
             if payload["origin"] == self.origin:

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from backend.domain import Artifact, Checkpoint, Job, JobStatus, Review, utcnow
 from backend.errors import Conflict
 from backend.events import Event, EventType, NewEvent
-from backend.store import prepared
+from backend.store import pg_append, prepared
 from backend.store import tables as t
 from backend.store.base import UNSET, BatchItem, Decision, JobUpdate
 
@@ -172,7 +172,13 @@ def append_events(
         values["progress"] = progress
     shape = _Shape(tuple(sorted(values)), _expected(expect), fence is not None)
     query = _update_statement(shape, False, light=True)
-    row = prepared.fetch_one(conn, query, _update_params(job_id, values, events, fence))
+    params = _update_params(job_id, values, events, fence)
+    if conn.dialect.name == "postgresql":  # one statement, one round trip
+        written = pg_append.write(conn, query, params, events, items)
+        if written is None:
+            return None
+        return _numbered(job_id, written[0] - len(events), written[1], events)
+    row = prepared.fetch_one(conn, query, params)
     if row is None:
         return None
     last_seq, stored_progress = row
@@ -483,13 +489,20 @@ def events_after(conn: Connection, job_id: str, after: int, limit: int) -> list[
     ]
 
 
-def append(
-    conn: Connection, job_id: str, last_seq: int, progress: int, events: Sequence[NewEvent]
+def _numbered(
+    job_id: str, last_seq: int, progress: int, events: Sequence[NewEvent]
 ) -> list[Event]:
-    stored = [
+    """The events as stored after `last_seq`."""
+    return [
         Event(job_id=job_id, type=e.type, data=e.data, ts=e.ts, progress=progress, seq=seq)
         for seq, e in enumerate(events, start=last_seq + 1)
     ]
+
+
+def append(
+    conn: Connection, job_id: str, last_seq: int, progress: int, events: Sequence[NewEvent]
+) -> list[Event]:
+    stored = _numbered(job_id, last_seq, progress, events)
     if stored:
         prepared.execute_many(
             conn,

@@ -83,6 +83,12 @@ class SQLStore:
             )
             engine = self._async_engine.sync_engine
             PrePing(engine.dialect).listen(engine.pool)
+            # A write that is one statement (a runner's checkpoint or events,
+            # `backend/store/pg_append.py`) is its own transaction: in autocommit it costs
+            # one round trip, not three (BEGIN, the statement, COMMIT). The same pool.
+            self._one_statement = self._async_engine.execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
 
     @property
     def failing(self) -> bool:
@@ -131,20 +137,25 @@ class SQLStore:
 
     # -- where the SQL runs ------------------------------------------------------------
 
-    async def _write(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in one transaction (committed, or rolled back if it raises)."""
+    async def _write(self, work: Callable[[Connection], T], *, one_statement: bool = False) -> T:
+        """Run `work` in one transaction (committed, or rolled back if it raises).
+        `one_statement`: `work` runs a single statement on PostgreSQL, which is then its
+        own transaction (autocommit)."""
         try:
             with _translated_errors():
-                result = await self._run_write(work)
+                result = await self._run_write(work, one_statement)
         except StoreUnavailable:
             self._write_failed = True
             raise
         self._write_failed = self._read_failed = False
         return result
 
-    async def _run_write(self, work: Callable[[Connection], T]) -> T:
+    async def _run_write(self, work: Callable[[Connection], T], one_statement: bool) -> T:
         if self.is_sqlite:
             return await self._writer.run(partial(self._transaction, work))
+        if one_statement:
+            async with self._one_statement.connect() as conn:
+                return await conn.run_sync(work)
         async with self._async_engine.begin() as conn:
             return await conn.run_sync(work)
 
@@ -273,7 +284,8 @@ class SQLStore:
                 fence=fence,
                 update_=update_,
                 items=items,
-            )
+            ),
+            one_statement=True,  # on PostgreSQL (pg_append)
         )
 
     # -- leases ----------------------------------------------------------------------

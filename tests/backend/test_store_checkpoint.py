@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert
+from sqlalchemy import update as sql_update
 
 from backend.domain import Checkpoint, Job, JobStatus, Review, utcnow
 from backend.errors import StoreUnavailable
@@ -177,3 +178,26 @@ async def test_a_completion_known_to_its_writer_is_what_the_store_reads_back(
     fields = ("status", "result", "error", "progress", "current_node", "checkpoint", "last_seq",
               "attempts", "review", "input", "owner", "flow", "created_at")  # fmt: skip
     assert {f: getattr(known, f) for f in fields} == {f: getattr(read, f) for f in fields}
+
+
+async def test_other_writes_stay_transactions_after_one_statement_writes(
+    store: SQLStore,
+) -> None:
+    """On PostgreSQL a checkpoint is one statement run in autocommit, on connections of
+    the same pool: each must come back to ordinary transactions, so that a write of
+    several statements that fails half way still leaves nothing behind."""
+    job = await claimed_job(store)
+    for step in range(15):  # more writes than the pool has connections
+        assert await save(store, job, checkpoint({"step": step}, "b", step), []) == []
+    before = await store.get_job(job.id)
+    assert before is not None and before.progress == 14
+
+    def half_then_fail(conn: Any) -> None:
+        conn.execute(sql_update(t.jobs).where(t.jobs.c.id == job.id).values(progress=99))
+        raise RuntimeError("after the first statement")
+
+    for _ in range(15):
+        with pytest.raises(RuntimeError):
+            await store._write(half_then_fail)
+    after = await store.get_job(job.id)
+    assert after is not None and after.progress == 14

@@ -1,0 +1,111 @@
+"""A runner's write on PostgreSQL as ONE statement: the fenced UPDATE of the job, the
+INSERT of its events and the upsert of its finished batch items.
+
+Sent one by one, they cost a round trip each, and a round trip is where a worker's CPU
+goes on PostgreSQL: psycopg's wait, the event loop's reader registration and a greenlet
+switch each way, several times per write (docs/performance.md, "One statement a write").
+Data-modifying CTEs put them in one statement: the UPDATE ... RETURNING runs first, and
+the INSERTs read its one row (none when the status or the fence does not hold, so then
+nothing is written at all), numbering the events from the `last_seq` it returned. The
+events and items travel as one JSON document each (`json_to_recordset`), so the
+statement has the same text whatever their number, and psycopg prepares it once.
+
+The UPDATE is `queries`' own statement, with the same conditions: PostgreSQL re-checks
+them on the row a racing writer committed (READ COMMITTED's EvalPlanQual), exactly as
+when it ran alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Integer,
+    Text,
+    bindparam,
+    column,
+    func,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql
+
+from backend.events import NewEvent
+from backend.store import prepared
+from backend.store import tables as t
+from backend.store.base import BatchItem
+
+
+def write(
+    conn: Connection,
+    update: Any,
+    params: dict[str, Any],
+    events: Sequence[NewEvent],
+    items: Sequence[BatchItem],
+) -> tuple[int, int] | None:
+    """Run `update` (an UPDATE of one job RETURNING last_seq and progress, its `params`
+    bound) with the events' INSERT and the items' upsert: the returned (last_seq,
+    progress), or None when the UPDATE matched no row and nothing was written."""
+    statement = _statement(update, bool(events), bool(items))
+    bound = dict(params)
+    if events:
+        bound["events"] = [
+            {"k": k, "type": e.type.value, "ts": e.ts.isoformat(), "data": e.data}
+            for k, e in enumerate(events, start=1)
+        ]
+    if items:
+        latest = {(item.key, item.index): item.result for item in items}  # one row each
+        bound["items"] = [
+            {"key": key, "idx": index, "result": result} for (key, index), result in latest.items()
+        ]
+    row = prepared.fetch_one(conn, statement, bound)
+    return (row[0], row[1]) if row is not None else None
+
+
+@lru_cache(maxsize=256)
+def _statement(update: Any, with_events: bool, with_items: bool) -> Any:
+    job = update.cte("job")
+    statement = select(job.c.last_seq, job.c.progress)
+    job_id = bindparam("job_id")
+    if with_events:
+        rows = (
+            func.json_to_recordset(bindparam("events", type_=JSON))
+            .table_valued(
+                column("k", Integer),  # 1, 2, 3...: the event's place in this write
+                column("type", Text),
+                column("ts", DateTime(timezone=True)),
+                column("data", JSON),
+            )
+            .render_derived(name="new_events", with_types=True)
+        )
+        first = job.c.last_seq - bindparam("n_events", type_=Integer)
+        insert_events = t.events.insert().from_select(
+            ["job_id", "seq", "type", "ts", "progress", "data"],
+            select(job_id, first + rows.c.k, rows.c.type, rows.c.ts, job.c.progress, rows.c.data)
+            .select_from(job)
+            .join(rows, true()),
+        )
+        statement = statement.add_cte(insert_events.cte("stored_events"))
+    if with_items:
+        rows = (
+            func.json_to_recordset(bindparam("items", type_=JSON))
+            .table_valued(column("key", Text), column("idx", Integer), column("result", JSON))
+            .render_derived(name="new_items", with_types=True)
+        )
+        upsert = postgresql.insert(t.batch_items).from_select(
+            ["job_id", "key", "idx", "result"],
+            select(job_id, rows.c.key, rows.c.idx, rows.c.result)
+            .select_from(job)
+            .join(rows, true()),
+        )
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[t.batch_items.c.job_id, t.batch_items.c.key, t.batch_items.c.idx],
+            set_={"result": upsert.excluded.result},
+        )
+        statement = statement.add_cte(upsert.cte("stored_items"))
+    return statement
