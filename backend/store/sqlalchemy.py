@@ -85,8 +85,10 @@ class SQLStore:
             PrePing(engine.dialect).listen(engine.pool)
             # A write that is one statement (a runner's checkpoint or events,
             # `backend/store/pg_append.py`) is its own transaction: in autocommit it costs
-            # one round trip, not three (BEGIN, the statement, COMMIT). The same pool.
-            self._one_statement = self._async_engine.execution_options(
+            # one round trip, not three (BEGIN, the statement, COMMIT). So are reads: under
+            # READ COMMITTED every statement takes its own snapshot, in a transaction or
+            # not, so a read loses nothing but BEGIN and ROLLBACK. The same pool.
+            self._autocommit = self._async_engine.execution_options(
                 isolation_level="AUTOCOMMIT"
             )
 
@@ -154,7 +156,7 @@ class SQLStore:
         if self.is_sqlite:
             return await self._writer.run(partial(self._transaction, work))
         if one_statement:
-            async with self._one_statement.connect() as conn:
+            async with self._autocommit.connect() as conn:
                 return await conn.run_sync(work)
         async with self._async_engine.begin() as conn:
             return await conn.run_sync(work)
@@ -192,7 +194,7 @@ class SQLStore:
     async def _run_read(self, work: Callable[[Connection], T]) -> T:
         if self.is_sqlite:
             return await self._readers.run(partial(self._connected, work))
-        async with self._async_engine.connect() as conn:
+        async with self._autocommit.connect() as conn:
             return await conn.run_sync(work)
 
     def _connected(self, work: Callable[[Connection], T]) -> T:
