@@ -35,6 +35,7 @@ async def follow(
     last = after
     deadline = clock() + heartbeat  # of the next heartbeat, unless something is sent first
     tick = False
+    replay = True  # the first read, from where the client asked to start
     try:
         while True:  # replay, then catch up whenever the live feed may have missed events
             page = await store.events_after(job_id, last, PAGE)
@@ -47,10 +48,13 @@ async def follow(
                     return
             if len(page) == PAGE:
                 continue
-            if not page:  # nothing after `last`: the job may be over already
+            if not page and replay:  # nothing after where the client started: it may be over
                 job = await store.get_job(job_id)
                 if job is None or (job.status.terminal and last >= job.last_seq):
                     return
+            # (Later, `last` is what this stream sent, and it ends once it sends the
+            # terminal event: an empty catch-up means the job goes on, so it is not read.)
+            replay = False
             if tick:
                 yield []
                 deadline, tick = clock() + heartbeat, False

@@ -231,3 +231,37 @@ class RecordingBus(LocalBus):
     def subscribe(self, job_id: str) -> Subscription:
         self.made.append(subscription := super().subscribe(job_id))
         return subscription
+
+
+async def test_a_catch_up_that_finds_nothing_does_not_read_the_job(store: SQLStore) -> None:
+    """Only the replay can start past the end of a finished job; later, an empty catch-up
+    (a LAGGED bus, a heartbeat) means the job goes on, so it costs one read, not two."""
+    job_id = await new_job(store)
+    bus = LocalBus()
+    reads: list[str] = []
+    real_get_job, real_events_after = store.get_job, store.events_after
+
+    async def get_job(job_id: str) -> Job | None:
+        reads.append("job")
+        return await real_get_job(job_id)
+
+    async def events_after(job_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
+        found = await real_events_after(job_id, after, limit)
+        reads.append(f"events after {after}: {len(found)}")
+        return found
+
+    store.get_job = get_job  # type: ignore[method-assign]
+    store.events_after = events_after  # type: ignore[method-assign]
+    stream = follow(store, bus, job_id, 0, heartbeat=30)
+    assert [e.seq for e in await anext(stream)] == [1]
+    waiting = asyncio.ensure_future(anext(stream))
+    await eventually(lambda: bus.follower_count(job_id) == 1)
+    for lags in range(1, 4):
+        bus.lag()  # a catch-up read that finds nothing new
+        await eventually(lambda lags=lags: reads.count("events after 1: 0") == lags)
+    stored = await store.append_events(job_id, [NewEvent(EventType.NODE_PROGRESS, {})])
+    assert stored is not None
+    bus.publish(stored)
+    assert [e.seq for e in await asyncio.wait_for(waiting, 10)] == [2]
+    await stream.aclose()
+    assert reads == ["events after 0: 1", *["events after 1: 0"] * 3]
