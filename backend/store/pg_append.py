@@ -3,7 +3,7 @@ INSERT of its events and the upsert of its finished batch items.
 
 Sent one by one, they cost a round trip each, and a round trip is where a worker's CPU
 goes on PostgreSQL: psycopg's wait, the event loop's reader registration and a greenlet
-switch each way, several times per write (docs/performance.md, "One statement a write").
+switch each way, several times per write (docs/performance.md, "Fewer writes per job").
 Data-modifying CTEs put them in one statement: the UPDATE ... RETURNING runs first, and
 the INSERTs read its one row (none when the status or the fence does not hold, so then
 nothing is written at all), numbering the events from the `last_seq` it returned. The
