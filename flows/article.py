@@ -91,6 +91,11 @@ MIN_SECTION_WORDS = 40  # less than this is not a paragraph
 KEEP = 0.85  # of a section's words, that its style rewrite must keep
 
 
+def _as_title(topic: str) -> str:
+    topic = topic.strip()
+    return topic[:1].upper() + topic[1:]
+
+
 class GenerateOutline(AsyncNode):
     async def prep_async(self, shared: ArticleShared) -> str:
         return shared["topic"]
@@ -134,7 +139,8 @@ class GenerateOutline(AsyncNode):
         return {**outline, "sections": sections}
 
     async def post_async(self, shared: ArticleShared, topic: str, outline: dict[str, Any]) -> str:
-        shared["title"] = outline["title"]
+        title = outline["title"]  # a small model's may miss the point: then the topic's own
+        shared["title"] = title if checks.names_topic(topic, title) else _as_title(topic)
         shared["outline"] = outline["sections"]
         titles = ", ".join(s["title"] for s in outline["sections"])
         context.report(

@@ -274,6 +274,13 @@ def topic_words(topic: str) -> set[str]:
     return {w[:5] for w in re.findall(r"[a-z0-9]+", topic.lower()) if w not in _STOPWORDS}
 
 
+def names_topic(topic: str, title: str) -> bool:
+    """A title that says what the article is about: it has the topic's words, all but a
+    third of them at most ("Why Bread Raids" does not name "why bread rises")."""
+    wanted = topic_words(topic)
+    return len(wanted - topic_words(title)) <= len(wanted) // 3
+
+
 MAX_HEADING_WORDS = 10
 
 

@@ -26,10 +26,12 @@ SAME_TITLES = {
 }
 
 
-async def run_article(tmp_path: Path, replies: list[Reply]) -> tuple[dict, list[dict], ScriptedLLM]:
+async def run_article(
+    tmp_path: Path, replies: list[Reply], topic: str = "coffee"
+) -> tuple[dict, list[dict], ScriptedLLM]:
     llm = ScriptedLLM(replies)
     async with running_app(tmp_path, llm) as h:
-        job = await h.create("article", {"topic": "coffee"})
+        job = await h.create("article", {"topic": topic})
         done = await h.wait_for(job["id"])
         events = await h.events(job["id"])
     return done, events, llm
@@ -328,3 +330,28 @@ def test_a_common_phrase_said_twice_is_not_a_repeated_clause() -> None:
     )
     assert checks.tidy(text) == text
     assert checks.repeats(text) == 0
+
+
+def test_a_title_names_the_topic_with_most_of_its_words() -> None:
+    assert checks.names_topic("Why bread rises", "Why Bread Rises: Yeast at Work")
+    assert checks.names_topic("coffee", "Coffee, a history")
+    assert checks.names_topic("the history of coffee in Yemen", "Coffee's Yemeni history")
+    assert not checks.names_topic("Why bread rises", "Why Bread Raids")  # SmolLM2's
+    assert not checks.names_topic("coffee", "A short history")
+
+
+async def test_a_title_that_misses_the_topic_gives_way_to_the_topic(tmp_path: Path) -> None:
+    outline = {**OUTLINE, "title": "Why Bread Raids"}
+    done, _, _ = await run_article(
+        tmp_path,
+        [
+            Reply(outline, match="Write an outline"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+        topic="why bread rises",
+    )
+    assert done["status"] == "completed", done["error"]
+    assert done["result"]["title"] == "Why bread rises"
+    assert done["result"]["markdown"].startswith("# Why bread rises\n")
+    assert "Raids" not in done["result"]["markdown"]

@@ -251,7 +251,7 @@ async def test_the_article_is_posted_readably_in_the_thread(
     assert text.startswith("*Coffee, a history*") and text.count("Coffee, a history") == 1
     assert "*Origins*" in text and "*friendly*" in text and "<https://example.com|coffee>" in text
 
-    await slack.slash("/article", "an epic coffee saga", user=ALICE)
+    await slack.slash("/article", "an epic history of coffee", user=ALICE)
     long_done = await showing(
         slack,
         lambda m: "Paragraph 0" in shown(m) and "Done" in shown(m),

@@ -128,10 +128,10 @@ def test_a_job_link_reopens_the_running_job_live(
 ) -> None:
     stack.fake.control(latency=600)  # every model call waits: the job runs until let go
     try:
-        job = stack.create_job("article", {"topic": "Coffee in Japan"})
+        job = stack.create_job("article", {"topic": "The history of coffee in Japan"})
         chat = new_chat().open(job["id"])
 
-        expect(chat.chat).to_contain_text("/article Coffee in Japan")
+        expect(chat.chat).to_contain_text("/article The history of coffee in Japan")
         expect(chat.spinners.first).to_be_visible()  # a step is running now
     finally:
         stack.fake.control(latency=0)  # the waiting call answers now, and the rest at once
