@@ -11,8 +11,8 @@ In-process (async tests)::
 
 Subprocess: `python -m tests.fakes.openai_server --port 0` prints the bound port on one
 line when ready; `POST /_fake/control` (`{"reset", "rules", "fail", "stall", "raw",
-"latency", "chunk_delay", "structured", "trickle"}`) and `GET /_fake/requests` script
-and inspect it from another process.
+"latency", "hold", "release", "chunk_delay", "structured", "trickle"}`) and
+`GET /_fake/requests` script and inspect it from another process.
 
 Without a matching rule, chat answers echo the last user message (`Echo: ...`) and
 structured requests (`response_format` `json_schema`, or `json_object` with a `schema`)
@@ -115,10 +115,11 @@ class FakeOpenAI:
     answers: str = "minimal"  # without a rule: "minimal", or "article" (article_answers.py)
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # prompts with one of these wait: `hold`
     port: int = 0
     _ids: itertools.count[int] = field(default_factory=itertools.count, init=False, repr=False)
     _closing: asyncio.Event | None = field(default=None, init=False, repr=False)
-    _latency_set: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     # -- test controls -------------------------------------------------------------
@@ -142,6 +143,7 @@ class FakeOpenAI:
         self.requests.clear()
         self.faults.clear()
         self.chunk_delay = self.trickle = 0.0
+        self.held.clear()
         self.set_latency(0.0)
         self.structured = "json_schema"
 
@@ -203,23 +205,47 @@ class FakeOpenAI:
         every call (a long latency) until it has seen what it waits for, then let them go
         (latency 0), instead of racing a fixed delay on a busy machine."""
         self.latency = seconds
-        self._latency_set.set()
-        self._latency_set = asyncio.Event()
+        self._wake()
+
+    def hold(self, match: str) -> None:
+        """Requests whose prompt contains `match` wait until `release()` (or a reset): a
+        test holds one job's model calls while another job's go on."""
+        self.held.append(match)
+
+    def release(self) -> None:
+        self.held.clear()
+        self._wake()
+
+    def _wake(self) -> None:
+        """Tell waiting calls that the latency or the held prompts changed."""
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def _wait_latency(self) -> None:
         """Wait out `latency`, counted from the call's start (see `set_latency`)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         while (left := started + self.latency - loop.time()) > 0:
-            if self._closing is None or self._closing.is_set():
+            if not await self._until_changed(left):
                 return
-            waits = {asyncio.ensure_future(self._latency_set.wait())}
-            waits.add(asyncio.ensure_future(self._closing.wait()))
-            try:
-                await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiting in waits:
-                    waiting.cancel()
+
+    async def _wait_held(self, prompt: str) -> None:
+        while any(match in prompt for match in self.held):
+            if not await self._until_changed(None):
+                return
+
+    async def _until_changed(self, timeout: float | None) -> bool:
+        """Wait for a control change, at most `timeout` seconds; False: shutting down."""
+        if self._closing is None or self._closing.is_set():
+            return False
+        waits = {asyncio.ensure_future(self._changed.wait())}
+        waits.add(asyncio.ensure_future(self._closing.wait()))
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        return True
 
     async def _wait(self, seconds: float) -> None:
         """Sleep, but wake up at once when the server shuts down."""
@@ -392,6 +418,8 @@ def build_app(fake: FakeOpenAI) -> Quart:
         headers = {k.lower(): v for k, v in request.headers.items()}
         fake.requests.append(Recorded(request.method, request.path, body, headers))
         await fake._wait_latency()
+        if isinstance(body, dict):
+            await fake._wait_held(last_user_message(body.get("messages") or []))
         if fake.api_key and headers.get("authorization") != f"Bearer {fake.api_key}":
             return _error(401, "Incorrect API key provided", fake.retry_after_ms)
         if fake.faults:
@@ -475,6 +503,10 @@ def build_app(fake: FakeOpenAI) -> Quart:
             fake.send_raw(**raw)
         fake.structured = str(body.get("structured", fake.structured))
         fake.trickle = float(body.get("trickle", fake.trickle))
+        for match in body.get("hold", []):
+            fake.hold(str(match))
+        if body.get("release"):
+            fake.release()
         fake.set_latency(float(body.get("latency", fake.latency)))
         fake.chunk_delay = float(body.get("chunk_delay", fake.chunk_delay))
         return {"ok": True}
@@ -517,8 +549,9 @@ class FakeOpenAIProcess:
         return self
 
     def control(self, **body: Any) -> None:
-        """`reset`, `rules`, `fail`, `stall` ([[seconds, times]]), `raw`, `latency`,
-        `chunk_delay`, `structured`, `trickle` (see the module docstring)."""
+        """`reset`, `rules`, `fail`, `stall` ([[seconds, times]]), `raw`, `latency`, `hold`
+        ([prompt text]), `release`, `chunk_delay`, `structured`, `trickle` (see the module
+        docstring)."""
         url = f"http://127.0.0.1:{self.port}/_fake/control"
         httpx.post(url, json=body, timeout=5.0).raise_for_status()
 

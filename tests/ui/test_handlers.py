@@ -93,7 +93,7 @@ def test_a_follower_ends_while_the_job_waits_for_review(tab: Client, stack: Stac
 def test_tabs_are_followed_at_the_same_time(stack: Stack) -> None:
     """A long job followed in one tab does not hold up another tab (nor its state)."""
     first, second = page(stack.ui.url), page(stack.ui.url)
-    stack.fake.control(latency=1.0)  # three model calls in a row: the article takes 3 s+
+    stack.fake.control(hold=["Slow coffee"])  # the article's model calls wait, the task's not
     try:
         slow = first.predict("/article Slow coffee", "article", api_name="/start")[JOB_ID]
         following = first.submit(api_name="/follow")
@@ -103,10 +103,11 @@ def test_tabs_are_followed_at_the_same_time(stack: Stack) -> None:
             assert http.get(f"/api/jobs/{slow}").json()["status"] == "running"
         assert 'data-status="waiting_for_review"' in out[STATUS]
         assert out[JOB_ID] != slow
+        stack.fake.control(release=True)  # the article goes on: its tab follows it to the end
         following.result(timeout=30)
         assert 'data-status="completed"' in following.outputs()[-1][STATUS]
     finally:
-        stack.fake.control(latency=0)
+        stack.fake.control(release=True)
         first.close()
         second.close()
 
