@@ -69,7 +69,8 @@ class RedisBus:
         self.origin = instance_id()  # tells this bus's own messages apart
         # ... by their first bytes (`_messages` starts every message so), unparsed: a
         # worker watching its jobs for a cancel gets back every event it publishes.
-        self._own = f'{{"origin":{json.dumps(self.origin)},'.encode()
+        self._own_text = f'{{"origin":{json.dumps(self.origin)},'
+        self._own = self._own_text.encode()
         self.local = LocalBus(queue_size, on_followers=self._followers_changed)
         self.dropped = 0  # publishes that never reached Redis
         self._outgoing: asyncio.Queue[list[Event]] = asyncio.Queue(outgoing_size)
@@ -205,9 +206,8 @@ class RedisBus:
         for events in batch:
             for event in events:
                 by_job.setdefault(event.job_id, []).append(event.encode_json())
-        own = self._own.decode()
         return [
-            (channel_of(job_id), f'{own}"events":[{",".join(encoded)}]}}')
+            (channel_of(job_id), f'{self._own_text}"events":[{",".join(encoded)}]}}')
             for job_id, encoded in by_job.items()
         ]
 

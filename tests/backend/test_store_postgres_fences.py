@@ -4,22 +4,25 @@ The item's single statement (INSERT ... SELECT FROM jobs ... FOR NO KEY UPDATE) 
 the job row it checks: a claim or cancel waits for the item's transaction, and an item
 that meets a claim or cancel in flight waits for it, then sees the job's new row and
 writes nothing. Without the lock either could interleave (the foreign-key check's KEY
-SHARE lock does not conflict with an UPDATE of non-key columns).
+SHARE lock does not conflict with an UPDATE of non-key columns). The runner's own way of
+saving items - with its events, behind their fenced UPDATE in one statement - is held
+to the same.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import psycopg
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, update
 
 from backend.domain import JobStatus
-from backend.runtime.states import ACTIVE
+from backend.events import EventType, NewEvent
+from backend.runtime.states import ACTIVE, CHECKPOINT
 from backend.store import queries as q
-from backend.store.base import JobUpdate
+from backend.store.base import BatchItem, JobUpdate
 from backend.store.migrate import conninfo
 from backend.store.sqlalchemy import SQLStore
 from backend.store.tables import jobs
@@ -71,13 +74,34 @@ async def test_a_cancel_waits_for_a_fenced_item_being_written(
     assert await pg_store.batch_items(job.id, "Fan#1") == {0: {"r": 1}}
 
 
+Saver = Callable[[SQLStore, str], Awaitable[bool]]
+
+
+async def save_alone(store: SQLStore, job_id: str) -> bool:
+    return await store.save_batch_item(job_id, "Fan#1", 0, {"r": "stale"}, fence=1)
+
+
+async def save_with_events(store: SQLStore, job_id: str) -> bool:
+    """As the runner's event writer saves items: one statement with its events, behind
+    its fenced UPDATE (`pg_append`)."""
+    line = NewEvent(EventType.NODE_PROGRESS, {"node": "Fan", "message": "1 of 1"})
+    stored = await store.append_events(
+        job_id, [line], expect=CHECKPOINT.sources, fence=1,
+        items=[BatchItem("Fan#1", 0, {"r": "stale"})],
+    )  # fmt: skip
+    return stored is not None
+
+
+@pytest.mark.parametrize("save", [save_alone, save_with_events])
 @pytest.mark.parametrize("change", ["takeover", "cancel"])
 async def test_a_fenced_item_that_meets_a_takeover_or_cancel_writes_nothing(
-    pg_store: SQLStore, engine: Engine, change: str
+    pg_store: SQLStore, engine: Engine, change: str, save: Saver
 ) -> None:
-    """READ COMMITTED: the item's locking SELECT waits for the UPDATE in flight, then
-    evaluates its WHERE again on the row that UPDATE committed, and matches nothing."""
+    """READ COMMITTED: the item's locking SELECT (or the UPDATE it rides behind) waits
+    for the UPDATE in flight, then evaluates its WHERE again on the row that UPDATE
+    committed, and matches nothing."""
     job = await claimed(pg_store)
+    events_before = await pg_store.events_after(job.id)
     values = (
         {"attempts": jobs.c.attempts + 1}
         if change == "takeover"
@@ -86,9 +110,7 @@ async def test_a_fenced_item_that_meets_a_takeover_or_cancel_writes_nothing(
     other = open_transaction(engine)
     try:
         other.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
-        saving = asyncio.create_task(
-            pg_store.save_batch_item(job.id, "Fan#1", 0, {"r": "stale"}, fence=1)
-        )
+        saving = asyncio.create_task(save(pg_store, job.id))
         await lock_waiters(pg_store.url)
         assert not saving.done()
         other.commit()
@@ -96,3 +118,4 @@ async def test_a_fenced_item_that_meets_a_takeover_or_cancel_writes_nothing(
         other.close()
     assert await saving is False
     assert await pg_store.batch_items(job.id, "Fan#1") == {}
+    assert await pg_store.events_after(job.id) == events_before  # nor a progress line
