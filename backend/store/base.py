@@ -330,8 +330,8 @@ class Store(SessionStore, WorkflowStore, KnowledgeStore, PeopleStore, Protocol):
         """`update_job` without reading back the job (its checkpoint may be large): for
         events alone (and the progress), or with `update_` - a change whose result the
         caller knows, such as a runner's checkpoint; not one that opens a review or
-        starts an attempt. Finished batch `items` are saved in it too (as
-        `save_batch_item` would). The same one transaction. None if refused."""
+        starts an attempt. Finished batch `items` are saved in it too (an item saved
+        again replaces the one stored). The same one transaction. None if refused."""
 
     async def claim_job(
         self, job_id: str, *, owner: str, lease_seconds: float, steal: bool = False
@@ -407,11 +407,6 @@ class Store(SessionStore, WorkflowStore, KnowledgeStore, PeopleStore, Protocol):
     async def get_artifact(
         self, artifact_id: str, *, with_data: bool = True
     ) -> Artifact | None: ...
-
-    async def save_batch_item(
-        self, job_id: str, key: str, index: int, result: Any, *, fence: int | None = None
-    ) -> bool:
-        """Store a finished batch item; False (nothing stored) when `fence` is stale."""
 
     async def batch_items(self, job_id: str, key: str) -> dict[int, Any]: ...
 

@@ -582,63 +582,12 @@ def get_artifact(conn: Connection, artifact_id: str, with_data: bool) -> Artifac
     )
 
 
-def save_batch_item(
-    conn: Connection, job_id: str, key: str, index: int, result: Any, fence: int | None
-) -> bool:
-    """One statement, a fenced upsert: False (nothing written) when the runner holding
-    `fence` no longer runs the job - taken over, cancelled, or gone."""
-    item = {"job_id": job_id, "key": key, "idx": index, "result": result}
-    if fence is None:
-        prepared.execute(conn, _upsert_batch_item_statement(conn.dialect.name), item)
-        return True
-    statement = _fenced_batch_item_statement(conn.dialect.name)
-    return prepared.fetch_one(conn, statement, {**item, "fence": fence}) is not None
-
-
 @lru_cache(maxsize=2)
 def _upsert_batch_item_statement(dialect_name: str) -> Any:
     """INSERT ... ON CONFLICT (job_id, key, idx) DO UPDATE: an item run again replaces
     the row (the primary key) in one statement."""
     insert_ = _dialect(dialect_name).insert(t.batch_items)
     return _on_item_conflict(insert_)
-
-
-@lru_cache(maxsize=2)
-def _fenced_batch_item_statement(dialect_name: str) -> Any:
-    """INSERT INTO batch_items SELECT :job_id, :key, :idx, :result FROM jobs WHERE <the
-    fence holds> FOR NO KEY UPDATE ON CONFLICT ... DO UPDATE ... RETURNING idx: the check
-    and the write in one statement, which writes (and returns) a row only if the job row
-    matched.
-
-    PostgreSQL: the job row is locked as `holds` locks it, until the transaction ends,
-    so no claim or cancel (an UPDATE of that row) commits between the check and the
-    write. Under READ COMMITTED a locking SELECT that meets a row changed by a transaction
-    committed after its snapshot waits for it, then evaluates the WHERE again on the row's
-    newest version (EvalPlanQual): a claim or cancel that got there first makes the SELECT
-    empty, so nothing is inserted. NO KEY UPDATE leaves the foreign-key check's KEY SHARE
-    lock (and events citing the job) free. SQLite has no row locks and needs none: the
-    statement runs under the database's single write lock, and its WHERE settles SQLite's
-    `ON CONFLICT` parsing ambiguity (an upsert's SELECT needs one, "WHERE true" at
-    least)."""
-    jobs = t.jobs.c
-    job_id = bindparam("job_id", type_=jobs.id.type)
-    item = (
-        select(
-            job_id,
-            bindparam("key", type_=t.batch_items.c.key.type),
-            bindparam("idx", type_=Integer),
-            bindparam("result", type_=t.batch_items.c.result.type),
-        )
-        .where(
-            jobs.id == job_id,
-            jobs.attempts == bindparam("fence", type_=Integer),
-            jobs.status == _RUNNING,
-        )
-        .with_for_update(key_share=True)  # FOR NO KEY UPDATE; SQLite renders none
-    )
-    columns = ["job_id", "key", "idx", "result"]
-    insert_ = _dialect(dialect_name).insert(t.batch_items).from_select(columns, item)
-    return _on_item_conflict(insert_).returning(t.batch_items.c.idx)
 
 
 def _dialect(dialect_name: str) -> Any:

@@ -385,15 +385,6 @@ class SQLStore:
             partial(q.get_artifact, artifact_id=artifact_id, with_data=with_data)
         )
 
-    async def save_batch_item(
-        self, job_id: str, key: str, index: int, result: Any, *, fence: int | None = None
-    ) -> bool:
-        return await self._write(
-            partial(
-                q.save_batch_item, job_id=job_id, key=key, index=index, result=result, fence=fence
-            )
-        )
-
     async def batch_items(self, job_id: str, key: str) -> dict[int, Any]:
         return await self._read(partial(q.batch_items, job_id=job_id, key=key))
 

@@ -165,13 +165,10 @@ async def test_list_is_newest_first_and_pages_by_cursor(store: SQLStore) -> None
     assert [j.id for j in first + rest] == ids[::-1]
 
 
-async def test_batch_items_and_artifacts_round_trip(store: SQLStore) -> None:
+async def test_artifacts_round_trip(store: SQLStore) -> None:
     from backend.domain import Artifact
 
     job, _ = await store.create_job(new_job(), created())
-    await store.save_batch_item(job.id, "Fan#1", 0, {"fp": "x", "result": 1})
-    await store.save_batch_item(job.id, "Fan#1", 0, {"fp": "x", "result": 2})
-    assert await store.batch_items(job.id, "Fan#1") == {0: {"fp": "x", "result": 2}}
     artifact = Artifact(
         id=new_id("art"),
         job_id=job.id,

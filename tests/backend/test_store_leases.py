@@ -19,8 +19,8 @@ from backend.domain import Artifact, Checkpoint, Job, JobStatus, Review, utcnow
 from backend.errors import StoreUnavailable
 from backend.events import EventType, NewEvent
 from backend.ids import new_id
-from backend.runtime.states import ACTIVE
-from backend.store.base import Decision, JobUpdate
+from backend.runtime.states import ACTIVE, CHECKPOINT
+from backend.store.base import BatchItem, Decision, JobUpdate
 from backend.store.migrate import sync_url
 from backend.store.sqlalchemy import SQLStore
 from backend.store.tables import jobs
@@ -48,6 +48,17 @@ async def claimed(store: SQLStore, lease_seconds: float = LONG, owner: str = "w1
     claim = await store.claim_job(job.id, owner=owner, lease_seconds=lease_seconds)
     assert claim is not None
     return claim[0]
+
+
+async def save_item(
+    store: SQLStore, job_id: str, key: str, index: int, result: Any, *, fence: int = 1
+) -> bool:
+    """One finished item, saved as the runner's event writer saves it; False if refused."""
+    items = [BatchItem(key, index, result)]
+    return (
+        await store.append_events(job_id, [], expect=CHECKPOINT.sources, fence=fence, items=items)
+        is not None
+    )
 
 
 def lease(store: SQLStore, job_id: str) -> tuple[Any, Any]:
@@ -169,7 +180,7 @@ async def test_a_stale_fence_writes_nothing(store: SQLStore) -> None:
     update = JobUpdate(progress=50, checkpoint=Checkpoint({"stale": True}, "Next"))
     assert await store.update_job(job.id, update, [PROGRESS], expect=running, fence=1) is None
     assert await store.append_events(job.id, [PROGRESS], expect=running, fence=1) is None
-    assert await store.save_batch_item(job.id, "Fan#1", 0, {"r": 1}, fence=1) is False
+    assert await save_item(store, job.id, "Fan#1", 0, {"r": 1}) is False
     artifact = artifact_of(job)
     assert await store.save_artifact(artifact, created_event(artifact), fence=1) is None
 
@@ -186,7 +197,7 @@ async def test_the_current_fence_writes(store: SQLStore) -> None:
     saved = await store.update_job(job.id, JobUpdate(progress=10), [PROGRESS], fence=1)
     assert saved is not None and saved[0].progress == 10
     assert await store.append_events(job.id, [PROGRESS], expect=running, fence=1) is not None
-    assert await store.save_batch_item(job.id, "Fan#1", 0, {"r": 1}, fence=1) is True
+    assert await save_item(store, job.id, "Fan#1", 0, {"r": 1}) is True
     artifact = artifact_of(job)
     stored = await store.save_artifact(artifact, created_event(artifact), fence=1)
     assert stored is not None and [e.type for e in stored] == [EventType.ARTIFACT_CREATED]
@@ -197,7 +208,7 @@ async def test_the_current_fence_writes(store: SQLStore) -> None:
 async def test_a_cancelled_job_takes_no_fenced_batch_items_or_artifacts(store: SQLStore) -> None:
     job = await claimed(store)
     await store.update_job(job.id, JobUpdate(status=JobStatus.CANCELLED), expect=ACTIVE)
-    assert await store.save_batch_item(job.id, "Fan#1", 0, {"r": 1}, fence=1) is False
+    assert await save_item(store, job.id, "Fan#1", 0, {"r": 1}) is False
     artifact = artifact_of(job)
     assert await store.save_artifact(artifact, created_event(artifact), fence=1) is None
     assert await store.get_artifact(artifact.id) is None

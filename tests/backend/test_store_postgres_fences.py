@@ -1,18 +1,17 @@
 """PostgreSQL only: a fenced batch item and a claim or cancel of its job are ordered.
 
-The item's single statement (INSERT ... SELECT FROM jobs ... FOR NO KEY UPDATE) locks
-the job row it checks: a claim or cancel waits for the item's transaction, and an item
-that meets a claim or cancel in flight waits for it, then sees the job's new row and
-writes nothing. Without the lock either could interleave (the foreign-key check's KEY
-SHARE lock does not conflict with an UPDATE of non-key columns). The runner's own way of
-saving items - with its events, behind their fenced UPDATE in one statement - is held
-to the same.
+The runner's event writer saves finished items with its events in one statement
+(`pg_append`): the fenced UPDATE of the job row comes first, and the items' INSERT reads
+its row. The UPDATE locks the job row it checks: a claim or cancel waits for the item's
+transaction, and an item that meets a claim or cancel in flight waits for it, then sees
+the job's new row and writes nothing. Without that order either could interleave (the
+foreign-key check's KEY SHARE lock does not conflict with an UPDATE of non-key columns).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -49,6 +48,10 @@ async def lock_waiters(url: str, count: int = 1) -> None:
                 await asyncio.sleep(0.01)
 
 
+def line() -> NewEvent:
+    return NewEvent(EventType.NODE_PROGRESS, {"node": "Fan", "message": "1 of 1"})
+
+
 def open_transaction(engine: Engine) -> Connection:
     conn = engine.connect()
     conn.begin()
@@ -61,7 +64,11 @@ async def test_a_cancel_waits_for_a_fenced_item_being_written(
     job = await claimed(pg_store)
     writer = open_transaction(engine)
     try:
-        assert q.save_batch_item(writer, job.id, "Fan#1", 0, {"r": 1}, fence=1) is True
+        written = q.append_events(
+            writer, job.id, [line()], progress=None, expect=CHECKPOINT.sources, fence=1,
+            items=[BatchItem("Fan#1", 0, {"r": 1})],
+        )  # fmt: skip
+        assert written is not None
         cancel = JobUpdate(status=JobStatus.CANCELLED)
         cancelling = asyncio.create_task(pg_store.update_job(job.id, cancel, expect=ACTIVE))
         await lock_waiters(pg_store.url)
@@ -74,32 +81,22 @@ async def test_a_cancel_waits_for_a_fenced_item_being_written(
     assert await pg_store.batch_items(job.id, "Fan#1") == {0: {"r": 1}}
 
 
-Saver = Callable[[SQLStore, str], Awaitable[bool]]
-
-
-async def save_alone(store: SQLStore, job_id: str) -> bool:
-    return await store.save_batch_item(job_id, "Fan#1", 0, {"r": "stale"}, fence=1)
-
-
-async def save_with_events(store: SQLStore, job_id: str) -> bool:
-    """As the runner's event writer saves items: one statement with its events, behind
-    its fenced UPDATE (`pg_append`)."""
-    line = NewEvent(EventType.NODE_PROGRESS, {"node": "Fan", "message": "1 of 1"})
+async def save_stale_item(store: SQLStore, job_id: str) -> bool:
+    """As the runner's event writer saves an item: with its events, fence 1."""
     stored = await store.append_events(
-        job_id, [line], expect=CHECKPOINT.sources, fence=1,
+        job_id, [line()], expect=CHECKPOINT.sources, fence=1,
         items=[BatchItem("Fan#1", 0, {"r": "stale"})],
     )  # fmt: skip
     return stored is not None
 
 
-@pytest.mark.parametrize("save", [save_alone, save_with_events])
 @pytest.mark.parametrize("change", ["takeover", "cancel"])
 async def test_a_fenced_item_that_meets_a_takeover_or_cancel_writes_nothing(
-    pg_store: SQLStore, engine: Engine, change: str, save: Saver
+    pg_store: SQLStore, engine: Engine, change: str
 ) -> None:
-    """READ COMMITTED: the item's locking SELECT (or the UPDATE it rides behind) waits
-    for the UPDATE in flight, then evaluates its WHERE again on the row that UPDATE
-    committed, and matches nothing."""
+    """READ COMMITTED: the fenced UPDATE the item rides behind waits for the UPDATE in
+    flight, then evaluates its WHERE again on the row that UPDATE committed, and matches
+    nothing."""
     job = await claimed(pg_store)
     events_before = await pg_store.events_after(job.id)
     values = (
@@ -110,7 +107,7 @@ async def test_a_fenced_item_that_meets_a_takeover_or_cancel_writes_nothing(
     other = open_transaction(engine)
     try:
         other.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
-        saving = asyncio.create_task(save(pg_store, job.id))
+        saving = asyncio.create_task(save_stale_item(pg_store, job.id))
         await lock_waiters(pg_store.url)
         assert not saving.done()
         other.commit()
