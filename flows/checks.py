@@ -122,16 +122,24 @@ def tidy(text: str) -> str:
     paragraphs: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
         lines: list[str] = []
+        wrapped = ""  # an unfinished sentence the line break cut: it goes on below
         for line in paragraph.splitlines():
             if line.lstrip().startswith("#"):
                 lines.append(line.strip())
+                wrapped = ""
                 continue
             kept: list[str] = []
+            sentence = ""
             for match in _SENTENCE.finditer(line):
-                if not said.before(match.group()) and not _is_meta(match.group()):
-                    kept.append(match.group().strip())
+                sentence = match.group().strip()
+                if not said.before(sentence) and not _is_meta(sentence):
+                    kept.append(sentence)
+                if wrapped:  # said whole too, so its whole copy later is a repeat
+                    said.before(f"{wrapped} {sentence}")
+                    wrapped = ""
             if kept:
                 lines.append(" ".join(kept))
+            wrapped = "" if _ENDS_FINISHED.search(line) else sentence
         if lines:
             paragraphs.append("\n".join(lines))
     if paragraphs:
@@ -213,7 +221,8 @@ async def tidied(text: str) -> str:
 
 
 def repeats(text: str) -> int:
-    """How many sentences of the text were (nearly) said before in it."""
+    """How many sentences of the text were (nearly) said before in it (a sentence that
+    a line break cuts counts as its two parts here; `tidy` also sees it whole)."""
     said = _Said()
     return sum(said.before(m.group()) for m in _SENTENCE.finditer(text))
 

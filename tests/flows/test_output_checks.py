@@ -355,3 +355,32 @@ async def test_a_title_that_misses_the_topic_gives_way_to_the_topic(tmp_path: Pa
     assert done["result"]["title"] == "Why bread rises"
     assert done["result"]["markdown"].startswith("# Why bread rises\n")
     assert "Raids" not in done["result"]["markdown"]
+
+
+def test_a_sentence_a_line_break_cut_is_a_repeat_when_said_again_whole() -> None:
+    """SmolLM2 on how tea is grown: a sentence wrapped over two lines, then the same
+    sentence again on one line behind a summary label."""
+    text = (
+        "Tea grows best on steep hillsides where the rain falls\n"
+        "often and drains away quickly through the soil.\n"
+        "Pickers take only the top two leaves and a bud.\n"
+        "The Basics of Tea Growing: Tea grows best on steep hillsides where the rain falls "
+        "often and drains away quickly through the soil."
+    )
+    assert checks.tidy(text) == (
+        "Tea grows best on steep hillsides where the rain falls\n"
+        "often and drains away quickly through the soil.\n"
+        "Pickers take only the top two leaves and a bud."
+    )
+
+
+def test_lines_joined_for_the_repeat_check_are_not_repeats_themselves() -> None:
+    """Only a later sentence that says the joined lines again goes: one that shares some
+    of their words stays, and so do the lines."""
+    text = (
+        "Steam curls from the cup\n"
+        "the kettle hums its last note\n"
+        "rain on the tea fields\n\n"
+        "The kettle hums while the rain falls on the fields of tea in the hills."
+    )
+    assert checks.tidy(text) == text
