@@ -50,7 +50,7 @@ from backend.store.migrate import conninfo
 from bench.load import get_json, post_json, session
 from bench.report import table
 from bench.servers import GenFlowProcess
-from bench.sse import Received, live_latencies, read_sse
+from bench.sse import Received, emitted_at, live_latencies, read_sse
 from bench.stats import ratio, summary
 from tests.scaleout.cluster import SECRET, Worker, token, use_database
 from tests.services import with_database
@@ -493,6 +493,24 @@ def tally(outcomes: list[Outcome | BaseException]) -> dict[str, Any]:
         "llm_delta_latency_ms": latency_of(seen, stored=False),
         "llm_deltas_per_job": round(deltas / max(1, len(seen)), 2),
         **phases(good),
+        **run_times(good, elapsed),
+    }
+
+
+def run_times(good: list[Outcome], elapsed: float) -> dict[str, Any]:
+    """How long each job's last run took on its worker (its last `job.started` to its end,
+    as the server stamped them), and those runs' sum over the elapsed time: the worker
+    slots kept busy on average. A model-bound worker is at its pace when the runs are as
+    short as alone and its slots are full; `run_s` says which of the two a shortfall is."""
+    runs = []
+    for o in good:
+        durable = o.received.durable
+        started = [e for e in durable if e.get("type") == "job.started"]
+        if started:
+            runs.append(emitted_at(durable[-1]) - emitted_at(started[-1]))
+    return {
+        "run_s": summary(runs, digits=2),
+        "busy_slots": round(sum(runs) / elapsed, 1),
     }
 
 
@@ -677,6 +695,8 @@ def rows(result: dict[str, Any]) -> list[tuple[Any, ...]]:
                 r["jobs_per_s"],
                 r["finish_s"]["p50"],
                 r["finish_s"]["p99"],
+                r["run_s"]["p50"],
+                r["busy_slots"],
                 r["event_latency_ms"]["p50"],
                 r["event_latency_ms"]["p99"],
                 cpu["workers"],
@@ -707,6 +727,8 @@ def render(result: dict[str, Any]) -> str:
         "jobs/s",
         "finish p50 s",
         "p99 s",
+        "run p50 s",
+        "busy slots",
         "event p50 ms",
         "p99 ms",
         "CPU ms/job: workers",

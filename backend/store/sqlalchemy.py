@@ -43,6 +43,7 @@ from backend.store import review_queries as rq
 from backend.store import session_queries as sq
 from backend.store import workflow_queries as wq
 from backend.store.base import BatchItem, Decision, JobUpdate
+from backend.store.kept_connections import KeptConnections
 from backend.store.migrate import driver_url, sync_url
 from backend.store.pre_ping import PrePing
 from backend.store.thread_lane import ThreadLane
@@ -50,6 +51,7 @@ from backend.workflows.model import Workflow
 
 T = TypeVar("T")
 READERS = 4  # SQLite reader threads (WAL lets them read while the writer writes)
+KEPT = 6  # PostgreSQL autocommit connections kept between calls, of the pool's 10
 
 
 class SQLStore:
@@ -82,15 +84,17 @@ class SQLStore:
                 self.url, echo=echo, pool_size=10, max_overflow=0, json_serializer=fast_json.dumps
             )
             engine = self._async_engine.sync_engine
-            PrePing(engine.dialect).listen(engine.pool)
+            pre_ping = PrePing(engine.dialect)
+            pre_ping.listen(engine.pool)
             # A write that is one statement (a runner's checkpoint or events,
             # `backend/store/pg_append.py`) is its own transaction: in autocommit it costs
             # one round trip, not three (BEGIN, the statement, COMMIT). So are reads: under
             # READ COMMITTED every statement takes its own snapshot, in a transaction or
             # not, so a read loses nothing but BEGIN and ROLLBACK. The same pool.
-            self._autocommit = self._async_engine.execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
+            autocommit = self._async_engine.execution_options(isolation_level="AUTOCOMMIT")
+            # ... and those connections stay checked out between calls (at most KEPT: the
+            # rest of the pool is for transactions).
+            self._kept = KeptConnections(autocommit, pre_ping, keep=KEPT)
 
     @property
     def failing(self) -> bool:
@@ -109,6 +113,7 @@ class SQLStore:
         if self.is_sqlite:
             await asyncio.to_thread(self._shutdown)
         else:
+            await self._kept.close()
             await self._async_engine.dispose()
 
     def _shutdown(self) -> None:
@@ -156,8 +161,7 @@ class SQLStore:
         if self.is_sqlite:
             return await self._writer.run(partial(self._transaction, work))
         if one_statement:
-            async with self._autocommit.connect() as conn:
-                return await conn.run_sync(work)
+            return await self._kept.run(work)
         async with self._async_engine.begin() as conn:
             return await conn.run_sync(work)
 
@@ -194,8 +198,7 @@ class SQLStore:
     async def _run_read(self, work: Callable[[Connection], T]) -> T:
         if self.is_sqlite:
             return await self._readers.run(partial(self._connected, work))
-        async with self._autocommit.connect() as conn:
-            return await conn.run_sync(work)
+        return await self._kept.run(work)
 
     def _connected(self, work: Callable[[Connection], T]) -> T:
         """On a reader thread: its own connection, kept open (a pool checkout, reset and

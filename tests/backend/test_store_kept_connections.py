@@ -1,0 +1,115 @@
+"""PostgreSQL only: autocommit connections kept checked out between calls.
+
+Back-to-back calls reuse a kept connection without the pool's checkout; one kept too
+long, one the server ended, or one a call failed on goes back to the pool, and no call
+fails for it. The clock is injected: no test waits for time to pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from backend.store.kept_connections import KeptConnections
+from backend.store.pre_ping import IDLE_PING_SECONDS, PrePing
+from tests.backend.test_store_pool_ping import Clock, terminate
+
+
+class Checkouts:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        event.listen(engine.sync_engine.pool, "checkout", self.seen)
+
+    def seen(self, *_: object) -> None:
+        self.count += 1
+
+
+@pytest.fixture
+async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(postgres_url, pool_size=4, max_overflow=0)
+    yield engine.execution_options(isolation_level="AUTOCOMMIT")
+    await engine.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def kept(engine: AsyncEngine, clock: Clock) -> AsyncIterator[KeptConnections]:
+    pre_ping = PrePing(engine.sync_engine.dialect, clock=clock)
+    pre_ping.listen(engine.sync_engine.pool)
+    kept = KeptConnections(engine, pre_ping, keep=2, clock=clock)
+    yield kept
+    await kept.close()
+
+
+def backend_pid(conn: Connection) -> int:
+    return conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def in_transaction(conn: Connection) -> bool:
+    """Whether the session has a transaction open after the statement: never in
+    autocommit."""
+    conn.execute(text("SELECT 1"))
+    return conn.connection.driver_connection.info.transaction_status != 0  # IDLE
+
+
+async def test_back_to_back_calls_share_one_connection_without_a_checkout(
+    engine: AsyncEngine, kept: KeptConnections
+) -> None:
+    first = await kept.run(backend_pid)
+    checkouts = Checkouts(engine)
+    assert [await kept.run(backend_pid) for _ in range(5)] == [first] * 5
+    assert checkouts.count == 0
+    assert await kept.run(in_transaction) is False
+
+
+async def test_at_most_keep_connections_stay_out(
+    engine: AsyncEngine, kept: KeptConnections
+) -> None:
+    def slow_pid(conn: Connection) -> int:
+        return conn.execute(text("SELECT pg_backend_pid() FROM pg_sleep(0.05)")).scalar_one()
+
+    pids = await asyncio.gather(*(kept.run(slow_pid) for _ in range(4)))
+    assert len(set(pids)) == 4  # four at once: four connections from the pool
+    assert engine.sync_engine.pool.checkedout() == 2  # two kept, two back in the pool
+
+
+async def test_a_connection_kept_too_long_goes_back_to_the_pool(
+    engine: AsyncEngine, kept: KeptConnections, clock: Clock
+) -> None:
+    await kept.run(backend_pid)
+    checkouts = Checkouts(engine)
+    clock.now += IDLE_PING_SECONDS + 1
+    await kept.run(backend_pid)
+    assert checkouts.count == 1  # through the pool, which pings a connection idle so long
+
+
+async def test_a_connection_the_server_ended_is_replaced_before_use(
+    postgres_url: str, kept: KeptConnections
+) -> None:
+    pid = await kept.run(backend_pid)
+    terminate(postgres_url, pid)
+    assert await kept.run(backend_pid) != pid  # the call itself does not fail
+
+
+async def test_a_failed_call_does_not_keep_its_connection(
+    engine: AsyncEngine, kept: KeptConnections
+) -> None:
+    await kept.run(backend_pid)
+
+    def broken(conn: Connection) -> None:
+        conn.execute(text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(ProgrammingError):
+        await kept.run(broken)
+    checkouts = Checkouts(engine)
+    assert await kept.run(in_transaction) is False
+    assert checkouts.count == 1  # it went back to the pool, which reset it
