@@ -1,5 +1,6 @@
 """A runner's write on PostgreSQL as ONE statement: the fenced UPDATE of the job, the
-INSERT of its events and the upsert of its finished batch items.
+INSERT of its events and the upsert of its finished batch items; and the claim, whose
+UPDATE takes the job and whose INSERT appends its `job.started`.
 
 Sent one by one, they cost a round trip each, and a round trip is where a worker's CPU
 goes on PostgreSQL: psycopg's wait, the event loop's reader registration and a greenlet
@@ -30,12 +31,13 @@ from sqlalchemy import (
     bindparam,
     column,
     func,
+    literal,
     select,
     true,
 )
 from sqlalchemy.dialects import postgresql
 
-from backend.events import NewEvent
+from backend.events import EventType, NewEvent
 from backend.store import prepared
 from backend.store import tables as t
 from backend.store.base import BatchItem
@@ -109,3 +111,24 @@ def _statement(update: Any, with_events: bool, with_items: bool) -> Any:
         )
         statement = statement.add_cte(upsert.cte("stored_items"))
     return statement
+
+
+@lru_cache(maxsize=4)
+def claim_statement(claim: Any) -> Any:
+    """`claim` (an UPDATE that takes one job, RETURNING every column) with the job's
+    `job.started {attempt}` inserted from the row it returns: numbered `last_seq`, which
+    the claim raised by one, stamped `:ts`. Selects the claimed row; none, and nothing
+    inserted, when the job was not claimable."""
+    job = claim.cte("job")
+    started = t.events.insert().from_select(
+        ["job_id", "seq", "type", "ts", "progress", "data"],
+        select(
+            job.c.id,
+            job.c.last_seq,
+            literal(EventType.JOB_STARTED.value),
+            bindparam("ts", type_=t.events.c.ts.type),
+            job.c.progress,
+            func.json_build_object("attempt", job.c.attempts),
+        ),
+    )
+    return select(*job.c).add_cte(started.cte("started"))

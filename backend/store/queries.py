@@ -376,20 +376,26 @@ def claim_job(
     """One conditional UPDATE takes the job: of racing claimers (PostgreSQL re-checks the
     condition on the row the winner committed) exactly one gets it."""
     now = utcnow()
-    row = prepared.fetch_row(
-        conn,
-        _claim_statement(steal),
-        {
-            "job_id": job_id,
-            "now": now,
-            "c_owner": owner,
-            "c_expires": now + timedelta(seconds=lease_seconds),
-        },
-    )
+    params = {
+        "job_id": job_id,
+        "now": now,
+        "c_owner": owner,
+        "c_expires": now + timedelta(seconds=lease_seconds),
+    }
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql:  # the claim and its event in one statement, one round trip
+        row = prepared.fetch_row(
+            conn, pg_append.claim_statement(_claim_statement(steal)), {**params, "ts": now}
+        )
+    else:
+        row = prepared.fetch_row(conn, _claim_statement(steal), params)
     if row is None:
         return None
-    started = NewEvent(EventType.JOB_STARTED, {"attempt": row["attempts"]})
-    stored = append(conn, job_id, row["last_seq"] - 1, row["progress"], [started])
+    started = NewEvent(EventType.JOB_STARTED, {"attempt": row["attempts"]}, ts=now)
+    if postgresql:
+        stored = _numbered(job_id, row["last_seq"] - 1, row["progress"], [started])
+    else:
+        stored = append(conn, job_id, row["last_seq"] - 1, row["progress"], [started])
     return to_job(conn, row), stored
 
 

@@ -301,7 +301,8 @@ class SQLStore:
         return await self._write(
             partial(
                 q.claim_job, job_id=job_id, owner=owner, lease_seconds=lease_seconds, steal=steal
-            )
+            ),
+            one_statement=True,  # on PostgreSQL (pg_append.claim_statement)
         )
 
     async def renew_lease(self, job_id: str, *, fence: int, lease_seconds: float) -> bool:

@@ -16,10 +16,12 @@ from tests.backend.test_store import created, new_job
 
 
 def terminate_other_connections(url: str) -> int:
-    """What a server restart does to a pool: every connection it holds is dead."""
+    """What a server restart does to a pool: every connection it holds is dead. Returns
+    once the backends are gone (the timeout form of pg_terminate_backend waits), as they
+    are long before a restarted server takes calls again."""
     with psycopg.connect(conninfo(url), autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
             " WHERE datname = current_database() AND usename = current_user"
             " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
         ).fetchall()
