@@ -214,10 +214,10 @@ class Runner:
                 cancelled = any(
                     getattr(item, "type", None) is EventType.JOB_CANCELLED for item in items
                 )
-                if not cancelled and LAGGED in items:
+                if not cancelled and LAGGED in items:  # also once the subscription is live
                     with contextlib.suppress(StoreUnavailable):
-                        current = await self.store.get_job(job.id)
-                        cancelled = current is None or current.status is JobStatus.CANCELLED
+                        status = await self.store.job_status(job.id)
+                        cancelled = status is None or status is JobStatus.CANCELLED
                 if cancelled:
                     log.info("job %s: cancelled elsewhere; stopping its run", job.id)
                     walk.cancel()

@@ -287,6 +287,10 @@ class Store(SessionStore, WorkflowStore, KnowledgeStore, PeopleStore, Protocol):
 
     async def get_job(self, job_id: str) -> Job | None: ...
 
+    async def job_status(self, job_id: str) -> JobStatus | None:
+        """The job's status alone (None if there is no such job): a check that needs no
+        more than that does not parse the checkpoint."""
+
     async def list_jobs(
         self,
         *,

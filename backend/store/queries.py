@@ -85,6 +85,7 @@ def _job_row(job: Job) -> dict[str, Any]:
 
 _INSERT_JOB = insert(t.jobs)
 _GET_JOB = select(t.jobs).where(t.jobs.c.id == bindparam("job_id"))
+_JOB_STATUS = select(t.jobs.c.status).where(t.jobs.c.id == bindparam("job_id"))
 _GET_REVIEW = select(t.reviews).where(t.reviews.c.id == bindparam("review_id"))
 _INSERT_EVENTS = insert(t.events)
 _EVENTS_AFTER = (
@@ -98,6 +99,11 @@ _EVENTS_AFTER = (
 def get_job(conn: Connection, job_id: str) -> Job | None:
     row = conn.execute(_GET_JOB, {"job_id": job_id}).mappings().first()
     return to_job(conn, row) if row is not None else None
+
+
+def job_status(conn: Connection, job_id: str) -> JobStatus | None:
+    status = conn.execute(_JOB_STATUS, {"job_id": job_id}).scalar()
+    return JobStatus(status) if status is not None else None
 
 
 def list_jobs(

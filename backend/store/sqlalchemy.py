@@ -226,6 +226,9 @@ class SQLStore:
     async def get_job(self, job_id: str) -> Job | None:
         return await self._read(partial(q.get_job, job_id=job_id))
 
+    async def job_status(self, job_id: str) -> JobStatus | None:
+        return await self._read(partial(q.job_status, job_id=job_id))
+
     async def list_jobs(
         self,
         *,

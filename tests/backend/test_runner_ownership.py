@@ -7,12 +7,16 @@ crash leaves one artifact behind; a database outage pauses a job instead of fail
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pocketflow import AsyncFlow, AsyncNode
 
+from backend.domain import JobStatus
 from backend.errors import StoreUnavailable
+from backend.runtime.states import ACTIVE
+from backend.store.base import JobUpdate
 from backend.store.sqlalchemy import SQLStore
 from flows import context
 from tests.backend.test_runner import Finish, spec
@@ -75,6 +79,28 @@ async def test_a_runner_whose_job_was_taken_over_writes_nothing_more(tmp_path: P
         assert after == before, "the first runner wrote after losing the job"
         assert after[-1]["type"] == "job.started" and after[-1]["data"]["attempt"] == 2
         assert (await h.job(job["id"]))["status"] == "running"  # the other worker's now
+
+
+async def test_a_cancel_the_bus_lost_stops_the_run_once_the_bus_says_it_lagged(
+    tmp_path: Path,
+) -> None:
+    """A worker watches its jobs for a cancel made on another replica; when the bus may
+    have missed one (Redis down, or a subscription just gone live), it asks the store."""
+    gate = Gate()
+    async with running_app(tmp_path, flows=held_flow(gate)) as h:
+        runner = h.services.runner
+        runner.distributed = True  # as a `genflow worker` runs jobs
+        runner.settings = replace(runner.settings, lease_seconds=3600)  # no renewal meanwhile
+        job = await h.create("held", {})
+        await asyncio.wait_for(gate.reached.wait(), 10)
+        cancel = JobUpdate(status=JobStatus.CANCELLED)
+        assert await h.services.store.update_job(job["id"], cancel, expect=ACTIVE) is not None
+        h.services.bus.lag([job["id"]])  # its job.cancelled never came
+        async with asyncio.timeout(10):
+            while h.services.queue.active():  # the held node is stopped, not released
+                await asyncio.sleep(0.01)
+        assert not gate.release.is_set()
+        assert (await h.job(job["id"]))["status"] == "cancelled"
 
 
 async def test_a_node_run_again_after_a_crash_leaves_one_artifact(tmp_path: Path) -> None:

@@ -291,3 +291,11 @@ async def test_concurrent_pings_share_one_round_trip(
     monkeypatch.setattr(store, "_read", broken)
     results = await asyncio.gather(*(store.ping() for _ in range(3)), return_exceptions=True)
     assert all(isinstance(r, ConnectionError) for r in results)
+
+
+async def test_a_job_status_is_read_alone(store: SQLStore) -> None:
+    job, _ = await store.create_job(new_job(), created())
+    assert await store.job_status(job.id) is JobStatus.PENDING
+    await store.update_job(job.id, JobUpdate(status=JobStatus.CANCELLED))
+    assert await store.job_status(job.id) is JobStatus.CANCELLED
+    assert await store.job_status("job_missing") is None
