@@ -46,23 +46,30 @@ class KeptConnections:
         # Connections are bound to the loop that opened them: another loop (a test's,
         # a second `asyncio.run`) runs its calls on connections of its own, not kept.
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
 
     async def run(self, work: Callable[[Connection], T]) -> T:
-        """`work` on a kept connection (or a new one), in autocommit."""
+        """`work` on a kept connection (or a new one), in autocommit. At most `keep` run
+        at once: the others wait for one of theirs rather than for the pool, whose
+        checkout each would pay again."""
         loop = asyncio.get_running_loop()
         if self._loop is None:
-            self._loop = loop
-        if loop is not self._loop:
+            self._loop, self._slots = loop, asyncio.Semaphore(self.keep)
+        if loop is not self._loop or self._slots is None:
             async with self.engine.connect() as conn:
                 return await conn.run_sync(work)
-        conn = await self._take()
-        try:
-            result = await conn.run_sync(work)
-        except BaseException:
-            await self._give_back(conn, keep=False)
-            raise
-        await self._give_back(conn, keep=True)
-        return result
+        async with self._slots:
+            conn = await self._take()
+            try:
+                result = await conn.run_sync(work)
+            except BaseException:
+                await asyncio.shield(conn.close())  # even when the caller was cancelled
+                raise
+            if conn.invalidated:
+                await conn.close()
+            else:
+                self._idle.append((conn, self.clock()))
+            return result
 
     async def _take(self) -> AsyncConnection:
         while self._idle:
@@ -71,12 +78,6 @@ class KeptConnections:
                 return conn
             await conn.close()  # the pool checks it on its next checkout
         return await self.engine.connect()
-
-    async def _give_back(self, conn: AsyncConnection, *, keep: bool) -> None:
-        if keep and len(self._idle) < self.keep and not conn.invalidated:
-            self._idle.append((conn, self.clock()))
-        else:
-            await asyncio.shield(conn.close())  # even when the caller was cancelled
 
     def _has_input(self, conn: AsyncConnection) -> bool:
         raw: Any = conn.sync_connection.connection if conn.sync_connection else None
