@@ -80,6 +80,7 @@ _META_WORDS = (
 # same sentences as one character at a time, in a quarter of the time.
 _SENTENCE = re.compile(r"(?:[^.!?\n]++|[.!?]+(?=[^\s.!?\"')\]]))+(?:[.!?]+[\"')\]]*|$)")
 _ENDS_FINISHED = re.compile(r"[.!?][\"')\]]*\s*$")
+_LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s")  # a list's line: never a wrapped sentence
 _NOT_IN_KEY = re.compile(r"[^a-z0-9 ]+")
 _STOPWORDS = frozenset(
     "a an and are as at be by for from how in into is it its of on or the their this to "
@@ -122,24 +123,27 @@ def tidy(text: str) -> str:
     paragraphs: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
         lines: list[str] = []
-        wrapped = ""  # an unfinished sentence the line break cut: it goes on below
+        wrapped = ""  # an unfinished sentence a line break cut: it may go on below
         for line in paragraph.splitlines():
             if line.lstrip().startswith("#"):
                 lines.append(line.strip())
                 wrapped = ""
                 continue
+            if _LIST_ITEM.match(line):
+                wrapped = ""
             kept: list[str] = []
             sentence = ""
             for match in _SENTENCE.finditer(line):
                 sentence = match.group().strip()
                 if not said.before(sentence) and not _is_meta(sentence):
                     kept.append(sentence)
-                if wrapped:  # said whole too, so its whole copy later is a repeat
-                    said.before(f"{wrapped} {sentence}")
-                    wrapped = ""
+                if wrapped and sentence[:1].islower():  # it goes on: said whole too, so
+                    said.before(f"{wrapped} {sentence}")  # its whole copy later repeats it
+                wrapped = ""
             if kept:
                 lines.append(" ".join(kept))
-            wrapped = "" if _ENDS_FINISHED.search(line) else sentence
+            finished = _ENDS_FINISHED.search(line) or _LIST_ITEM.match(line)
+            wrapped = "" if finished else sentence
         if lines:
             paragraphs.append("\n".join(lines))
     if paragraphs:

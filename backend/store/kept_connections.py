@@ -9,8 +9,9 @@ of them, the way the SQLite writer keeps its one connection.
 
 The pool stays in charge of what it is good at. A kept connection that sat unused longer
 than `idle_seconds`, or that the server sent something meanwhile (how PostgreSQL ends a
-session it kills), goes back to the pool instead of being used, and the pool's own
-checkout (with `PrePing`) hands out a live one. A connection that failed is never kept.
+session it kills), goes back to the pool instead of being used - marked idle since it was
+last used, so the pool's checkout pings it (`PrePing`) - and the pool hands out a live
+one. A connection that failed is never kept.
 The pool's size still bounds every connection of the process; keeping fewer than it holds
 leaves room for the calls that need a transaction.
 """
@@ -25,12 +26,15 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from backend.store.pre_ping import IDLE_PING_SECONDS, PrePing
+from backend.store.pre_ping import IDLE_PING_SECONDS, IDLE_SINCE, PrePing
 
 T = TypeVar("T")
 
 
 class KeptConnections:
+    """Up to `keep` autocommit connections of `engine`, kept out of its pool between calls
+    and shared by every call of one event loop."""
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -42,11 +46,12 @@ class KeptConnections:
     ) -> None:
         self.engine, self.pre_ping, self.keep = engine, pre_ping, keep
         self.idle_seconds, self.clock = idle_seconds, clock
-        self._idle: list[tuple[AsyncConnection, float]] = []  # (connection, kept since)
+        self._idle: list[tuple[AsyncConnection, float]] = []  # oldest first: (conn, idle since)
         # Connections are bound to the loop that opened them: another loop (a test's,
         # a second `asyncio.run`) runs its calls on connections of its own, not kept.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._closed = False
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """`work` on a kept connection (or a new one), in autocommit. At most `keep` run
@@ -55,7 +60,7 @@ class KeptConnections:
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop, self._slots = loop, asyncio.Semaphore(self.keep)
-        if loop is not self._loop or self._slots is None:
+        if loop is not self._loop or self._slots is None or self._closed:
             async with self.engine.connect() as conn:
                 return await conn.run_sync(work)
         async with self._slots:
@@ -65,10 +70,11 @@ class KeptConnections:
             except BaseException:
                 await asyncio.shield(conn.close())  # even when the caller was cancelled
                 raise
-            if conn.invalidated:
+            if conn.invalidated or self._closed:
                 await conn.close()
             else:
                 self._idle.append((conn, self.clock()))
+                await self._return_stale()
             return result
 
     async def _take(self) -> AsyncConnection:
@@ -76,15 +82,31 @@ class KeptConnections:
             conn, since = self._idle.pop()
             if self.clock() - since <= self.idle_seconds and not self._has_input(conn):
                 return conn
-            await conn.close()  # the pool checks it on its next checkout
+            await self._return(conn, since)
         return await self.engine.connect()
+
+    async def _return_stale(self) -> None:
+        """Those unused for `idle_seconds` go back to the pool, so a burst's connections
+        do not stay out (and away from transactions) behind one that is kept busy."""
+        while self._idle and self.clock() - self._idle[0][1] > self.idle_seconds:
+            await self._return(*self._idle.pop(0))
+
+    async def _return(self, conn: AsyncConnection, since: float) -> None:
+        """Into the pool, idle since `since` as far as `PrePing` is concerned: its next
+        checkout pings it if that was long enough ago."""
+        record: Any = conn.sync_connection.connection if conn.sync_connection else None
+        if record is not None:
+            record.info[IDLE_SINCE] = since
+        await conn.close()
 
     def _has_input(self, conn: AsyncConnection) -> bool:
         raw: Any = conn.sync_connection.connection if conn.sync_connection else None
         return raw is None or self.pre_ping.has_input(raw)
 
     async def close(self) -> None:
-        """Back to the pool, which the store disposes of next."""
+        """Back to the pool, which the store disposes of next; a call still running
+        returns its connection there too."""
+        self._closed = True
         idle, self._idle = self._idle, []
         if asyncio.get_running_loop() is self._loop:
             for conn, _ in idle:

@@ -51,7 +51,8 @@ class PrePing:
         sa_event.listen(pool, "checkout", self.checked_out)
 
     def checked_in(self, _dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        record.info[_RETURNED_AT] = self.clock()
+        # A connection kept out of the pool (kept_connections.py) has been idle since then.
+        record.info[_RETURNED_AT] = record.info.pop(IDLE_SINCE, None) or self.clock()
 
     def checked_out(self, dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
         returned = record.info.get(_RETURNED_AT)  # none for a new connection: its info is new
@@ -86,3 +87,4 @@ class PrePing:
 
 
 _RETURNED_AT = "genflow_returned_at"  # PrePing's key in a pool entry's `info`
+IDLE_SINCE = "genflow_idle_since"  # set by whoever returns a connection idle since then

@@ -16,8 +16,8 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.store.kept_connections import KeptConnections
-from backend.store.pre_ping import IDLE_PING_SECONDS, PrePing
-from tests.backend.test_store_pool_ping import Clock, terminate
+from backend.store.pre_ping import IDLE_PING_SECONDS
+from tests.backend.test_store_pool_ping import Clock, CountedPing, terminate
 
 
 class Checkouts:
@@ -42,10 +42,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def kept(engine: AsyncEngine, clock: Clock) -> AsyncIterator[KeptConnections]:
-    pre_ping = PrePing(engine.sync_engine.dialect, clock=clock)
-    pre_ping.listen(engine.sync_engine.pool)
-    kept = KeptConnections(engine, pre_ping, keep=2, clock=clock)
+def pinger(engine: AsyncEngine, clock: Clock) -> CountedPing:
+    pinger = CountedPing(engine.sync_engine.dialect, clock=clock)
+    pinger.listen(engine.sync_engine.pool)
+    return pinger
+
+
+@pytest.fixture
+async def kept(
+    engine: AsyncEngine, pinger: CountedPing, clock: Clock
+) -> AsyncIterator[KeptConnections]:
+    kept = KeptConnections(engine, pinger, keep=2, clock=clock)
     yield kept
     await kept.close()
 
@@ -84,14 +91,32 @@ async def test_at_most_keep_run_at_once_and_the_rest_wait_for_them(
     assert engine.sync_engine.pool.checkedout() == 2  # the rest of the pool is free
 
 
-async def test_a_connection_kept_too_long_goes_back_to_the_pool(
-    engine: AsyncEngine, kept: KeptConnections, clock: Clock
+async def test_a_connection_kept_too_long_goes_back_to_the_pool_which_pings_it(
+    engine: AsyncEngine, kept: KeptConnections, pinger: CountedPing, clock: Clock
 ) -> None:
     await kept.run(backend_pid)
     checkouts = Checkouts(engine)
     clock.now += IDLE_PING_SECONDS + 1
     await kept.run(backend_pid)
-    assert checkouts.count == 1  # through the pool, which pings a connection idle so long
+    assert checkouts.count == 1  # through the pool: the same connection, idle so long...
+    assert pinger.pings == 1  # ... is pinged before use, as one idle in the pool would be
+    await kept.run(backend_pid)
+    assert (checkouts.count, pinger.pings) == (1, 1)  # and kept again
+
+
+async def test_a_burst_s_connections_go_back_while_one_stays_busy(
+    engine: AsyncEngine, kept: KeptConnections, clock: Clock
+) -> None:
+    def slow_pid(conn: Connection) -> int:
+        return conn.execute(text("SELECT pg_backend_pid() FROM pg_sleep(0.05)")).scalar_one()
+
+    await asyncio.gather(*(kept.run(slow_pid) for _ in range(2)))
+    assert engine.sync_engine.pool.checkedout() == 2
+    clock.now += IDLE_PING_SECONDS / 2
+    await kept.run(backend_pid)  # the newest, used again
+    clock.now += IDLE_PING_SECONDS / 2 + 0.1
+    await kept.run(backend_pid)
+    assert engine.sync_engine.pool.checkedout() == 1  # the other one went back
 
 
 async def test_a_connection_the_server_ended_is_replaced_before_use(

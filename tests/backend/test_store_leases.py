@@ -102,6 +102,7 @@ async def test_a_pending_job_is_claimed_with_a_lease_and_job_started(store: SQLS
     assert [(e.seq, e.type, e.data) for e in events] == [(2, EventType.JOB_STARTED, {"attempt": 1})]
     assert claimed_job.last_seq == 2
     assert [e.seq for e in await store.events_after(job.id)] == [1, 2]
+    assert (await store.events_after(job.id, 1)) == events  # as stored: data, progress, ts
     owner, expires = lease(store, job.id)
     assert owner == "w1" and expires is not None
 

@@ -358,20 +358,30 @@ async def test_a_title_that_misses_the_topic_gives_way_to_the_topic(tmp_path: Pa
 
 
 def test_a_sentence_a_line_break_cut_is_a_repeat_when_said_again_whole() -> None:
-    """SmolLM2 on how tea is grown: a sentence wrapped over two lines, then the same
-    sentence again on one line behind a summary label."""
+    """SmolLM2 on how tea is grown: a sentence wrapped over two lines, each part too short
+    to carry a clause of its own, then the same sentence on one line behind a label."""
     text = (
-        "Tea grows best on steep hillsides where the rain falls\n"
-        "often and drains away quickly through the soil.\n"
+        "Tea bushes grow best on steep hillsides\n"
+        "where rain drains away quickly.\n"
         "Pickers take only the top two leaves and a bud.\n"
-        "The Basics of Tea Growing: Tea grows best on steep hillsides where the rain falls "
-        "often and drains away quickly through the soil."
+        "The Basics of Tea Growing: Tea bushes grow best on steep hillsides where rain "
+        "drains away quickly."
     )
     assert checks.tidy(text) == (
-        "Tea grows best on steep hillsides where the rain falls\n"
-        "often and drains away quickly through the soil.\n"
+        "Tea bushes grow best on steep hillsides\n"
+        "where rain drains away quickly.\n"
         "Pickers take only the top two leaves and a bud."
     )
+
+
+def test_a_summary_of_a_list_is_not_a_repeat_of_its_items() -> None:
+    text = (
+        "To brew it well:\n"
+        "- Use fresh loose leaves\n"
+        "- Steep them for three minutes\n\n"
+        "In short, use fresh loose leaves and steep them for three minutes."
+    )
+    assert checks.tidy(text) == text
 
 
 def test_lines_joined_for_the_repeat_check_are_not_repeats_themselves() -> None:
