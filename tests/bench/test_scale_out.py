@@ -10,11 +10,12 @@ from bench.sse import Received
 
 
 def job(index: int, sent: float, started: float, done: float) -> Outcome:
-    """A job POSTed at `sent`, whose follower saw it start and complete at those times."""
+    """A job POSTed at `sent`, whose follower saw it start and complete at those times,
+    each event 10 ms after the server stamped it."""
+    seen = [(sent + 0.01, "job.created"), (started, "job.started"), (done, "job.completed")]
     events: list[tuple[float, dict[str, Any]]] = [
-        (sent + 0.01, {"type": "job.created", "seq": 1}),
-        (started, {"type": "job.started", "seq": 2}),
-        (done, {"type": "job.completed", "seq": 3}),
+        (at, {"type": type_, "seq": seq, "ts": at - 0.01})
+        for seq, (at, type_) in enumerate(seen, start=1)
     ]
     return Outcome(f"job-{index}", sent, Received(events=events, opened=sent))
 
@@ -31,6 +32,13 @@ def test_the_drained_rate_counts_what_finished_between_the_last_post_and_the_las
     summed = tally(list(jobs))
     assert summed["jobs_per_s"] == 1.2  # 5 jobs from the first POST to the last end, 4 s
     assert summed["drained_jobs_per_s"] == 1.5
+
+
+def test_runs_are_timed_by_the_server_and_fill_slots_over_the_elapsed_time():
+    jobs = [job(0, sent=0.0, started=0.5, done=2.5), job(1, sent=0.0, started=1.0, done=4.0)]
+    summed = tally(jobs)
+    assert summed["run_s"]["max"] == 3.0 and summed["run_s"]["count"] == 2
+    assert summed["busy_slots"] == 1.2  # 2 s + 3 s of runs over the 4 s from the first POST
 
 
 def test_no_drained_rate_when_the_last_job_started_within_a_second_of_the_last_post():
