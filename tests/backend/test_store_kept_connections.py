@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.store.kept_connections import KeptConnections
 from backend.store.pre_ping import IDLE_PING_SECONDS
-from tests.backend.test_store_pool_ping import Clock, CountedPing, terminate
+from tests.backend.test_store_pool_ping import Clock, CountedPing, clock, pinger, terminate
+
+__all__ = ["clock", "pinger"]  # fixtures: the pool-ping suite's clock and counted pings
 
 
 class Checkouts:
@@ -31,21 +33,10 @@ class Checkouts:
 
 @pytest.fixture
 async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    """In autocommit, as the store's kept connections are (the pool-ping suite's is not)."""
     engine = create_async_engine(postgres_url, pool_size=4, max_overflow=0)
     yield engine.execution_options(isolation_level="AUTOCOMMIT")
     await engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def pinger(engine: AsyncEngine, clock: Clock) -> CountedPing:
-    pinger = CountedPing(engine.sync_engine.dialect, clock=clock)
-    pinger.listen(engine.sync_engine.pool)
-    return pinger
 
 
 @pytest.fixture
