@@ -137,8 +137,8 @@ def tidy(text: str) -> str:
                 sentence = match.group().strip()
                 if not said.before(sentence) and not _is_meta(sentence):
                     kept.append(sentence)
-                if wrapped and sentence[:1].islower():  # it goes on: said whole too, so
-                    said.before(f"{wrapped} {sentence}")  # its whole copy later repeats it
+                if wrapped and (sentence[:1].islower() or wrapped.endswith(":")):
+                    said.before(f"{wrapped} {sentence}")  # it goes on: said whole too
                 wrapped = ""
             if kept:
                 lines.append(" ".join(kept))

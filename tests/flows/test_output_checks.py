@@ -374,6 +374,20 @@ def test_a_sentence_a_line_break_cut_is_a_repeat_when_said_again_whole() -> None
     )
 
 
+def test_a_labelled_line_said_again_with_its_label_is_a_repeat() -> None:
+    """SmolLM2-135M on how tea is grown (GenFlow's embedded model, unedited): a label on
+    a line of its own, its sentence below, then both again on one line as a summary."""
+    text = (
+        "The Basics of Tea Growing:\n"
+        "A delicate balance between the science and art, tea is a plant that grows in "
+        "harmony with nature. The process begins when an individual chooses to cultivate "
+        "their own herb.\n\n"
+        "The Basics of Tea Growing: A delicate balance between science and art, tea grows "
+        "in harmony with nature."
+    )
+    assert checks.tidy(text) == text.split("\n\n")[0]
+
+
 def test_a_summary_of_a_list_is_not_a_repeat_of_its_items() -> None:
     text = (
         "To brew it well:\n"
