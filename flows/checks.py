@@ -129,7 +129,8 @@ def tidy(text: str) -> str:
                 lines.append(line.strip())
                 wrapped = ""
                 continue
-            if _LIST_ITEM.match(line):
+            item = _LIST_ITEM.match(line)
+            if item:
                 wrapped = ""
             kept: list[str] = []
             sentence = ""
@@ -142,8 +143,7 @@ def tidy(text: str) -> str:
                 wrapped = ""
             if kept:
                 lines.append(" ".join(kept))
-            finished = _ENDS_FINISHED.search(line) or _LIST_ITEM.match(line)
-            wrapped = "" if finished else sentence
+            wrapped = "" if item or _ENDS_FINISHED.search(line) else sentence
         if lines:
             paragraphs.append("\n".join(lines))
     if paragraphs:

@@ -94,14 +94,14 @@ class KeptConnections:
     async def _return(self, conn: AsyncConnection, since: float) -> None:
         """Into the pool, idle since `since` as far as `PrePing` is concerned: its next
         checkout pings it if that was long enough ago."""
-        record: Any = conn.sync_connection.connection if conn.sync_connection else None
-        if record is not None:
-            record.info[IDLE_SINCE] = since
+        pooled = _pooled(conn)
+        if pooled is not None:
+            pooled.info[IDLE_SINCE] = since
         await conn.close()
 
     def _has_input(self, conn: AsyncConnection) -> bool:
-        raw: Any = conn.sync_connection.connection if conn.sync_connection else None
-        return raw is None or self.pre_ping.has_input(raw)
+        pooled = _pooled(conn)
+        return pooled is None or self.pre_ping.has_input(pooled)
 
     async def close(self) -> None:
         """Back to the pool, which the store disposes of next; a call still running
@@ -111,3 +111,8 @@ class KeptConnections:
         if asyncio.get_running_loop() is self._loop:
             for conn, _ in idle:
                 await conn.close()
+
+
+def _pooled(conn: AsyncConnection) -> Any:
+    """The pool's proxy of the driver connection (its `info` is the pool entry's)."""
+    return conn.sync_connection.connection if conn.sync_connection else None

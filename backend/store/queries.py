@@ -382,27 +382,22 @@ def claim_job(
     """One conditional UPDATE takes the job: of racing claimers (PostgreSQL re-checks the
     condition on the row the winner committed) exactly one gets it."""
     now = utcnow()
-    params = {
+    params: dict[str, Any] = {
         "job_id": job_id,
         "now": now,
         "c_owner": owner,
         "c_expires": now + timedelta(seconds=lease_seconds),
     }
+    statement = _claim_statement(steal)
     postgresql = conn.dialect.name == "postgresql"
-    if postgresql:  # the claim and its event in one statement, one round trip
-        row = prepared.fetch_row(
-            conn, pg_append.claim_statement(_claim_statement(steal)), {**params, "ts": now}
-        )
-    else:
-        row = prepared.fetch_row(conn, _claim_statement(steal), params)
+    if postgresql:  # the claim inserts its event too: one statement, one round trip
+        statement, params["ts"] = pg_append.claim_statement(statement), now
+    row = prepared.fetch_row(conn, statement, params)
     if row is None:
         return None
-    started = NewEvent(EventType.JOB_STARTED, {"attempt": row["attempts"]}, ts=now)
-    if postgresql:
-        stored = _numbered(job_id, row["last_seq"] - 1, row["progress"], [started])
-    else:
-        stored = append(conn, job_id, row["last_seq"] - 1, row["progress"], [started])
-    return to_job(conn, row), stored
+    started = [NewEvent(EventType.JOB_STARTED, {"attempt": row["attempts"]}, ts=now)]
+    at = (job_id, row["last_seq"] - 1, row["progress"], started)
+    return to_job(conn, row), (_numbered(*at) if postgresql else append(conn, *at))
 
 
 @lru_cache(maxsize=2)
