@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    null,
     or_,
     select,
     true,
@@ -147,7 +148,7 @@ def update_job(
     shape = _Shape(tuple(sorted(values)), _expected(expect), fence is not None)
     query = _update_statement(shape, update_.start_attempt)
     params = _update_params(job_id, values, events, fence)
-    row = conn.execute(query, params).mappings().first()
+    row = prepared.fetch_row(conn, query, params)
     if row is None:
         return None  # unknown job, not in an expected status, or fenced off: nothing changed
     review = update_.review if isinstance(update_.review, Review) else None
@@ -282,39 +283,58 @@ def decide_review(
     if decision.edits is not None:
         runtime["decision"]["edits"] = decision.edits
     stored = append(conn, job_id, row["last_seq"], row["progress"], [event])
-    saved = (
-        conn.execute(
-            update(t.jobs)
-            .where(t.jobs.c.id == job_id)
-            .values(
-                status=JobStatus.RUNNING.value,
-                review_id=None,
-                runtime=runtime,
-                last_seq=row["last_seq"] + len(stored),
-                updated_at=utcnow(),
-                **NO_LEASE,  # claimable at once by whichever runner the queue picks
-            )
-            .returning(*t.jobs.c)
-        )
-        .mappings()
-        .one()
-    )
+    params = {"job_id": job_id, "runtime": runtime, "last_seq": row["last_seq"] + len(stored)}
+    saved = prepared.fetch_row(conn, _REOPEN, {**params, "updated_at": utcnow()})
+    assert saved is not None  # the row is locked: it is there
     return to_job(conn, saved), stored
+
+
+# Built once, like the other statements a job runs every time (docs/performance.md): a
+# decision cost 2.5 ms here, most of it SQLAlchemy building these statements.
+_LOCK_JOB = select(t.jobs).where(t.jobs.c.id == bindparam("job_id")).with_for_update()
+_REVIEW_OF_JOB = select(t.reviews).where(
+    t.reviews.c.id == bindparam("review_id"), t.reviews.c.job_id == bindparam("job_id")
+)
+_REOPEN = (
+    update(t.jobs)
+    .where(t.jobs.c.id == bindparam("job_id"))
+    .values(
+        status=JobStatus.RUNNING.value,
+        review_id=null(),
+        runtime=bindparam("runtime", type_=t.jobs.c.runtime.type),
+        last_seq=bindparam("last_seq", type_=Integer),
+        updated_at=bindparam("updated_at", type_=t.jobs.c.updated_at.type),
+        lease_owner=null(),  # claimable at once by whichever runner the queue picks
+        lease_expires_at=null(),
+    )
+    .returning(*t.jobs.c)
+)
+_DECISION_COLUMNS = (
+    "decision",
+    "comment",
+    "decided_by",
+    "decided_via",
+    "decided_at",
+    "edits",
+    "diff",
+)
+_RECORD_DECISION = (
+    update(t.reviews)
+    .where(t.reviews.c.id == bindparam("review_id"))
+    .values(
+        {name: bindparam(f"v_{name}", type_=t.reviews.c[name].type) for name in _DECISION_COLUMNS}
+        | {"due_at": null()}
+    )
+)
 
 
 def lock_open_review(conn: Connection, job_id: str, review_id: str) -> tuple[Any, Any]:
     """The job's row, locked FOR UPDATE (always before its review's row: one lock order
     for every writer), and the review's row, when `review_id` is the job's open and
     undecided review; Conflict saying why otherwise."""
-    job_query = select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()
-    row = conn.execute(job_query).mappings().first()
-    review_row = (
-        conn.execute(
-            select(t.reviews).where(t.reviews.c.id == review_id, t.reviews.c.job_id == job_id)
-        )
-        .mappings()
-        .first()
-    )
+    row = prepared.fetch_row(conn, _LOCK_JOB, {"job_id": job_id})
+    ids = {"review_id": review_id, "job_id": job_id}
+    review_row = prepared.fetch_row(conn, _REVIEW_OF_JOB, ids)
     if row is None or review_row is None:
         raise Conflict(
             f"review {review_id!r} is not a review of this job",
@@ -340,19 +360,19 @@ def lock_open_review(conn: Connection, job_id: str, review_id: str) -> tuple[Any
 
 def record_decision(conn: Connection, decision: Decision) -> None:
     """Store the decision on its review; no timer of a decided review is pending."""
-    conn.execute(
-        update(t.reviews)
-        .where(t.reviews.c.id == decision.review_id)
-        .values(
-            decision=decision.decision,
-            comment=decision.comment,
-            decided_by=decision.by,
-            decided_via=decision.via,
-            decided_at=utcnow(),
-            edits=decision.edits,
-            diff=decision.diff,
-            due_at=None,
-        )
+    prepared.execute(
+        conn,
+        _RECORD_DECISION,
+        {
+            "review_id": decision.review_id,
+            "v_decision": decision.decision,
+            "v_comment": decision.comment,
+            "v_decided_by": decision.by,
+            "v_decided_via": decision.via,
+            "v_decided_at": utcnow(),
+            "v_edits": decision.edits,
+            "v_diff": decision.diff,
+        },
     )
 
 
@@ -496,9 +516,7 @@ def events_after(conn: Connection, job_id: str, after: int, limit: int) -> list[
     ]
 
 
-def _numbered(
-    job_id: str, last_seq: int, progress: int, events: Sequence[NewEvent]
-) -> list[Event]:
+def _numbered(job_id: str, last_seq: int, progress: int, events: Sequence[NewEvent]) -> list[Event]:
     """The events as stored after `last_seq`."""
     return [
         Event(job_id=job_id, type=e.type, data=e.data, ts=e.ts, progress=progress, seq=seq)
@@ -633,23 +651,22 @@ def aware(moment: datetime | None) -> datetime | None:
 def insert_review(conn: Connection, job_id: str, review: Review) -> None:
     """Store an opened review; its first pending timer is the reminder (or, without one,
     the deadline), and its assignees may see the job from now on."""
-    conn.execute(
-        insert(t.reviews).values(
-            id=review.id,
-            job_id=job_id,
-            node=review.node,
-            prompt=review.prompt,
-            options=review.options,
-            payload=review.payload,
-            requested_at=review.requested_at,
-            assignees=review.assignees,
-            editable=review.editable,
-            deadline=review.deadline,
-            on_timeout=review.on_timeout,
-            remind_at=review.remind_at,
-            due_at=review.remind_at or review.deadline,
-        )
-    )
+    opened = {
+        "id": review.id,
+        "job_id": job_id,
+        "node": review.node,
+        "prompt": review.prompt,
+        "options": review.options,
+        "payload": review.payload,
+        "requested_at": review.requested_at,
+        "assignees": review.assignees,
+        "editable": review.editable,
+        "deadline": review.deadline,
+        "on_timeout": review.on_timeout,
+        "remind_at": review.remind_at,
+        "due_at": review.remind_at or review.deadline,
+    }
+    prepared.execute(conn, _INSERT_REVIEW, opened)
     add_assignees(conn, job_id, review.assignees)
 
 
@@ -657,12 +674,26 @@ def add_assignees(conn: Connection, job_id: str, principals: Sequence[str]) -> N
     """Let `principals` see the job (INSERT ... ON CONFLICT DO NOTHING, both databases)."""
     if not principals:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(
-        dialect.insert(t.job_assignees)
-        .values([{"job_id": job_id, "principal": p} for p in dict.fromkeys(principals)])
-        .on_conflict_do_nothing()
+    prepared.execute_many(
+        conn,
+        _insert_assignee_statement(conn.dialect.name),
+        [{"job_id": job_id, "principal": p} for p in dict.fromkeys(principals)],
     )
+
+
+_OPENED_COLUMNS = (
+    "id", "job_id", "node", "prompt", "options", "payload", "requested_at", "assignees",
+    "editable", "deadline", "on_timeout", "remind_at", "due_at",
+)  # fmt: skip
+_INSERT_REVIEW = insert(t.reviews).values(
+    {name: bindparam(name, type_=t.reviews.c[name].type) for name in _OPENED_COLUMNS}
+)
+
+
+@lru_cache(maxsize=2)
+def _insert_assignee_statement(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(t.job_assignees).on_conflict_do_nothing()
 
 
 def is_assignee(conn: Connection, job_id: str, principal: str) -> bool:
