@@ -86,29 +86,43 @@ def fetch_one(
 def fetch_row(
     conn: Connection, statement: Executable, params: Mapping[str, Any]
 ) -> dict[str, Any] | None:
-    """Run a statement with RETURNING once: its first row as a mapping of column keys to
-    values processed as SQLAlchemy's result rows would have them (JSON parsed, SQLite's
-    datetime text read back), or None."""
+    """Run a statement with RETURNING (or a SELECT) once: its first row as a mapping of
+    column keys to values processed as SQLAlchemy's result rows would have them (JSON
+    parsed, SQLite's datetime text read back), or None."""
+    rows = _fetch(conn, statement, params, first_only=True)
+    return rows[0] if rows else None
+
+
+def fetch_rows(
+    conn: Connection, statement: Executable, params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """`fetch_row` for every row."""
+    return _fetch(conn, statement, params, first_only=False)
+
+
+def _fetch(
+    conn: Connection, statement: Executable, params: Mapping[str, Any], *, first_only: bool
+) -> list[dict[str, Any]]:
     prepared = prepare(statement, conn.dialect)
     bound = prepared.bind(params)
 
-    def run(cursor: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    def run(cursor: Any) -> tuple[list[Any], tuple[Any, ...]]:
         cursor.execute(prepared.sql, bound)
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        return tuple(row), tuple(column[1] for column in cursor.description)
+        found = cursor.fetchmany(1) if first_only else cursor.fetchall()
+        codes = tuple(column[1] for column in cursor.description) if found else ()
+        return found, codes
 
-    found = _on_cursor(conn, prepared.sql, bound, run)
-    if found is None:
-        return None
-    row, type_codes = found
-    return {
-        key: read(value) if read else value
-        for (key, read), value in zip(
-            _readers(statement, conn.dialect, type_codes), row, strict=True
-        )
-    }
+    found, type_codes = _on_cursor(conn, prepared.sql, bound, run)
+    if not found:
+        return []
+    readers = _readers(statement, conn.dialect, type_codes)
+    return [
+        {
+            key: read(value) if read else value
+            for (key, read), value in zip(readers, row, strict=True)
+        }
+        for row in found
+    ]
 
 
 @lru_cache(maxsize=64)

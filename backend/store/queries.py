@@ -98,7 +98,7 @@ _EVENTS_AFTER = (
 
 
 def get_job(conn: Connection, job_id: str) -> Job | None:
-    row = conn.execute(_GET_JOB, {"job_id": job_id}).mappings().first()
+    row = prepared.fetch_row(conn, _GET_JOB, {"job_id": job_id})
     return to_job(conn, row) if row is not None else None
 
 
@@ -377,7 +377,7 @@ def record_decision(conn: Connection, decision: Decision) -> None:
 
 
 def get_review(conn: Connection, review_id: str) -> Review | None:
-    row = conn.execute(_GET_REVIEW, {"review_id": review_id}).mappings().first()
+    row = prepared.fetch_row(conn, _GET_REVIEW, {"review_id": review_id})
     return to_review(row) if row else None
 
 
@@ -512,7 +512,7 @@ def events_after(conn: Connection, job_id: str, after: int, limit: int) -> list[
             progress=row["progress"],
             seq=row["seq"],
         )
-        for row in conn.execute(_EVENTS_AFTER, params).mappings().all()
+        for row in prepared.fetch_rows(conn, _EVENTS_AFTER, params)
     ]
 
 
