@@ -47,7 +47,6 @@ from backend.store.kept_connections import KeptConnections
 from backend.store.migrate import driver_url, sync_url
 from backend.store.pre_ping import PrePing
 from backend.store.thread_lane import ThreadLane
-from backend.store.wal_checkpoints import WalCheckpoints
 from backend.workflows.model import Workflow
 
 T = TypeVar("T")
@@ -69,9 +68,6 @@ class SQLStore:
                 json_serializer=fast_json.dumps,  # checkpoints, events: the writer's JSON
             )
             sa_event.listen(self._engine, "connect", _sqlite_pragmas)
-            database = self._engine.url.database
-            in_memory = not database or database == ":memory:" or "mode=memory" in self.url
-            self._checkpoints = None if in_memory else WalCheckpoints(database)
             self._writer = ThreadLane("genflow-db-write")
             self._write_conn: Connection | None = None  # the writer thread's, once opened
             self._readers = ThreadLane("genflow-db-read", READERS)
@@ -124,8 +120,6 @@ class SQLStore:
         self._writer.call(self._close_write_conn)  # on its own thread, after queued writes
         self._writer.shutdown()
         self._readers.shutdown()
-        if self._checkpoints is not None:
-            self._checkpoints.close()
         with self._lock:
             kept, self._reader_conns = self._reader_conns, []
         for conn in kept:
@@ -177,8 +171,6 @@ class SQLStore:
         conn = self._write_conn
         if conn is None or conn.invalidated or conn.closed:
             conn = self._write_conn = self._engine.connect()
-            if self._checkpoints is not None:
-                self._checkpoints.start()  # the store writes, so its WAL needs them
         try:
             with conn.begin():
                 return work(conn)
@@ -587,7 +579,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA wal_autocheckpoint=0")  # WalCheckpoints does it, off the commit path
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
