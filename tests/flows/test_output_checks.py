@@ -408,3 +408,19 @@ def test_lines_joined_for_the_repeat_check_are_not_repeats_themselves() -> None:
         "The kettle hums while the rain falls on the fields of tea in the hills."
     )
     assert checks.tidy(text) == text
+
+
+def test_tidy_drops_a_summary_of_the_article_but_not_an_article_in_the_story() -> None:
+    """SmolLM2-135M's style pass (a hand check of 'How tea is grown') opened by
+    describing the article instead of being it."""
+    text = (
+        "The article on How tea is grown explores the journey of tea from bush to cup. "
+        "In this article, we will look at the hills. Tea grows best on misty slopes.\n"
+        "The article on the front page of the Times praised the planters. "
+        "Each article of clothing was dyed with strong tea."
+    )
+    assert checks.tidy(text) == (
+        "Tea grows best on misty slopes.\n"
+        "The article on the front page of the Times praised the planters. "
+        "Each article of clothing was dyed with strong tea."
+    )
