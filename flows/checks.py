@@ -64,8 +64,9 @@ _META = re.compile(
     r"(paragraph|text|section)|(the|this) (paragraph|section|text|rewrite) (does|is|has|was)\b"
     r"|i hope (this|it) (helps|meets)|my recommendations?\b|your (paragraph|text|draft|"
     r"requirements)\b|rewritten (text|version|paragraph)s?\b|the original (article|text|"
-    r"paragraph|section)\b|in this article\b|(the|this) article ((on|about) [^.!?]{0,80}?)?"
-    r"(explores|discusses|delves|covers|examines|highlights|focuses|provides|describes|aims)\b)"
+    r"paragraph|section)\b|in this (article|essay)\b|(the|this) (article|essay) ((on|about) "
+    r"[^.!?]{0,80}?)?(will|explores|discusses|delves|covers|examines|highlights|focuses|"
+    r"provides|describes|aims)\b)"
     r"|^\W*(rewrite|write|revise) (this|the|a|one)\b",
     re.IGNORECASE,
 )
@@ -75,7 +76,7 @@ _META = re.compile(
 _META_WORDS = (
     "request", "asking", "asked", " ai", "paragraph", "section", "text", "rewrite",
     "hope", "recommendation", "draft", "requirements", "rewritten", "original", "write",
-    "revise", "article",
+    "revise", "article", "essay",
 )  # fmt: skip
 # A sentence ends at . ! or ? followed by a space or the end: not inside "example.com"
 # or "3.5". A run of ordinary characters is taken whole (`++`, never given back): the

@@ -411,11 +411,12 @@ def test_lines_joined_for_the_repeat_check_are_not_repeats_themselves() -> None:
 
 
 def test_tidy_drops_a_summary_of_the_article_but_not_an_article_in_the_story() -> None:
-    """SmolLM2-135M's style pass (a hand check of 'How tea is grown') opened by
-    describing the article instead of being it."""
+    """SmolLM2-135M's style pass (hand checks of 'How tea is grown') describing the
+    article instead of being it."""
     text = (
         "The article on How tea is grown explores the journey of tea from bush to cup. "
-        "In this article, we will look at the hills. Tea grows best on misty slopes.\n"
+        "In this article, we will look at the hills. Tea grows best on misty slopes. "
+        "This essay will explore how this essential ingredient plays out its dual nature.\n"
         "The article on the front page of the Times praised the planters. "
         "Each article of clothing was dyed with strong tea."
     )
