@@ -283,8 +283,9 @@ def decide_review(
     if decision.edits is not None:
         runtime["decision"]["edits"] = decision.edits
     stored = append(conn, job_id, row["last_seq"], row["progress"], [event])
-    params = {"job_id": job_id, "runtime": runtime, "last_seq": row["last_seq"] + len(stored)}
-    saved = prepared.fetch_row(conn, _REOPEN, {**params, "updated_at": utcnow()})
+    last_seq = row["last_seq"] + len(stored)
+    params = {"job_id": job_id, "runtime": runtime, "last_seq": last_seq, "updated_at": utcnow()}
+    saved = prepared.fetch_row(conn, _REOPEN, params)
     assert saved is not None  # the row is locked: it is there
     return to_job(conn, saved), stored
 
