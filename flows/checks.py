@@ -113,15 +113,24 @@ CUT_OFF_LINE_WORDS = 15  # an unfinished line this long is prose, not a line of 
 LONG_TEXT = 20_000  # characters
 
 
-def tidy(text: str) -> str:
-    """Drop an introducing first line, sentences said before, and a last sentence the
-    token limit cut off; keep paragraphs, line breaks and markdown headings."""
+def unwrapped(text: str) -> str:
+    """The answer without what a model put around it: an introducing first line ("Here's
+    a rewritten version of your previous answer:", "Sure!"), commentary that ends in a
+    colon before the work, and quotes around the whole of it."""
     text = _PREAMBLE.sub("", text.strip(), count=1).strip()
     text = _INTRODUCED.sub("", text, count=1).strip()
     if len(text) > 2 and text[0] == text[-1] == '"' and '"' not in text[1:-1]:
-        text = text[1:-1].strip()  # the whole answer quoted
-    elif text.startswith('"') and text.count('"') == 1:
-        text = text[1:].strip()  # ... and the closing quote cut off
+        return text[1:-1].strip()  # the whole answer quoted
+    if text.startswith('"') and text.count('"') == 1:
+        return text[1:].strip()  # ... and the closing quote cut off
+    return text
+
+
+def tidy(text: str) -> str:
+    """Drop what a model put around the answer (`unwrapped`), sentences said before, and a
+    last sentence the token limit cut off; keep paragraphs, line breaks and markdown
+    headings."""
+    text = unwrapped(text)
     said = _Said()
     paragraphs: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):

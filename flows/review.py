@@ -60,7 +60,9 @@ class Process(AsyncNode):
         output = await complete(prompt + checks.retry_note(self))
         # A refusal or a question back wastes the reviewer's time: retried, never shown.
         checks.refuse(self, checks.not_the_work(output), output)
-        return output
+        # The reviewer judges the answer, not its wrapping; an answer that was all
+        # wrapping (one "Here is…" line) is shown as it came.
+        return checks.unwrapped(output) or output
 
     async def post_async(self, shared: TaskShared, job: dict[str, Any], output: str) -> str:
         shared["attempt"] = job["attempt"]

@@ -162,3 +162,18 @@ async def test_review_gates_take_decisions_from_a_detached_context() -> None:
         with context.bind(context.DetachedContext(decisions=[{"decision": "approve"}])):
             await image.build().run_async(picture)
         assert len(picture["result"]["attempts"]) == 1
+
+
+async def test_the_reviewer_sees_the_answer_without_its_wrapping(tmp_path: Path) -> None:
+    """SmolLM2's second attempt at a welcome note (a hand check through the API)."""
+    wrapped = (
+        "Here's a rewritten version of your previous answer:\n"
+        '"The new tea club is here to celebrate the end of our busy week."'
+    )
+    llm = ScriptedLLM([Reply(wrapped, match="Task:")])
+    async with running_app(tmp_path, llm) as h:
+        job = await h.create("review", {"task": "Write a welcome note for the tea club"})
+        waiting = await h.wait_for(job["id"], "waiting_for_review")
+    assert waiting["review"]["payload"]["output"] == (
+        "The new tea club is here to celebrate the end of our busy week."
+    )
