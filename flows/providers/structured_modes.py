@@ -120,6 +120,12 @@ class ModeMemory:
         with self._guard:
             return self._modes.get(server)
 
+    def forget(self, server: Server) -> None:
+        """Drop what is known of `server`: another server may answer at its address now
+        (tests start a fake server per test, and ports are reused)."""
+        with self._guard:
+            self._modes.pop(server, None)
+
     def remember(self, server: Server, mode: Mode) -> bool:
         """Record that `mode` worked; True when that changed what was known."""
         with self._guard:

@@ -51,7 +51,9 @@ async def server() -> AsyncIterator[FakeOpenAI]:
 @pytest.fixture
 async def backend(server: FakeOpenAI) -> AsyncIterator[OpenAILLM]:
     sdk = server.client(max_retries=3, timeout=5.0)
-    yield OpenAILLM(model=MODEL, client=sdk)
+    backend = OpenAILLM(model=MODEL, client=sdk)
+    MODES.forget(backend.server)  # an earlier test's fake may have had this port
+    yield backend
     await sdk.close()
 
 
