@@ -305,8 +305,7 @@ _REOPEN = (
         runtime=bindparam("runtime", type_=t.jobs.c.runtime.type),
         last_seq=bindparam("last_seq", type_=Integer),
         updated_at=bindparam("updated_at", type_=t.jobs.c.updated_at.type),
-        lease_owner=null(),  # claimable at once by whichever runner the queue picks
-        lease_expires_at=null(),
+        **{column: null() for column in NO_LEASE},  # claimable at once by any runner
     )
     .returning(*t.jobs.c)
 )
