@@ -20,7 +20,7 @@ import json
 import sys
 from typing import Any
 
-from backend import cli_people, gc_tuning
+from backend import cli_people, event_loop, gc_tuning
 from backend.settings import Settings, redacted
 
 
@@ -147,7 +147,10 @@ def _serve(settings: Settings, args: argparse.Namespace, *, announce: bool) -> i
     def end_streams() -> None:
         app.extensions["genflow"].bus.close()  # SSE/WebSocket followers reconnect elsewhere
 
-    asyncio.run(http_server.serve(app, settings.host, settings.port, on_stop=end_streams))
+    event_loop.run(
+        http_server.serve(app, settings.host, settings.port, on_stop=end_streams),
+        settings.event_loop,
+    )
     return 0
 
 
@@ -161,12 +164,13 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     )
     gc_tuning.raise_threshold(settings.gc_threshold)
     try:
-        asyncio.run(
+        event_loop.run(
             run_worker(
                 settings,
                 concurrency=args.concurrency or settings.worker_concurrency,
                 on_ready=gc_tuning.freeze_startup,
-            )
+            ),
+            settings.event_loop,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

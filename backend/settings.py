@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from backend import event_loop
 from flows.pilot.guarded_http import NetworkPolicy
 
 # USD per 1M tokens (input, output); used to estimate the cost of every LLM call.
@@ -73,6 +74,7 @@ class Settings:
     review_sweep_seconds: int = 2  # how often due review reminders and deadlines are applied
     worker_concurrency: int = 32  # jobs one `genflow worker` runs at once
     gc_threshold: int = 10_000  # serve/worker: first GC threshold (0: Python's own 700)
+    event_loop: str = "auto"  # serve/worker: auto (uvloop if installed) | uvloop | asyncio
     host: str = "127.0.0.1"
     port: int = 8000
     ui_port: int = 7860
@@ -127,6 +129,7 @@ class Settings:
             review_sweep_seconds=_int("GENFLOW_REVIEW_SWEEP_SECONDS", 2),
             worker_concurrency=_int("GENFLOW_WORKER_CONCURRENCY", 32),
             gc_threshold=_int("GENFLOW_GC_THRESHOLD", 10_000),
+            event_loop=_env("GENFLOW_EVENT_LOOP", "auto") or "auto",
             host=host,
             port=port,
             ui_port=_int("GENFLOW_UI_PORT", 7860),
@@ -190,6 +193,9 @@ class Settings:
             raise ValueError(
                 "GENFLOW_REVIEW_SWEEP_SECONDS must divide 60 (1, 2, 3, 5, 10, 15, 20, 30)"
             )
+        loop_problem = event_loop.problem(self.event_loop)
+        if loop_problem:
+            raise ValueError(loop_problem)
         if self.lease_seconds < 1:
             raise ValueError("GENFLOW_LEASE_SECONDS must be at least 1")
         if not 0 <= self.token_cache_seconds <= 60:

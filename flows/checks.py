@@ -13,7 +13,6 @@ import asyncio
 import re
 from collections import deque
 from collections.abc import Sequence
-from itertools import accumulate
 from typing import Any
 
 
@@ -100,12 +99,16 @@ def _key(sentence: str) -> str:
 
 
 def _is_meta(sentence: str) -> bool:
-    """A sentence about the prompt (`_META`), tested only if it has one of its words (or
-    a character outside ASCII, which the regex's case folding may match differently)."""
-    lowered = sentence.lower()
-    if sentence.isascii() and not any(map(lowered.__contains__, _META_WORDS)):
-        return False
-    return bool(_META.search(sentence))
+    """A sentence about the prompt (`_META`), tested only if it may be one (`_may_be_meta`)."""
+    return _may_be_meta(sentence) and bool(_META.search(sentence))
+
+
+def _may_be_meta(text: str) -> bool:
+    """Whether the text has one of `_META`'s words (or a character outside ASCII, which
+    the regex's case folding may match differently). A whole answer without one has no
+    sentence about the prompt, so `tidy` asks once, not once a sentence."""
+    lowered = text.lower()
+    return not text.isascii() or any(map(lowered.__contains__, _META_WORDS))
 
 
 CUT_OFF_WORDS = 8
@@ -131,7 +134,7 @@ def tidy(text: str) -> str:
     last sentence the token limit cut off; keep paragraphs, line breaks and markdown
     headings."""
     text = unwrapped(text)
-    said = _Said()
+    said, meta = _Said(), _may_be_meta(text)
     paragraphs: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
         lines: list[str] = []
@@ -148,7 +151,7 @@ def tidy(text: str) -> str:
             sentence = ""
             for match in _SENTENCE.finditer(line):
                 sentence = match.group().strip()
-                if not said.before(sentence) and not _is_meta(sentence):
+                if not said.before(sentence) and not (meta and _is_meta(sentence)):
                     kept.append(sentence)
                 if wrapped and (sentence[:1].islower() or wrapped.endswith(":")):
                     said.before(f"{wrapped} {sentence}")  # it goes on: said whole too
@@ -201,17 +204,18 @@ class _Said:
         """The sentence's runs of `CLAUSE` words that start with a word that is not a
         stopword and have `CLAUSE_WORDS` such words (a clause said again longer than
         `CLAUSE` has such a run; starting nowhere else halves the work)."""
-        n = self.CLAUSE
-        if len(sequence) < n:
+        n, last = self.CLAUSE, len(sequence) - self.CLAUSE
+        if last < 0:
             return []
         words_ = tuple(sequence)
-        content = [word not in _STOPWORDS for word in words_]
-        said = list(accumulate(content, initial=0))
-        least = self.CLAUSE_WORDS
+        content = [i for i, word in enumerate(words_) if word not in _STOPWORDS]
+        # the run from content word j has enough of them if the (CLAUSE_WORDS-1)th after
+        # it is inside the run
+        later = self.CLAUSE_WORDS - 1
         return [
-            hash(words_[i : i + n])
-            for i in range(len(words_) - n + 1)
-            if content[i] and said[i + n] - said[i] >= least
+            hash(words_[start : start + n])
+            for start, enough in zip(content, content[later:], strict=False)
+            if start <= last and enough < start + n
         ]
 
     def _near(self, words_: set[str]) -> bool:

@@ -354,6 +354,30 @@ async def _collect(events: Any) -> list[dict[str, Any]]:
 # -- 6. a decision sent twice ------------------------------------------------------------
 
 
+def loaded_libraries(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+async def test_the_server_runs_on_uvloop_unless_told_otherwise(
+    server: GenFlowServer, tmp_path: Path, script: Path
+) -> None:
+    assert server.proc is not None
+    assert "uvloop/loop." in loaded_libraries(server.proc.pid)  # the default: auto
+    plain = GenFlowServer(
+        data_dir=tmp_path / "data", script=script, extra_env={"GENFLOW_EVENT_LOOP": "asyncio"}
+    )
+    try:
+        await plain.start_async()
+        assert plain.proc is not None
+        assert "uvloop/loop." not in loaded_libraries(plain.proc.pid)
+        async with plain.client() as http:
+            job_id = await create_job(http, "article", {"topic": "tea"})
+            read = await asyncio.wait_for(read_sse(http, job_id), STREAM_TIMEOUT)
+        assert read.durable[-1]["type"] == "job.completed"
+    finally:
+        plain.stop()
+
+
 async def test_second_decision_gets_409_with_the_winner(server: GenFlowServer) -> None:
     async with server.client() as http:
         job_id = await create_job(http, "review", {"task": "Name a tea"})
