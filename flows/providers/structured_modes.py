@@ -120,11 +120,11 @@ class ModeMemory:
         with self._guard:
             return self._modes.get(server)
 
-    def forget(self, server: Server) -> None:
-        """Drop what is known of `server`: another server may answer at its address now
-        (tests start a fake server per test, and ports are reused)."""
+    def forget(self) -> None:
+        """Drop what is known: another server may answer at a known address now (tests
+        start a fake server per test, and ports are reused)."""
         with self._guard:
-            self._modes.pop(server, None)
+            self._modes.clear()
 
     def remember(self, server: Server, mode: Mode) -> bool:
         """Record that `mode` worked; True when that changed what was known."""

@@ -52,7 +52,6 @@ async def server() -> AsyncIterator[FakeOpenAI]:
 async def backend(server: FakeOpenAI) -> AsyncIterator[OpenAILLM]:
     sdk = server.client(max_retries=3, timeout=5.0)
     backend = OpenAILLM(model=MODEL, client=sdk)
-    MODES.forget(backend.server)  # an earlier test's fake may have had this port
     yield backend
     await sdk.close()
 
