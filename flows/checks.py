@@ -186,6 +186,7 @@ class _Said:
         self.keys: set[str] = set()
         self.recent: deque[set[str]] = deque(maxlen=self.WINDOW)
         self.clauses: set[int] = set()  # hashes of every clause said so far
+        self.vocabulary: set[str] = set()  # every word said so far
 
     def before(self, sentence: str) -> bool:
         key = _key(sentence)
@@ -194,10 +195,15 @@ class _Said:
         sequence = key.split()
         words_ = set(sequence)
         clauses = self._clauses(sequence)
-        again = key in self.keys or self._near(words_) or not self.clauses.isdisjoint(clauses)
+        again = (
+            key in self.keys
+            or not self.clauses.isdisjoint(clauses)
+            or self._near(words_, len(words_ & self.vocabulary))
+        )
         self.keys.add(key)
         self.recent.append(words_)
         self.clauses.update(clauses)
+        self.vocabulary.update(words_)
         return again
 
     def _clauses(self, sequence: list[str]) -> list[int]:
@@ -218,11 +224,12 @@ class _Said:
             if start <= last and enough < start + n
         ]
 
-    def _near(self, words_: set[str]) -> bool:
-        """One set intersection per recent sentence (|a or b| = |a| + |b| - |a and b|):
-        this loop is most of `tidy`'s time, and `tidy` runs on every answer."""
+    def _near(self, words_: set[str], known: int) -> bool:
+        """One set intersection per recent sentence (|a or b| = |a| + |b| - |a and b|),
+        and none when fewer of the words than either share were said at all (`known`):
+        this loop was most of `tidy`'s time, and `tidy` runs on every answer."""
         n = len(words_)
-        if n < 6:
+        if n < 6 or known < self.SIMILAR * n:  # both ways need at least that many in common
             return False
         similar, contained = self.SIMILAR, self.CONTAINED * n if n >= 8 else float("inf")
         for other in self.recent:
