@@ -22,6 +22,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.schema import SchemaManager
 
 from backend.store.migrate import conninfo
+from backend.store.pre_ping import CheckedPool
 
 log = logging.getLogger(__name__)
 QUEUE = "genflow"
@@ -32,10 +33,23 @@ SCHEMA_LOCK = 0x67656E666C6F77  # pg advisory lock key: one process installs the
 
 
 def make_app(database_url: str, *, pool_size: int = 5) -> procrastinate.App:
+    """procrastinate on its psycopg pool, with two round trips fewer per query: every
+    query of procrastinate's is one statement (a function of its schema), so its
+    connections autocommit instead of wrapping each in BEGIN and COMMIT, and a connection
+    is checked before use only when it may be dead (`CheckedPool`), not by an empty query
+    on every checkout."""
     connector = procrastinate.PsycopgConnector(
-        conninfo=conninfo(database_url), min_size=1, max_size=pool_size
+        conninfo=conninfo(database_url),
+        min_size=1,
+        max_size=pool_size,
+        configure=_autocommit,  # also run on its LISTEN connection, autocommit already
+        pool_factory=CheckedPool,
     )
     return procrastinate.App(connector=connector)
+
+
+async def _autocommit(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.set_autocommit(True)
 
 
 async def install_schema(database_url: str) -> bool:
