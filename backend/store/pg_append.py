@@ -30,13 +30,16 @@ from sqlalchemy import (
     Text,
     bindparam,
     column,
+    exists,
     func,
     literal,
     select,
     true,
+    update,
 )
 from sqlalchemy.dialects import postgresql
 
+from backend.domain import Artifact, utcnow
 from backend.events import EventType, NewEvent
 from backend.store import prepared
 from backend.store import tables as t
@@ -56,10 +59,7 @@ def write(
     statement = _statement(update, bool(events), bool(items))
     bound = dict(params)
     if events:
-        bound["events"] = [
-            {"k": k, "type": e.type.value, "ts": e.ts.isoformat(), "data": e.data}
-            for k, e in enumerate(events, start=1)
-        ]
+        bound["events"] = _events_document(events)
     if items:
         latest = {(item.key, item.index): item.result for item in items}  # one row each
         bound["items"] = [
@@ -75,24 +75,7 @@ def _statement(update: Any, with_events: bool, with_items: bool) -> Any:
     statement = select(job.c.last_seq, job.c.progress)
     job_id = bindparam("job_id")
     if with_events:
-        rows = (
-            func.json_to_recordset(bindparam("events", type_=JSON))
-            .table_valued(
-                column("k", Integer),  # 1, 2, 3...: the event's place in this write
-                column("type", Text),
-                column("ts", DateTime(timezone=True)),
-                column("data", JSON),
-            )
-            .render_derived(name="new_events", with_types=True)
-        )
-        first = job.c.last_seq - bindparam("n_events", type_=Integer)
-        insert_events = t.events.insert().from_select(
-            ["job_id", "seq", "type", "ts", "progress", "data"],
-            select(job_id, first + rows.c.k, rows.c.type, rows.c.ts, job.c.progress, rows.c.data)
-            .select_from(job)
-            .join(rows, true()),
-        )
-        statement = statement.add_cte(insert_events.cte("stored_events"))
+        statement = statement.add_cte(_insert_events(job))
     if with_items:
         rows = (
             func.json_to_recordset(bindparam("items", type_=JSON))
@@ -111,6 +94,101 @@ def _statement(update: Any, with_events: bool, with_items: bool) -> Any:
         )
         statement = statement.add_cte(upsert.cte("stored_items"))
     return statement
+
+
+def _insert_events(job: Any) -> Any:
+    """The INSERT of the `:events` document's events, numbered up to the `last_seq` the
+    `job` CTE returned (raised by `:n_events`), as a CTE."""
+    rows = (
+        func.json_to_recordset(bindparam("events", type_=JSON))
+        .table_valued(
+            column("k", Integer),  # 1, 2, 3...: the event's place in this write
+            column("type", Text),
+            column("ts", DateTime(timezone=True)),
+            column("data", JSON),
+        )
+        .render_derived(name="new_events", with_types=True)
+    )
+    first = job.c.last_seq - bindparam("n_events", type_=Integer)
+    job_id = bindparam("job_id")
+    insert_events = t.events.insert().from_select(
+        ["job_id", "seq", "type", "ts", "progress", "data"],
+        select(job_id, first + rows.c.k, rows.c.type, rows.c.ts, job.c.progress, rows.c.data)
+        .select_from(job)
+        .join(rows, true()),
+    )
+    return insert_events.cte("stored_events")
+
+
+def _events_document(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
+    return [
+        {"k": k, "type": e.type.value, "ts": e.ts.isoformat(), "data": e.data}
+        for k, e in enumerate(events, start=1)
+    ]
+
+
+_ARTIFACT_COLUMNS = ("id", "owner", "kind", "mime", "name", "size", "data", "created_at")
+
+
+def save_artifact(
+    conn: Connection, holds: Any, artifact: Artifact, event: NewEvent | None, fence: int
+) -> tuple[int, int] | bool | None:
+    """A runner's artifact as ONE statement: `holds` (the fence's SELECT ... FOR NO KEY
+    UPDATE of the job) as a CTE, the artifact's INSERT from its row (none, so nothing
+    written, when the fence does not hold; dropped on a conflict: the same id saved
+    before), and, only when the artifact was inserted, `event` appended. None: the fence
+    did not hold; False: the artifact was there already; True: inserted, with no event;
+    else the (last_seq, progress) the event was numbered up to."""
+    params: dict[str, Any] = {
+        "job_id": artifact.job_id,
+        "fence": fence,
+        **{f"a_{name}": getattr(artifact, name) for name in _ARTIFACT_COLUMNS},
+    }
+    if event is not None:
+        params.update(n_events=1, v_updated_at=utcnow(), events=_events_document([event]))
+    row = prepared.fetch_one(conn, _artifact_statement(holds, event is not None), params)
+    assert row is not None  # the counts are always there
+    held, inserted, *numbered = row
+    if not held:
+        return None
+    if not inserted or event is None:
+        return bool(inserted)
+    return numbered[0], numbered[1]
+
+
+@lru_cache(maxsize=4)
+def _artifact_statement(holds: Any, with_event: bool) -> Any:
+    fence = holds.cte("fence")
+    a = t.artifacts.c
+    values = [bindparam(f"a_{name}", type_=a[name].type) for name in _ARTIFACT_COLUMNS]
+    insert = (
+        postgresql.insert(t.artifacts)
+        .from_select(["job_id", *_ARTIFACT_COLUMNS], select(fence.c.id, *values))
+        .on_conflict_do_nothing(index_elements=[a.id])
+        .returning(a.id)
+    )
+    art = insert.cte("art")
+    counts = (
+        select(func.count()).select_from(fence).scalar_subquery(),
+        select(func.count()).select_from(art).scalar_subquery(),
+    )
+    if not with_event:
+        return select(*counts)
+    job = (
+        update(t.jobs)
+        .where(t.jobs.c.id == bindparam("job_id"), exists(select(art.c.id)))
+        .values(
+            last_seq=t.jobs.c.last_seq + bindparam("n_events", type_=Integer),
+            updated_at=bindparam("v_updated_at", type_=t.jobs.c.updated_at.type),
+        )
+        .returning(t.jobs.c.last_seq, t.jobs.c.progress)
+        .cte("job")
+    )
+    numbered = (
+        select(job.c.last_seq).scalar_subquery(),
+        select(job.c.progress).scalar_subquery(),
+    )
+    return select(*counts, *numbered).add_cte(_insert_events(job))
 
 
 @lru_cache(maxsize=4)

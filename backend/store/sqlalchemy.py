@@ -384,7 +384,8 @@ class SQLStore:
         self, artifact: Artifact, event: NewEvent | None = None, *, fence: int | None = None
     ) -> list[Event] | None:
         return await self._write(
-            partial(q.save_artifact, artifact=artifact, event=event, fence=fence)
+            partial(q.save_artifact, artifact=artifact, event=event, fence=fence),
+            one_statement=fence is not None,  # on PostgreSQL (pg_append.save_artifact)
         )
 
     async def get_artifact(self, artifact_id: str, *, with_data: bool = True) -> Artifact | None:
