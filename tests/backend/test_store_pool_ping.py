@@ -1,23 +1,27 @@
-"""PostgreSQL only: which pooled connections are pinged before use (`PrePing`).
+"""PostgreSQL only: which pooled connections are pinged before use.
 
-A connection returned moments ago is used at once; one idle past IDLE_PING_SECONDS, or
-one the server ended while it sat in the pool, is pinged, and a dead one is replaced
-before the call uses it. The clock is injected: no test waits for time to pass.
+The store's SQLAlchemy pool (`PrePing`) and procrastinate's psycopg_pool (`CheckedPool`,
+which `make_app` builds) follow one rule, checked here on both: a connection returned
+moments ago is used at once; one idle past IDLE_PING_SECONDS, or one the server ended
+while it sat in the pool, is pinged, and a dead one is replaced before the call uses it.
+The clock is injected: no test waits for time to pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from backend.runtime.queues.procrastinate_queue import make_app
 from backend.store.migrate import conninfo
-from backend.store.pre_ping import IDLE_PING_SECONDS, PrePing
+from backend.store.pre_ping import IDLE_PING_SECONDS, CheckedPool, PrePing
 from backend.store.sqlalchemy import SQLStore
 from tests.backend.test_store import created, new_job
 
@@ -30,6 +34,14 @@ class Clock:
         return self.now
 
 
+@dataclass
+class Pooled:
+    """One pool of one connection (every call takes the same one back), either kind."""
+
+    backend_pid: Callable[[], Awaitable[int]]  # a call through the pool
+    pings: Callable[[], int]
+
+
 class CountedPing(PrePing):
     pings = 0
 
@@ -38,12 +50,12 @@ class CountedPing(PrePing):
         super().ping(dbapi_connection)
 
 
-@pytest.fixture
-async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
-    """One pooled connection, so every call takes the same one back."""
-    engine = create_async_engine(postgres_url, pool_size=1, max_overflow=0)
-    yield engine
-    await engine.dispose()
+class CountedPool(CheckedPool):
+    pings = 0
+
+    async def ping(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.pings += 1
+        await super().ping(conn)
 
 
 @pytest.fixture
@@ -51,16 +63,33 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def pinger(engine: AsyncEngine, clock: Clock) -> CountedPing:
-    pinger = CountedPing(engine.sync_engine.dialect, clock=clock)
-    pinger.listen(engine.sync_engine.pool)
-    return pinger
+@pytest.fixture(params=["sqlalchemy", "psycopg_pool"])
+async def pooled(
+    request: pytest.FixtureRequest, postgres_url: str, clock: Clock
+) -> AsyncIterator[Pooled]:
+    if request.param == "sqlalchemy":
+        engine = create_async_engine(postgres_url, pool_size=1, max_overflow=0)
+        pinger = CountedPing(engine.sync_engine.dialect, clock=clock)
+        pinger.listen(engine.sync_engine.pool)
 
+        async def engine_pid() -> int:
+            async with engine.connect() as conn:
+                return (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
 
-async def backend_pid(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        yield Pooled(engine_pid, lambda: pinger.pings)
+        await engine.dispose()
+        return
+    pool = CountedPool(conninfo(postgres_url), min_size=1, max_size=1, open=False, clock=clock)
+    await pool.open(wait=True)
+
+    async def pool_pid() -> int:
+        async with pool.connection() as conn:
+            row = await (await conn.execute("SELECT pg_backend_pid()")).fetchone()
+            assert row is not None
+            return int(row[0])
+
+    yield Pooled(pool_pid, lambda: pool.pings)
+    await pool.close()
 
 
 def terminate(url: str, pid: int) -> None:
@@ -70,37 +99,56 @@ def terminate(url: str, pid: int) -> None:
         assert conn.execute("SELECT pg_terminate_backend(%s, 10000)", [pid]).fetchone() == (True,)
 
 
-async def test_a_just_returned_connection_is_not_pinged(
-    engine: AsyncEngine, clock: Clock, pinger: CountedPing
-) -> None:
-    pid = await backend_pid(engine)  # a new connection: not pinged either
+async def test_a_just_returned_connection_is_not_pinged(pooled: Pooled, clock: Clock) -> None:
+    pid = await pooled.backend_pid()  # a new connection: not pinged either
     for _ in range(3):
         clock.now += IDLE_PING_SECONDS * 0.9
-        assert await backend_pid(engine) == pid
-    assert pinger.pings == 0
+        assert await pooled.backend_pid() == pid
+    assert pooled.pings() == 0
 
 
 async def test_an_idle_connection_is_pinged_once_per_idle_spell(
-    engine: AsyncEngine, clock: Clock, pinger: CountedPing
+    pooled: Pooled, clock: Clock
 ) -> None:
-    pid = await backend_pid(engine)
+    pid = await pooled.backend_pid()
     clock.now += IDLE_PING_SECONDS + 0.1
-    assert await backend_pid(engine) == pid
-    assert pinger.pings == 1
-    assert await backend_pid(engine) == pid
-    assert pinger.pings == 1
+    assert await pooled.backend_pid() == pid
+    assert pooled.pings() == 1
+    assert await pooled.backend_pid() == pid
+    assert pooled.pings() == 1
 
 
 @pytest.mark.parametrize("idle", [0.0, IDLE_PING_SECONDS + 0.1])
 async def test_a_connection_the_server_ended_is_replaced_before_use(
-    postgres_url: str, engine: AsyncEngine, clock: Clock, pinger: CountedPing, idle: float
+    postgres_url: str, pooled: Pooled, clock: Clock, idle: float
 ) -> None:
     """Idle or just returned: the server's goodbye on its socket gets it pinged."""
-    pid = await backend_pid(engine)
+    pid = await pooled.backend_pid()
     terminate(postgres_url, pid)
     clock.now += idle
-    assert await backend_pid(engine) != pid
-    assert pinger.pings == 1
+    assert await pooled.backend_pid() != pid
+    assert pooled.pings() == 1
+
+
+async def test_the_queue_autocommits_on_a_checked_pool_and_survives_a_lost_connection(
+    postgres_url: str,
+) -> None:
+    """procrastinate's queries are one statement each: no BEGIN and COMMIT around them."""
+    app = make_app(postgres_url, pool_size=1)
+    await app.open_async()
+    try:
+        pool = app.connector.pool  # type: ignore[attr-defined]
+        assert isinstance(pool, CheckedPool)
+        async with pool.connection() as conn:
+            assert conn.autocommit
+            row = await (await conn.execute("SELECT pg_backend_pid()")).fetchone()
+            assert row is not None
+        terminate(postgres_url, row[0])
+        # procrastinate's next query gets a new connection, not the error
+        version = await app.connector.execute_query_one_async("SELECT version() AS v")
+        assert version["v"].startswith("PostgreSQL")
+    finally:
+        await app.close_async()
 
 
 async def test_a_busy_store_pings_none_of_its_connections(
