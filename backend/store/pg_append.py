@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -130,15 +130,20 @@ def _events_document(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
 _ARTIFACT_COLUMNS = ("id", "owner", "kind", "mime", "name", "size", "data", "created_at")
 
 
+class SavedArtifact(NamedTuple):
+    held: bool  # the fence held (else nothing was written)
+    new: bool  # the artifact was inserted (else one with its id was there already)
+    last_seq: int | None  # what the event was numbered up to, when one was appended
+    progress: int | None
+
+
 def save_artifact(
     conn: Connection, holds: Any, artifact: Artifact, event: NewEvent | None, fence: int
-) -> tuple[int, int] | bool | None:
+) -> SavedArtifact:
     """A runner's artifact as ONE statement: `holds` (the fence's SELECT ... FOR NO KEY
     UPDATE of the job) as a CTE, the artifact's INSERT from its row (none, so nothing
     written, when the fence does not hold; dropped on a conflict: the same id saved
-    before), and, only when the artifact was inserted, `event` appended. None: the fence
-    did not hold; False: the artifact was there already; True: inserted, with no event;
-    else the (last_seq, progress) the event was numbered up to."""
+    before), and, only when the artifact was inserted, `event` appended."""
     params: dict[str, Any] = {
         "job_id": artifact.job_id,
         "fence": fence,
@@ -149,11 +154,7 @@ def save_artifact(
     row = prepared.fetch_one(conn, _artifact_statement(holds, event is not None), params)
     assert row is not None  # the counts are always there
     held, inserted, *numbered = row
-    if not held:
-        return None
-    if not inserted or event is None:
-        return bool(inserted)
-    return numbered[0], numbered[1]
+    return SavedArtifact(bool(held), bool(inserted), *(numbered or (None, None)))
 
 
 @lru_cache(maxsize=4)

@@ -557,10 +557,11 @@ def save_artifact(
     its second copy (and second `artifact.created`) is dropped here."""
     if fence is not None and conn.dialect.name == "postgresql":  # one statement, one round trip
         saved = pg_append.save_artifact(conn, _HOLDS, artifact, event, fence)
-        if saved is None or isinstance(saved, bool):
-            return None if saved is None else []
-        assert event is not None
-        return _numbered(artifact.job_id, saved[0] - 1, saved[1], [event])
+        if not saved.held:
+            return None
+        if not saved.new or event is None or saved.last_seq is None or saved.progress is None:
+            return []
+        return _numbered(artifact.job_id, saved.last_seq - 1, saved.progress, [event])
     if fence is not None and not holds(conn, artifact.job_id, fence):
         return None
     if not _insert_artifact(conn, artifact) or event is None:
