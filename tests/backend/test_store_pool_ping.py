@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.runtime.queues.procrastinate_queue import make_app
 from backend.store.migrate import conninfo
@@ -58,26 +58,43 @@ class CountedPool(CheckedPool):
         await super().ping(conn)
 
 
+def counted_pings(engine: AsyncEngine, clock: Clock) -> CountedPing:
+    pinger = CountedPing(engine.sync_engine.dialect, clock=clock)
+    pinger.listen(engine.sync_engine.pool)
+    return pinger
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture
+async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    """One pooled connection, so every call takes the same one back."""
+    engine = create_async_engine(postgres_url, pool_size=1, max_overflow=0)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def pinger(engine: AsyncEngine, clock: Clock) -> CountedPing:
+    """For the store's own pool (test_store_kept_connections.py uses it too)."""
+    return counted_pings(engine, clock)
+
+
 @pytest.fixture(params=["sqlalchemy", "psycopg_pool"])
 async def pooled(
-    request: pytest.FixtureRequest, postgres_url: str, clock: Clock
+    request: pytest.FixtureRequest, postgres_url: str, clock: Clock, engine: AsyncEngine
 ) -> AsyncIterator[Pooled]:
     if request.param == "sqlalchemy":
-        engine = create_async_engine(postgres_url, pool_size=1, max_overflow=0)
-        pinger = CountedPing(engine.sync_engine.dialect, clock=clock)
-        pinger.listen(engine.sync_engine.pool)
+        pinger = counted_pings(engine, clock)
 
         async def engine_pid() -> int:
             async with engine.connect() as conn:
                 return (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
 
         yield Pooled(engine_pid, lambda: pinger.pings)
-        await engine.dispose()
         return
     pool = CountedPool(conninfo(postgres_url), min_size=1, max_size=1, open=False, clock=clock)
     await pool.open(wait=True)
