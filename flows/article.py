@@ -409,8 +409,15 @@ class Finish(AsyncNode):
         return "default"
 
 
+# A section gets one try more than the other steps: with the three written at once, a
+# small model's occasional empty or refused answer for one of them (the embedded SmolLM2
+# gave two in a row) would otherwise fail the whole article.
+SECTION_TRIES = 3
+
+
 def build(input_: dict[str, Any] | None = None) -> AsyncFlow:
-    outline, content = GenerateOutline(max_retries=2, wait=1), WriteContent(max_retries=2, wait=1)
+    outline = GenerateOutline(max_retries=2, wait=1)
+    content = WriteContent(max_retries=SECTION_TRIES, wait=1)
     style, finish = ApplyStyle(max_retries=2, wait=1), Finish()
     outline >> content >> style
     if (input_ or {}).get("review"):

@@ -44,6 +44,20 @@ async def test_article_outline_is_repaired_when_the_model_answers_badly(tmp_path
     assert repair and "is too short" in repair[0]
 
 
+async def test_a_section_answered_empty_twice_is_asked_a_third_time(tmp_path: Path) -> None:
+    llm = ScriptedLLM([Reply("", match="section 'Today'", times=2), *article_llm().replies])
+    async with running_app(tmp_path, llm) as h:
+        job = await h.create("article", {"topic": "coffee"})
+        done = await h.wait_for(job["id"])
+        events = await h.events(job["id"])
+    assert done["status"] == "completed"
+    retries = [e["data"] for e in events if e["type"] == "node.retry"]
+    assert [(r["node"], r["error"]) for r in retries] == [
+        ("WriteContent", "OutputRejected: the answer was empty")
+    ] * 2
+    assert "## Today" in done["result"]["markdown"]
+
+
 async def test_article_with_review_revises_with_the_comment(tmp_path: Path) -> None:
     llm = article_llm()
     async with running_app(tmp_path, llm) as h:
