@@ -1,6 +1,8 @@
 """A runner's write on PostgreSQL as ONE statement: the fenced UPDATE of the job, the
-INSERT of its events and the upsert of its finished batch items; and the claim, whose
-UPDATE takes the job and whose INSERT appends its `job.started`.
+INSERT of its events and the upsert of its finished batch items; the claim, whose
+UPDATE takes the job and whose INSERT appends its `job.started`; and a runner's artifact,
+whose INSERT reads the fence's locked row and whose `artifact.created` is appended only
+when the artifact was new.
 
 Sent one by one, they cost a round trip each, and a round trip is where a worker's CPU
 goes on PostgreSQL: psycopg's wait, the event loop's reader registration and a greenlet
