@@ -248,6 +248,7 @@ class Runner:
         # this run starts at can have some from an earlier run (a crash mid-node); a node
         # reached after this run's own checkpoint is a new visit. A first run has none.
         fresh = job.attempts == 1
+        announced = False  # the node's `node.started` went out with the last checkpoint
         while name is not None:
             node = graph.instance(name)
             started = time.monotonic()
@@ -264,7 +265,7 @@ class Runner:
                     action = await node.post_async(shared, request, decision)
             else:
                 action = await self._run_node(
-                    job, graph, name, node, shared, runtime, writer, node_context, fresh
+                    job, graph, name, node, shared, runtime, writer, node_context, fresh, announced
                 )
             next_name = graph.next_name(node, action)
             finished = runtime.setdefault("finished", [])
@@ -301,6 +302,12 @@ class Runner:
                 )
                 return
             progress = graph.progress(finished)
+            # The next node starts as soon as this checkpoint commits: say so in it, one
+            # write instead of two (a gate says it in the write that parks the job).
+            announced = not isinstance(graph.nodes.get(next_name), HumanReview | None)
+            if announced:
+                visits = runtime.get("visits", {}).get(next_name, 0)
+                events.append(_node_started(next_name, visits + 1))
             stored = await self._checkpoint(
                 job,
                 JobUpdate(
@@ -324,11 +331,14 @@ class Runner:
         writer: EventWriter,
         node_context: NodeContext,
         fresh: bool,
+        announced: bool,
     ) -> Any:
-        """Run an ordinary (non-gate) node: `node.started`, then prep/exec/post; its action."""
+        """Run an ordinary (non-gate) node: `node.started` (unless the checkpoint before
+        it `announced` it), then prep/exec/post; its action."""
         visits = runtime.setdefault("visits", {})
         visits[name] = visits.get(name, 0) + 1
-        writer.append(NewEvent(EventType.NODE_STARTED, {"node": name, "attempt": visits[name]}))
+        if not announced:
+            writer.append(_node_started(name, visits[name]))
         finished = list(runtime.get("finished", []))
 
         def span() -> tuple[int, int]:
@@ -389,9 +399,7 @@ class Runner:
             ),
             [
                 *pending,
-                NewEvent(
-                    EventType.NODE_STARTED, {"node": name, "attempt": runtime["visits"][name]}
-                ),
+                _node_started(name, runtime["visits"][name]),
                 NewEvent(EventType.REVIEW_REQUESTED, review.to_json()),
             ],
         )
@@ -480,6 +488,10 @@ class Runner:
             writer.append(NewEvent(EventType.NODE_RETRY, data))
 
         return on_retry
+
+
+def _node_started(name: str, attempt: int) -> NewEvent:
+    return NewEvent(EventType.NODE_STARTED, {"node": name, "attempt": attempt})
 
 
 def _json(value: dict[str, Any]) -> dict[str, Any]:

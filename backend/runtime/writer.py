@@ -13,7 +13,10 @@ one that keeps working has them written while it does.
 A batch node's finished items (`save_item`) go out in the same writes: an item and the
 progress line that says it is done cost one transaction, and items that finish together
 share one. An item is only there to spare work after a crash mid-node, so one still
-queued when the node checkpoints is dropped: the checkpoint makes it moot.
+queued when the node checkpoints is dropped: the checkpoint makes it moot. For the same
+reason an item with no event to ride with waits up to `ITEM_DELAY` for one before it
+is written alone: the last items of a batch are usually overtaken by the checkpoint a
+moment later, which spares their write.
 
 Every write carries the run's fence: once another runner owns the job, nothing more is
 stored. A write that fails because the database does is not dropped: the events wait
@@ -35,6 +38,7 @@ from backend.store.base import BatchItem, Store
 log = logging.getLogger(__name__)
 BATCH = 200  # events per transaction at most
 RETRY_DELAY = 1.0  # seconds between tries while the database fails
+ITEM_DELAY = 0.5  # seconds a finished batch item waits for events to share a write with
 
 
 class EventWriter:
@@ -59,6 +63,7 @@ class EventWriter:
         self._loop_thread = threading.get_ident()
         self._queued: list[NewEvent] = []  # appended, not yet written or taken
         self._items: list[BatchItem] = []  # finished batch items, not yet written
+        self._items_due: asyncio.TimerHandle | None = None  # when they go out alone
         self._arrived = asyncio.Event()  # set while `_queued` is not empty
         self._writing = False
         self._written = asyncio.Event()  # set whenever no write is in flight
@@ -81,10 +86,16 @@ class EventWriter:
 
     def save_item(self, item: BatchItem) -> None:
         """Queue a finished batch item (from the event loop), to be stored with the next
-        write of events."""
+        write of events, or alone after `ITEM_DELAY`. `flush` does not wait for it: items
+        have no order to keep."""
         self._items.append(item)
-        self._arrived.set()
-        self._settled.clear()
+        if self._items_due is None:
+            self._items_due = self._loop.call_later(ITEM_DELAY, self._arrived.set)
+
+    def _items_taken(self) -> None:
+        if self._items_due is not None:
+            self._items_due.cancel()
+            self._items_due = None
 
     async def flush(self) -> None:
         """Wait until everything appended so far is stored (or taken by a checkpoint)."""
@@ -105,11 +116,13 @@ class EventWriter:
             await self._written.wait()
         events, self._unwritten = [*self._unwritten, *self._queued], []  # no await from here
         self._queued, self._items, self._unwritten_items = [], [], []
+        self._items_taken()
         self._arrived.clear()
         self._settled.set()
         return self._within_limit(events, self.last_seq)
 
     async def close(self) -> None:
+        self._items_taken()
         self._task.cancel()
         try:
             await self._task
@@ -127,6 +140,7 @@ class EventWriter:
                     continue
             events, self._queued = self._queued[:BATCH], self._queued[BATCH:]
             items, self._items = [*self._unwritten_items, *self._items], []
+            self._items_taken()
             if not self._queued:
                 self._arrived.clear()
             self._writing = True

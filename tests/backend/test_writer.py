@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pocketflow import AsyncFlow, AsyncNode
 
 from backend.domain import Checkpoint, Job, JobStatus, utcnow
 from backend.events import EventType, NewEvent
@@ -16,6 +17,7 @@ from backend.runtime.bus import LocalBus
 from backend.runtime.writer import EventWriter
 from backend.store.base import BatchItem
 from backend.store.sqlalchemy import SQLStore
+from flows import context
 
 
 class CountingStore(SQLStore):
@@ -115,7 +117,8 @@ async def test_a_nodes_last_reports_share_its_checkpoint_transaction(tmp_path: P
     assert done["status"] == "completed"
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     # "Outline ready" is reported in post: it is stored with GenerateOutline's node.finished
-    assert any(w[-2:] == ["node.progress", "node.finished"] for w in store.writes)
+    # (and the next node's start, which follows at once)
+    assert any(w[-3:] == ["node.progress", "node.finished", "node.started"] for w in store.writes)
     # the last node's checkpoint completes the job in the same transaction
     assert store.writes[-1][-2:] == ["node.finished", "job.completed"]
 
@@ -180,19 +183,37 @@ async def test_reports_of_a_node_that_keeps_working_are_written_meanwhile(
     assert store.writes == [["node.progress"]]
 
 
-async def test_a_quick_node_costs_one_transaction(tmp_path: Path) -> None:
-    """node.started, the node's report and node.finished with its checkpoint, together."""
-    from pocketflow import AsyncFlow, AsyncNode
+class Quick(AsyncNode):
+    async def exec_async(self, prep_res: Any) -> str:
+        context.report("working")
+        await asyncio.sleep(0)  # a model that answers at once
+        return "ok"
 
-    from flows import context
-    from tests.backend.test_runner import Finish, spec
+
+class Slow(AsyncNode):
+    async def exec_async(self, prep_res: Any) -> str:
+        await asyncio.sleep(0.05)  # a model that takes its time: the node's start is stored
+        return "ok"
+
+
+async def run_counted(tmp_path: Path, build: Any) -> tuple[CountingStore, list[dict[str, Any]]]:
+    from tests.backend.test_runner import spec
     from tests.harness import running_app
 
-    class Quick(AsyncNode):
-        async def exec_async(self, prep_res: Any) -> str:
-            context.report("working")
-            await asyncio.sleep(0)  # a model that answers at once
-            return "ok"
+    store = CountingStore(f"sqlite+aiosqlite:///{tmp_path / 'genflow.db'}")
+    async with running_app(tmp_path, flows=spec("counted", build), store=store) as h:
+        job = await h.create("counted", {})
+        done = await h.wait_for(job["id"])
+        events = await h.events(job["id"])
+    assert done["status"] == "completed"
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    return store, events
+
+
+async def test_a_quick_node_costs_one_transaction(tmp_path: Path) -> None:
+    """The node's report and node.finished with its checkpoint, together - and the next
+    node's start, announced by that checkpoint."""
+    from tests.backend.test_runner import Finish
 
     def build() -> AsyncFlow:
         first, second = Quick(), Quick()
@@ -200,15 +221,38 @@ async def test_a_quick_node_costs_one_transaction(tmp_path: Path) -> None:
         first >> second >> Finish()
         return AsyncFlow(start=first)
 
-    store = CountingStore(f"sqlite+aiosqlite:///{tmp_path / 'genflow.db'}")
-    async with running_app(tmp_path, flows=spec("quick", build), store=store) as h:
-        job = await h.create("quick", {})
-        done = await h.wait_for(job["id"])
-        events = await h.events(job["id"])
-    assert done["status"] == "completed"
-    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    store, _ = await run_counted(tmp_path, build)
     node_writes = [w for w in store.writes if "node.finished" in w]
-    assert node_writes[:2] == [["node.started", "node.progress", "node.finished"]] * 2
+    assert node_writes[:2] == [
+        ["node.started", "node.progress", "node.finished", "node.started"],
+        ["node.progress", "node.finished", "node.started"],
+    ]
+
+
+async def test_the_next_nodes_start_is_stored_with_the_checkpoint_before_it(
+    tmp_path: Path,
+) -> None:
+    """A node that waits for its model does not cost a write of its own `node.started`:
+    the checkpoint that moves the job to it says it started, in the order it happened."""
+    from tests.backend.test_runner import Finish
+
+    def build() -> AsyncFlow:
+        first, second = Slow(), Slow()
+        second.name = "Slow2"
+        first >> second >> Finish()
+        return AsyncFlow(start=first)
+
+    store, events = await run_counted(tmp_path, build)
+    assert ["node.finished", "node.started"] in [w[-2:] for w in store.writes]
+    # only the first node, which no checkpoint precedes, has a write of its own
+    assert store.writes.count(["node.started"]) == 1
+    nodes = [(e["type"], e["data"].get("node")) for e in events if e["type"].startswith("node.")]
+    assert nodes == [
+        ("node.started", "Slow"), ("node.finished", "Slow"),
+        ("node.started", "Slow2"), ("node.finished", "Slow2"),
+        ("node.started", "Finish"), ("node.finished", "Finish"),
+    ]  # fmt: skip
+    assert all(e["data"]["attempt"] == 1 for e in events if e["type"] == "node.started")
 
 
 async def test_finished_batch_items_share_the_events_transaction(store: CountingStore) -> None:
@@ -228,3 +272,39 @@ async def test_finished_batch_items_share_the_events_transaction(store: Counting
     await writer.close()
     assert len(store.writes) == 1
     assert 3 not in await store.batch_items(job_id, "Write#1")
+
+
+async def test_an_item_with_no_event_to_ride_with_is_written_alone_after_a_delay(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.runtime import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "ITEM_DELAY", 0.05)
+    job_id = await running_job(store)
+    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
+    writer.save_item(BatchItem("Rewrite#1", 0, "styled"))
+    await writer.flush()  # flush keeps the events' order; an item has none to keep
+    assert store.writes == []
+    while not await store.batch_items(job_id, "Rewrite#1"):  # stored once the delay is up
+        await asyncio.sleep(0.01)
+    await writer.close()
+    assert store.writes == [[]]
+    assert await store.batch_items(job_id, "Rewrite#1") == {0: "styled"}
+
+
+async def test_a_checkpoint_within_the_delay_spares_the_items_write(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last items of a batch: the node's checkpoint comes a moment after them."""
+    from backend.runtime import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "ITEM_DELAY", 0.5)
+    job_id = await running_job(store)
+    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
+    for i in range(3):
+        writer.save_item(BatchItem("Rewrite#1", i, f"styled {i}"))
+    await asyncio.sleep(0.02)  # the node's post_async, some loop turns
+    assert await writer.take() == []
+    await asyncio.sleep(0.6)  # past the delay: its timer went with the take
+    await writer.close()
+    assert store.writes == []
