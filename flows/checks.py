@@ -81,13 +81,18 @@ _META_WORDS = (
 # or "3.5". A run of ordinary characters is taken whole (`++`, never given back): the
 # same sentences as one character at a time, in a quarter of the time.
 _SENTENCE = re.compile(r"(?:[^.!?\n]++|[.!?]+(?=[^\s.!?\"')\]]))+(?:[.!?]+[\"')\]]*|$)")
-_ENDS_FINISHED = re.compile(r"[.!?][\"')\]]*\s*$")
 _LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s")  # a list's line: never a wrapped sentence
 _NOT_IN_KEY = re.compile(r"[^a-z0-9 ]+")
 _STOPWORDS = frozenset(
     "a an and are as at be by for from how in into is it its of on or the their this to "
     "what when where which who why with your you about".split()
 )
+
+
+def _ends_finished(line: str) -> bool:
+    """Whether the line ends a sentence: . ! or ? then closing quotes or brackets (a
+    regex searched for this from every position of the line)."""
+    return line.rstrip().rstrip("\"')]").endswith((".", "!", "?"))
 
 
 def words(text: str) -> int:
@@ -158,7 +163,7 @@ def tidy(text: str) -> str:
                 wrapped = ""
             if kept:
                 lines.append(" ".join(kept))
-            wrapped = "" if item or _ENDS_FINISHED.search(line) else sentence
+            wrapped = "" if item or _ends_finished(line) else sentence
         if lines:
             paragraphs.append("\n".join(lines))
     if paragraphs:
@@ -185,7 +190,8 @@ class _Said:
     def __init__(self) -> None:
         self.keys: set[str] = set()
         self.recent: deque[set[str]] = deque(maxlen=self.WINDOW)
-        self.clauses: set[int] = set()  # hashes of every clause said so far
+        self.clauses: set[int] = set()  # hashes of the clauses of the sentences hashed
+        self.unhashed: list[list[str]] = []  # ... and the sentences not hashed yet
         self.vocabulary: set[str] = set()  # every word said so far
 
     def before(self, sentence: str) -> bool:
@@ -194,17 +200,34 @@ class _Said:
             return False
         sequence = key.split()
         words_ = set(sequence)
-        clauses = self._clauses(sequence)
         again = (
             key in self.keys
-            or not self.clauses.isdisjoint(clauses)
+            or self._repeats_clause(sequence)
             or self._near(words_, len(words_ & self.vocabulary))
         )
         self.keys.add(key)
         self.recent.append(words_)
-        self.clauses.update(clauses)
+        if len(sequence) >= self.CLAUSE:
+            self.unhashed.append(sequence)
         self.vocabulary.update(words_)
         return again
+
+    def _repeats_clause(self, sequence: list[str]) -> bool:
+        """Whether the sentence carries a clause said before. Every word of such a clause
+        was said before, so a sentence without `CLAUSE` known words in a row has none;
+        only when one has are the earlier sentences' clauses hashed (prose that does
+        not repeat itself seldom has such a run, and hashing was most of `tidy`'s time)."""
+        run, vocabulary = 0, self.vocabulary
+        for word in sequence:
+            run = run + 1 if word in vocabulary else 0
+            if run == self.CLAUSE:
+                break
+        else:
+            return False
+        for earlier in self.unhashed:
+            self.clauses.update(self._clauses(earlier))
+        self.unhashed.clear()
+        return not self.clauses.isdisjoint(self._clauses(sequence))
 
     def _clauses(self, sequence: list[str]) -> list[int]:
         """The sentence's runs of `CLAUSE` words that start with a word that is not a
@@ -259,8 +282,10 @@ def _without_cut_off_sentence(paragraph: str) -> str:
     limit cut in: a short one is dropped, a long one only lacks its full stop. A line
     that is one unpunctuated phrase (a poem's, a list's) is left alone."""
     head, _, line = paragraph.rpartition("\n")
+    if _ends_finished(line):
+        return paragraph
     sentences = list(_SENTENCE.finditer(line))
-    if not sentences or _ENDS_FINISHED.search(line):
+    if not sentences:
         return paragraph
     if len(sentences) == 1:  # a whole line: a poem's, or prose the limit cut in two
         return head.rstrip() if head and words(line) >= CUT_OFF_LINE_WORDS else paragraph

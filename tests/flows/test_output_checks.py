@@ -309,6 +309,43 @@ def test_the_cheap_test_for_a_sentence_about_the_prompt_agrees_with_the_full_one
     assert checks._is_meta(sentence) == bool(checks._META.search(sentence)), sentence
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .!?\"')]\t\u00a0\u2003")), max_size=12))
+def test_the_end_of_a_sentence_is_what_the_pattern_says_it_is(line: str) -> None:
+    """`_ends_finished` looks at the end only; it agrees with the regex it replaced."""
+    pattern = re.compile(r"[.!?][\"')\]]*\s*$")
+    assert checks._ends_finished(line) == bool(pattern.search(line)), repr(line)
+
+
+_CLAUSE_WORDS = "the ritual shows respect for guests and nature tea is grown by families".split()
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(_CLAUSE_WORDS), min_size=4, max_size=16).map(" ".join),
+        min_size=2,
+        max_size=8,
+    )
+)
+def test_a_repeated_clause_is_found_however_late_the_clauses_are_hashed(
+    sentences: list[str],
+) -> None:
+    """Clauses are hashed only once a sentence has `CLAUSE` known words in a row: the
+    answer must be the one that hashing every sentence as it comes gives."""
+    sentences = [*sentences, f"{sentences[-1]} while {sentences[0]}"]  # carries two
+    hasher, seen, expected = checks._Said(), set[int](), []
+    for text in sentences:
+        clauses = set(hasher._clauses(checks._key(text).split()))
+        expected.append(not seen.isdisjoint(clauses))
+        seen |= clauses
+    said, found = checks._Said(), []
+    for text in sentences:
+        found.append(said._repeats_clause(checks._key(text).split()))
+        said.before(text)
+    assert found == expected  # (about two cases in three have a repeated clause)
+
+
 def test_tidy_drops_sentences_that_carry_a_clause_said_before() -> None:
     """SmolLM2-135M writing about tea: one clause through three different sentences."""
     text = (
