@@ -65,7 +65,7 @@ _META = re.compile(
     r"requirements)\b|rewritten (text|version|paragraph)s?\b|the original (article|text|"
     r"paragraph|section)\b|in this (article|essay)\b|(the|this) (article|essay) ((on|about) "
     r"[^.!?]{0,80}?)?(will|explores|discusses|delves|covers|examines|highlights|focuses|"
-    r"provides|describes|aims)\b)"
+    r"provides|describes|aims|concludes|closes|ends with)\b)"
     r"|^\W*(rewrite|write|revise) (this|the|a|one)\b",
     re.IGNORECASE,
 )

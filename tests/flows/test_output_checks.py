@@ -456,6 +456,8 @@ def test_tidy_drops_a_summary_of_the_article_but_not_an_article_in_the_story() -
         "The article on How tea is grown explores the journey of tea from bush to cup. "
         "In this article, we will look at the hills. Tea grows best on misty slopes. "
         "This essay will explore how this essential ingredient plays out its dual nature.\n"
+        "The article concludes with a paragraph that is entirely different from the previous "
+        "one.\n"
         "The article on the front page of the Times praised the planters. "
         "Each article of clothing was dyed with strong tea."
     )
