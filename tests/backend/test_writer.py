@@ -196,9 +196,16 @@ class Slow(AsyncNode):
         return "ok"
 
 
-async def run_counted(tmp_path: Path, build: Any) -> tuple[CountingStore, list[dict[str, Any]]]:
-    from tests.backend.test_runner import spec
+async def run_two(tmp_path: Path, node: type[AsyncNode]) -> tuple[CountingStore, list[Any]]:
+    """Two nodes of a kind, then Finish, run by the app: its writes and the job's events."""
+    from tests.backend.test_runner import Finish, spec
     from tests.harness import running_app
+
+    def build() -> AsyncFlow:
+        first, second = node(), node()
+        second.name = f"{node.__name__}2"
+        first >> second >> Finish()
+        return AsyncFlow(start=first)
 
     store = CountingStore(f"sqlite+aiosqlite:///{tmp_path / 'genflow.db'}")
     async with running_app(tmp_path, flows=spec("counted", build), store=store) as h:
@@ -213,15 +220,7 @@ async def run_counted(tmp_path: Path, build: Any) -> tuple[CountingStore, list[d
 async def test_a_quick_node_costs_one_transaction(tmp_path: Path) -> None:
     """The node's report and node.finished with its checkpoint, together - and the next
     node's start, announced by that checkpoint."""
-    from tests.backend.test_runner import Finish
-
-    def build() -> AsyncFlow:
-        first, second = Quick(), Quick()
-        second.name = "Quick2"
-        first >> second >> Finish()
-        return AsyncFlow(start=first)
-
-    store, _ = await run_counted(tmp_path, build)
+    store, _ = await run_two(tmp_path, Quick)
     node_writes = [w for w in store.writes if "node.finished" in w]
     assert node_writes[:2] == [
         ["node.started", "node.progress", "node.finished", "node.started"],
@@ -234,15 +233,7 @@ async def test_the_next_nodes_start_is_stored_with_the_checkpoint_before_it(
 ) -> None:
     """A node that waits for its model does not cost a write of its own `node.started`:
     the checkpoint that moves the job to it says it started, in the order it happened."""
-    from tests.backend.test_runner import Finish
-
-    def build() -> AsyncFlow:
-        first, second = Slow(), Slow()
-        second.name = "Slow2"
-        first >> second >> Finish()
-        return AsyncFlow(start=first)
-
-    store, events = await run_counted(tmp_path, build)
+    store, events = await run_two(tmp_path, Slow)
     assert ["node.finished", "node.started"] in [w[-2:] for w in store.writes]
     # only the first node, which no checkpoint precedes, has a write of its own
     assert store.writes.count(["node.started"]) == 1
@@ -274,14 +265,21 @@ async def test_finished_batch_items_share_the_events_transaction(store: Counting
     assert 3 not in await store.batch_items(job_id, "Write#1")
 
 
+async def items_waiting(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch, delay: float
+) -> tuple[str, EventWriter]:
+    """A running job's writer whose batch items wait `delay` seconds for events."""
+    from backend.runtime import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "ITEM_DELAY", delay)
+    job_id = await running_job(store)
+    return job_id, EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
+
+
 async def test_an_item_with_no_event_to_ride_with_is_written_alone_after_a_delay(
     store: CountingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backend.runtime import writer as writer_module
-
-    monkeypatch.setattr(writer_module, "ITEM_DELAY", 0.05)
-    job_id = await running_job(store)
-    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
+    job_id, writer = await items_waiting(store, monkeypatch, 0.05)
     writer.save_item(BatchItem("Rewrite#1", 0, "styled"))
     await writer.flush()  # flush keeps the events' order; an item has none to keep
     assert store.writes == []
@@ -296,11 +294,7 @@ async def test_a_checkpoint_within_the_delay_spares_the_items_write(
     store: CountingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The last items of a batch: the node's checkpoint comes a moment after them."""
-    from backend.runtime import writer as writer_module
-
-    monkeypatch.setattr(writer_module, "ITEM_DELAY", 0.5)
-    job_id = await running_job(store)
-    writer = EventWriter(store, LocalBus(), job_id, fence=0, last_seq=1, max_events=1000)
+    _, writer = await items_waiting(store, monkeypatch, 0.5)
     for i in range(3):
         writer.save_item(BatchItem("Rewrite#1", i, f"styled {i}"))
     await asyncio.sleep(0.02)  # the node's post_async, some loop turns
