@@ -221,6 +221,7 @@ class WriteContent(AsyncParallelBatchNode):
     async def post_async(
         self, shared: ArticleShared, items: list[dict[str, Any]], texts: list[str]
     ) -> str:
+        texts = checks.distinct_parts(texts, min_words=MIN_SECTION_WORDS)  # written apart
         shared["sections"] = texts
         shared["draft"] = _markdown(items, texts)
         return "default"

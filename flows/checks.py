@@ -139,8 +139,29 @@ def tidy(text: str) -> str:
     last sentence the token limit cut off; keep paragraphs, line breaks and markdown
     headings."""
     text = unwrapped(text)
-    said, meta = _Said(), _may_be_meta(text)
+    paragraphs, _ = _unsaid(text, _Said(), meta=_may_be_meta(text))
+    if paragraphs:
+        paragraphs[-1] = _without_cut_off_sentence(paragraphs[-1])
+    return "\n\n".join(p for p in paragraphs if p).strip()
+
+
+def distinct_parts(parts: Sequence[str], *, min_words: int) -> list[str]:
+    """Parts of one piece written apart (an article's sections, in parallel), each
+    without the sentences an earlier part said: a small model starts two sections with
+    the same sentence. A part that would keep fewer than `min_words` stays as written."""
+    said, distinct = _Said(), []
+    for part in parts:
+        paragraphs, dropped = _unsaid(part, said, meta=False)
+        shorter = "\n\n".join(p for p in paragraphs if p).strip()
+        distinct.append(shorter if dropped and words(shorter) >= min_words else part)
+    return distinct
+
+
+def _unsaid(text: str, said: _Said, *, meta: bool) -> tuple[list[str], int]:
+    """The text's paragraphs without the sentences `said` had (and, with `meta`, those
+    about the prompt), and how many were dropped; `said` has all of them afterwards."""
     paragraphs: list[str] = []
+    dropped = 0
     for paragraph in re.split(r"\n\s*\n", text):
         lines: list[str] = []
         wrapped = ""  # an unfinished sentence a line break cut: it may go on below
@@ -158,6 +179,8 @@ def tidy(text: str) -> str:
                 sentence = match.group().strip()
                 if not said.before(sentence) and not (meta and _is_meta(sentence)):
                     kept.append(sentence)
+                else:
+                    dropped += 1
                 if wrapped and (sentence[:1].islower() or wrapped.endswith(":")):
                     said.before(f"{wrapped} {sentence}")  # it goes on: said whole too
                 wrapped = ""
@@ -166,9 +189,7 @@ def tidy(text: str) -> str:
             wrapped = "" if item or _ends_finished(line) else sentence
         if lines:
             paragraphs.append("\n".join(lines))
-    if paragraphs:
-        paragraphs[-1] = _without_cut_off_sentence(paragraphs[-1])
-    return "\n\n".join(p for p in paragraphs if p).strip()
+    return paragraphs, dropped
 
 
 class _Said:

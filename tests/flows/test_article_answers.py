@@ -6,7 +6,7 @@ from __future__ import annotations
 from flows import article, context
 from flows.llm import backend
 from flows.providers.openai_llm import OpenAILLM
-from tests.fakes.article_answers import PARAGRAPH
+from tests.fakes.article_answers import MORE_PARAGRAPHS, PARAGRAPH
 from tests.fakes.openai_server import FakeOpenAI
 
 CALLS = 7  # the outline, three sections, three style rewrites: no repair
@@ -24,4 +24,5 @@ async def test_the_fake_server_answers_an_article_so_that_no_step_repairs_itself
     assert len(chats) == CALLS
     markdown = detached.artifacts[shared["article_artifact"]][0].decode()
     assert markdown.count("## ") == 3
-    assert PARAGRAPH.format(topic="tea ceremonies").split(". ")[0] in markdown
+    for paragraph in (PARAGRAPH, *MORE_PARAGRAPHS):  # three sections, three paragraphs
+        assert paragraph.format(topic="tea ceremonies").split(". ")[0] in markdown

@@ -346,6 +346,23 @@ def test_a_repeated_clause_is_found_however_late_the_clauses_are_hashed(
     assert found == expected  # (about two cases in three have a repeated clause)
 
 
+def test_parts_written_apart_lose_what_an_earlier_part_said() -> None:
+    first = "Tea grows best on the misty hills of Assam. Pickers take two leaves and a bud."
+    second = (
+        "Tea grows best on misty hills of Assam. Withering softens the leaves on racks for hours. "
+        "Rolling breaks their cells, and the air darkens them before they are dried."
+    )
+    short = "Pickers take two leaves and a bud. Then they rest."
+    assert checks.distinct_parts([first, second, short], min_words=8) == [
+        first,
+        "Withering softens the leaves on racks for hours. "
+        "Rolling breaks their cells, and the air darkens them before they are dried.",
+        short,  # too little would be left: a part is never emptied
+    ]
+    unchanged = ["One part.\n\nTwo  spaces  stay.", "Another part entirely."]
+    assert checks.distinct_parts(unchanged, min_words=1) == unchanged
+
+
 def test_tidy_drops_sentences_that_carry_a_clause_said_before() -> None:
     """SmolLM2-135M writing about tea: one clause through three different sentences."""
     text = (

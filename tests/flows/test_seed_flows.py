@@ -10,7 +10,7 @@ from flows import article, context, image, review
 from flows.llm import LLMError, backend
 from flows.providers.placeholder_images import PlaceholderImages
 from flows.providers.scripted_llm import Reply, ScriptedLLM
-from tests.harness import OUTLINE, Harness, article_llm, running_app
+from tests.harness import OUTLINE, SECTION_TEXT, Harness, article_llm, running_app
 
 
 def types(events: list[dict]) -> list[str]:
@@ -56,6 +56,37 @@ async def test_a_section_answered_empty_twice_is_asked_a_third_time(tmp_path: Pa
         ("WriteContent", "OutputRejected: the answer was empty")
     ] * 2
     assert "## Today" in done["result"]["markdown"]
+
+
+async def test_a_section_that_starts_like_an_earlier_one_loses_the_repeat(
+    tmp_path: Path,
+) -> None:
+    """SmolLM2 wrote 'Where it began' and 'Where It Begins' with the same first sentence:
+    the draft says it once, and the section keeps the rest of what it said."""
+    opening = "In the realm of culinary arts, coffee is a humble yet revered drink of old."
+    today = (
+        "In the realm of culinary arts, coffee is a humble yet extraordinary drink of old. "
+        "Espresso machines arrived in Milan early in the twentieth century and changed how "
+        "cafes worked, pressing hot water through finely ground beans in under a minute. "
+        "Baristas now compete in championships, and roasters publish the farm, the altitude "
+        "and the harvest date of every bag they sell to their customers."
+    )
+    llm = ScriptedLLM(
+        [
+            Reply(f"{opening} {SECTION_TEXT}", match="section 'Origins'"),
+            Reply(today, match="section 'Today'"),
+            *article_llm().replies,
+        ]
+    )
+    async with running_app(tmp_path, llm) as h:
+        job = await h.create("article", {"topic": "coffee"})
+        done = await h.wait_for(job["id"])
+    assert done["status"] == "completed"
+    rewrites = [p for p in llm.prompts() if p.startswith("Rewrite")]
+    drafts = {p.rpartition("\n\n")[2] for p in rewrites}  # each section, as drafted
+    assert f"{opening} {SECTION_TEXT}" in drafts
+    assert today.split(". ", 1)[1] in drafts  # without its first sentence
+    assert sum(d.count("In the realm of culinary arts") for d in drafts) == 1
 
 
 async def test_article_with_review_revises_with_the_comment(tmp_path: Path) -> None:
