@@ -64,8 +64,9 @@ _META = re.compile(
     r"|i hope (this|it) (helps|meets)|my recommendations?\b|your (paragraph|text|draft|"
     r"requirements)\b|rewritten (text|version|paragraph)s?\b|the original (article|text|"
     r"paragraph|section)\b|in this (article|essay)\b|(the|this) (article|essay) ((on|about) "
-    r"[^.!?]{0,80}?)?(will|explores|discusses|delves|covers|examines|highlights|focuses|"
-    r"provides|describes|aims|concludes|closes|ends with)\b)"
+    r"[^.!?]{0,80}?|[\"“][^\"”]{1,80}[\"”] )?(will|explores|discusses|delves|covers|examines|"
+    r"highlights|focuses|provides|describes|aims|begins|opens|starts|concludes|closes|"
+    r"ends with)\b)"
     r"|^\W*(rewrite|write|revise) (this|the|a|one)\b",
     re.IGNORECASE,
 )

@@ -475,6 +475,8 @@ def test_tidy_drops_a_summary_of_the_article_but_not_an_article_in_the_story() -
         "This essay will explore how this essential ingredient plays out its dual nature.\n"
         "The article concludes with a paragraph that is entirely different from the previous "
         "one.\n"
+        "The article on how honey is made begins with a vivid description of the process. "
+        'The article "How Honey is Made" explores the art of honey creation.\n'
         "The article on the front page of the Times praised the planters. "
         "Each article of clothing was dyed with strong tea."
     )
