@@ -156,6 +156,7 @@ class WriteContent(AsyncParallelBatchNode):
     """One LLM call per section; the runner runs them in parallel under a limit."""
 
     max_concurrency = 3
+    longest = ""  # the longest real paragraph of this item's tries, kept if none is enough
 
     async def prep_async(self, shared: ArticleShared) -> list[dict[str, Any]]:
         words = shared.get("section_words") or SECTION_WORDS
@@ -201,6 +202,7 @@ class WriteContent(AsyncParallelBatchNode):
             if checks.not_the_work(more) or not more:
                 break
             text = await checks.tidied(f"{text}\n\n{more}")
+        self.longest = max(self.longest, text, key=checks.words)
         checks.refuse(self, checks.prose_problem(text, min_words=MIN_SECTION_WORDS), text)
         context.report(
             f"Wrote section {item['index'] + 1} of {item['total']}: {item['title']}",
@@ -209,14 +211,16 @@ class WriteContent(AsyncParallelBatchNode):
         return text
 
     async def exec_fallback_async(self, item: dict[str, Any], exc: Exception) -> str:
-        """A short paragraph is kept, and said to be short; a refusal never is."""
-        if not isinstance(exc, OutputRejected) or checks.not_the_work(self.last):
+        """The longest short paragraph of the tries is kept, and said to be short (a last
+        try that came back empty or refused does not lose it); a refusal never is."""
+        if not isinstance(exc, OutputRejected) or not self.longest:
             raise exc
+        problem = checks.prose_problem(self.longest, min_words=MIN_SECTION_WORDS)
         context.report(
-            f"Kept a short section {item['index'] + 1} of {item['total']}: {exc}",
+            f"Kept a short section {item['index'] + 1} of {item['total']}: {problem}",
             section=item["title"],
         )
-        return self.last
+        return self.longest
 
     async def post_async(
         self, shared: ArticleShared, items: list[dict[str, Any]], texts: list[str]

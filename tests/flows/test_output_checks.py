@@ -165,6 +165,30 @@ async def test_a_short_section_is_asked_again_then_kept_and_said_to_be_short(
     assert progress(events, "Kept a short section 3 of 3")
 
 
+async def test_a_last_empty_try_does_not_lose_a_short_section_written_before(
+    tmp_path: Path,
+) -> None:
+    """SmolLM2 on 'How honey is made': 25 words, then 33, then nothing - the job failed."""
+    shorter = "Bees make honey from nectar they gather in spring and summer."
+    longer = f"{shorter} They store it in wax cells and fan it with their wings until thick."
+    done, events, llm = await run_article(
+        tmp_path,
+        [
+            Reply(OUTLINE, match="Write an outline"),
+            Reply("", match="Write the next paragraph"),  # asked to go on: nothing more
+            Reply(shorter, match="for the section 'Today'", times=1),
+            Reply(longer, match="for the section 'Today'", times=1),
+            Reply("", match="for the section 'Today'", times=1),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+    )
+    assert done["status"] == "completed", done["error"]
+    assert progress(events, "Kept a short section 3 of 3: the text has 25 words")
+    drafts = [p for p in llm.prompts() if p.startswith("Rewrite")]  # the draft's sections
+    assert any(p.endswith(f"\n\n{longer}") for p in drafts)
+
+
 async def test_a_task_answered_with_a_question_is_retried_before_a_person_sees_it(
     tmp_path: Path,
 ) -> None:
