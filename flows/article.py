@@ -91,6 +91,10 @@ MIN_SECTION_WORDS = 40  # less than this is not a paragraph
 KEEP = 0.85  # of a section's words, that its style rewrite must keep
 
 
+# The number a model puts before a section title: "2. ", "Section 2: ", "Part 2) ".
+_NUMBERED = re.compile(r"^\W*(?:(?:section|part|chapter)\s+)?\d+[.):]\s+", re.IGNORECASE)
+
+
 def _as_title(topic: str) -> str:
     topic = topic.strip()
     return topic[:1].upper() + topic[1:]
@@ -111,7 +115,7 @@ class GenerateOutline(AsyncNode):
             stream=False,
         )
         for section in outline["sections"]:
-            section["title"] = re.sub(r"^\W*\d+[.):]\s+", "", section["title"]).strip(' ,.;:-"')
+            section["title"] = _NUMBERED.sub("", section["title"]).strip(' ,.;:-"')
             section["points"] = [p.strip() for p in section["points"] if checks.is_prose(p)]
         checks.refuse(
             self, checks.outline_problem(topic, outline["title"], outline["sections"]), outline

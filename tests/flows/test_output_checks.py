@@ -112,6 +112,30 @@ async def test_an_outline_with_one_title_three_times_is_asked_again(tmp_path: Pa
     assert "## Origins" in done["result"]["markdown"]
 
 
+async def test_section_titles_lose_the_numbers_a_model_puts_before_them(
+    tmp_path: Path,
+) -> None:
+    """SmolLM2 titled a section "Section 2: How Bread Leaks"; the article numbers nothing."""
+    numbered = {
+        "title": "Coffee, a history",
+        "sections": [
+            {"title": "Section 1: Origins", "points": ["Ethiopia"]},
+            {"title": "part 2) Coffeehouses", "points": ["London"]},
+            {"title": "3. Today", "points": ["espresso"]},
+        ],
+    }
+    done, _, _ = await run_article(
+        tmp_path,
+        [
+            Reply(numbered, match="Write an outline"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+    )
+    headings = [line for line in done["result"]["markdown"].splitlines() if line.startswith("## ")]
+    assert headings == ["## Origins", "## Coffeehouses", "## Today"]
+
+
 async def test_an_outline_that_keeps_repeating_gets_distinct_sections(tmp_path: Path) -> None:
     done, events, _ = await run_article(
         tmp_path,
