@@ -127,16 +127,23 @@ class GenerateOutline(AsyncNode):
             raise exc
         outline: dict[str, Any] = self.last
         seen: set[str] = set()
-        sections = []
+        sections: list[dict[str, Any]] = []
         for section in outline["sections"]:
-            if section["title"].lower() not in seen and not checks.heading_problem(
-                section["title"]
+            title = section["title"]
+            if (
+                title.lower() not in seen
+                and not checks.heading_problem(title)
+                and not any(checks.too_alike(topic, title, s["title"]) for s in sections)
             ):
-                seen.add(section["title"].lower())
+                seen.add(title.lower())
                 sections.append(section)
-        spare = (a for a in ANGLES if a.lower() not in seen)
-        while len(sections) < 3:
-            sections.append({"title": next(spare), "points": []})
+        # The spare angles, those unlike every kept section first (the angles are unlike
+        # each other, so one added does not make the next one alike).
+        spare = sorted(
+            (a for a in ANGLES if a.lower() not in seen),
+            key=lambda a: any(checks.too_alike(topic, a, s["title"]) for s in sections),
+        )
+        sections += [{"title": a, "points": []} for a in spare[: 3 - len(sections)]]
         if checks.outline_problem(topic, outline["title"], sections):
             outline["title"] = topic
         context.report(f"Fixed the outline: {exc}")

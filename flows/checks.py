@@ -379,6 +379,17 @@ def heading_problem(heading: str) -> str | None:
     return None
 
 
+def too_alike(topic: str, first: str, second: str) -> bool:
+    """Whether two section titles name the same part of the topic: the words of one
+    beyond the topic's own (`topic_words`) are all in the other. The embedded small
+    model gives "The Process of Making Cheese" and "Overview of the Process of Cheese
+    Making" for *how cheese is made*, and the article says one thing twice. A title
+    with nothing beyond the topic's words ("Cheese") is like no other by itself."""
+    own = topic_words(topic)
+    smaller, larger = sorted((topic_words(first) - own, topic_words(second) - own), key=len)
+    return bool(smaller) and smaller <= larger
+
+
 def outline_problem(topic: str, title: str, sections: Sequence[dict[str, Any]]) -> str | None:
     """Three sections that say different things about the topic."""
     for section in sections:
@@ -389,6 +400,13 @@ def outline_problem(topic: str, title: str, sections: Sequence[dict[str, Any]]) 
     if len(set(keys)) < len(keys):
         titles = ", ".join(repr(s["title"]) for s in sections)
         return f"the sections must have different titles and cover different parts, not {titles}"
+    for i, first in enumerate(sections):
+        for second in sections[i + 1 :]:
+            if too_alike(topic, first["title"], second["title"]):
+                return (
+                    f"the sections {first['title']!r} and {second['title']!r} cover the same "
+                    "part: give each a different part of the topic"
+                )
     wanted = topic_words(topic)
     text = " ".join([title, *(s["title"] for s in sections)])
     if wanted and not wanted & topic_words(text):

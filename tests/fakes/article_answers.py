@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from flows.article import ANGLES
 from tests.fakes.openai_server import minimal_instance
 
 PARAGRAPH = (
@@ -50,7 +51,6 @@ MORE_PARAGRAPHS = (
     "Newcomers often say the community matters as much as the results themselves. "
     "Whatever comes next, the people involved are unlikely to lose their enthusiasm.",
 )
-TITLES = ("Where it began", "How it works", "Why it matters today")  # the outline's
 
 
 def article_answer(prompt: str, schema: dict[str, Any] | None) -> str:
@@ -60,10 +60,10 @@ def article_answer(prompt: str, schema: dict[str, Any] | None) -> str:
         if "sections" not in schema.get("properties", {}):
             return json.dumps(minimal_instance(schema))
         points = ["the first people who cared", "what changed over time"]
-        sections = [{"title": f"{t} ({about})", "points": points} for t in TITLES]
+        sections = [{"title": f"{t} ({about})", "points": points} for t in ANGLES]
         return json.dumps({"title": f"A short guide to {about}", "sections": sections})
     if prompt.startswith("Rewrite"):
         return prompt.rpartition("\n\n")[2]  # the section, in the same words
     section = re.search(r"the section '(.+?) \(", prompt)
-    index = TITLES.index(section.group(1)) if section and section.group(1) in TITLES else 0
+    index = ANGLES.index(section.group(1)) if section and section.group(1) in ANGLES else 0
     return (PARAGRAPH, *MORE_PARAGRAPHS)[index].format(topic=about)

@@ -253,6 +253,56 @@ def test_an_outline_must_be_about_the_topic_with_short_distinct_headings() -> No
     assert "short headings" in (checks.outline_problem("coffee", "Coffee", long) or "")
 
 
+def outline_of(*titles: str) -> list[dict[str, Any]]:
+    return [{"title": title, "points": []} for title in titles]
+
+
+# The embedded small model's outline for "How cheese is made": two sections, one part.
+CHEESE = "How cheese is made"
+ALIKE = ("The Process of Making Cheese", "Overview of the Process of Cheese Making")
+
+
+def test_sections_whose_titles_name_the_same_part_are_refused() -> None:
+    """Beyond the topic's own words, one title says nothing the other does not: the
+    article would say one thing twice. Titles that differ beyond the topic pass, and
+    so does a title that is only the topic's words ("Cheese")."""
+    refused = checks.outline_problem(CHEESE, CHEESE, outline_of(*ALIKE, "Where it began"))
+    assert refused == (
+        "the sections 'The Process of Making Cheese' and 'Overview of the Process of Cheese "
+        "Making' cover the same part: give each a different part of the topic"
+    )
+    assert "cover the same part" in (
+        checks.outline_problem(CHEESE, CHEESE, outline_of("Origins", *reversed(ALIKE))) or ""
+    )
+    distinct = outline_of("Origins", "How it is made", "Why it matters")
+    assert checks.outline_problem(CHEESE, CHEESE, distinct) is None
+    only_the_topic = outline_of("Cheese", "Cheese around the world", "Why it matters")
+    assert checks.outline_problem(CHEESE, CHEESE, only_the_topic) is None
+
+
+async def test_an_outline_with_two_sections_on_one_part_is_asked_again(
+    tmp_path: Path,
+) -> None:
+    cheese = {"title": CHEESE, "sections": outline_of(*ALIKE, "Where it began")}
+    distinct = {"title": CHEESE, "sections": outline_of("Origins", "How it is made", "Today")}
+    done, events, llm = await run_article(
+        tmp_path,
+        [
+            Reply(cheese, match="Write an outline", times=1),
+            Reply(distinct, match="Write an outline"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+        topic=CHEESE,
+    )
+    assert done["status"] == "completed", done["error"]
+    [(node, error)] = retries(events)
+    assert node == "GenerateOutline" and "cover the same part" in error
+    outlines = [p for p in llm.prompts() if p.startswith("Write an outline")]
+    assert "'Overview of the Process of Cheese Making' cover the same part" in outlines[1]
+    assert "## How it is made" in done["result"]["markdown"]
+
+
 def test_key_points_that_are_not_prose_are_not_passed_on() -> None:
     assert checks.is_prose("Coffee reached Yemen in the 15th century.")
     assert not checks.is_prose("https.comstatic3650921487-fafcjdzvhkqbwgxnrblmakrdf")

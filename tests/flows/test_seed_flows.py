@@ -44,6 +44,40 @@ async def test_article_outline_is_repaired_when_the_model_answers_badly(tmp_path
     assert repair and "is too short" in repair[0]
 
 
+async def test_an_outline_that_keeps_two_sections_on_one_part_gets_a_spare_angle(
+    tmp_path: Path,
+) -> None:
+    """The later of two sections on one part goes, and a spare angle unlike the kept
+    sections takes its place ("Where it began" would say what "Where cheese began" does)."""
+    topic = "How cheese is made"
+    titles = ["The Process of Making Cheese", "Overview of the Process of Cheese Making"]
+    sections = [{"title": t, "points": []} for t in [*titles, "Where cheese began"]]
+    llm = ScriptedLLM(
+        [
+            Reply({"title": topic, "sections": sections}, match="Write an outline"),
+            *article_llm().replies,
+        ]
+    )
+    async with running_app(tmp_path, llm) as h:
+        job = await h.create("article", {"topic": topic})
+        done = await h.wait_for(job["id"])
+        events = await h.events(job["id"])
+    assert done["status"] == "completed", done["error"]
+    assert [e["data"]["node"] for e in events if e["type"] == "node.retry"] == ["GenerateOutline"]
+    markdown = done["result"]["markdown"]
+    headings = [line for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## The Process of Making Cheese",
+        "## Where cheese began",
+        "## How it works",
+    ]
+    assert any(
+        "Fixed the outline" in e["data"].get("message", "")
+        for e in events
+        if e["type"] == "node.progress"
+    )
+
+
 async def test_a_section_answered_empty_twice_is_asked_a_third_time(tmp_path: Path) -> None:
     llm = ScriptedLLM([Reply("", match="section 'Today'", times=2), *article_llm().replies])
     async with running_app(tmp_path, llm) as h:
