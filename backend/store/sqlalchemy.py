@@ -43,6 +43,7 @@ from backend.store import review_queries as rq
 from backend.store import session_queries as sq
 from backend.store import workflow_queries as wq
 from backend.store.base import BatchItem, Decision, JobUpdate
+from backend.store.group_commit import GroupCommit
 from backend.store.kept_connections import KeptConnections
 from backend.store.migrate import driver_url, sync_url
 from backend.store.pre_ping import PrePing
@@ -68,8 +69,7 @@ class SQLStore:
                 json_serializer=fast_json.dumps,  # checkpoints, events: the writer's JSON
             )
             sa_event.listen(self._engine, "connect", _sqlite_pragmas)
-            self._writer = ThreadLane("genflow-db-write")
-            self._write_conn: Connection | None = None  # the writer thread's, once opened
+            self._writer = GroupCommit(self._engine.connect)
             self._readers = ThreadLane("genflow-db-read", READERS)
             self._reader_conn = threading.local()
             self._reader_conns: list[Connection] = []  # closed at shutdown
@@ -117,7 +117,7 @@ class SQLStore:
             await self._async_engine.dispose()
 
     def _shutdown(self) -> None:
-        self._writer.call(self._close_write_conn)  # on its own thread, after queued writes
+        self._writer.close_connection()  # on its own thread, after queued writes
         self._writer.shutdown()
         self._readers.shutdown()
         with self._lock:
@@ -159,31 +159,11 @@ class SQLStore:
 
     async def _run_write(self, work: Callable[[Connection], T], one_statement: bool) -> T:
         if self.is_sqlite:
-            return await self._writer.run(partial(self._transaction, work))
+            return await self._writer.write(work)
         if one_statement:
             return await self._kept.run(work)
         async with self._async_engine.begin() as conn:
             return await conn.run_sync(work)
-
-    def _transaction(self, work: Callable[[Connection], T]) -> T:
-        """On the writer thread: one connection kept open for all writes, so a write
-        is BEGIN, statements, COMMIT - no pool checkout, reset and check-in around it."""
-        conn = self._write_conn
-        if conn is None or conn.invalidated or conn.closed:
-            conn = self._write_conn = self._engine.connect()
-        try:
-            with conn.begin():
-                return work(conn)
-        except BaseException:
-            if conn.invalidated:  # the database went away: reconnect on the next write
-                self._write_conn = None
-                conn.close()
-            raise
-
-    def _close_write_conn(self) -> None:
-        if self._write_conn is not None:
-            self._write_conn.close()
-            self._write_conn = None
 
     async def _read(self, work: Callable[[Connection], T]) -> T:
         try:

@@ -5,8 +5,9 @@ and takes a semaphore and a condition per call; under load, with every thread wa
 the GIL, the event loop then waits on those locks behind the worker threads (a py-spy
 profile of a 1,000-job burst showed a quarter of the API's request time in the
 executor's `Semaphore.acquire`, docs/performance.md). A lane is a `SimpleQueue` and
-one `call_soon_threadsafe` per call: about half the cost per hop. One thread runs the
-SQLite writes, in order; a few run the reads.
+one `call_soon_threadsafe` per call: about half the cost per hop. A few threads run the
+SQLite reads; the one writer thread is a lane too, whose writes are grouped
+(`group_commit.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from queue import SimpleQueue
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-_Item = tuple[asyncio.AbstractEventLoop | None, asyncio.Future[Any] | None, Callable[[], Any]]
+# A queued call: the loop and future to hand its outcome to (none for `call`), and the work
+# (`GroupCommit` queues its writes, which take the connection, here too).
+Item = tuple[asyncio.AbstractEventLoop | None, asyncio.Future[Any] | None, Callable[..., Any]]
 
 
 class ThreadLane:
@@ -29,7 +32,7 @@ class ThreadLane:
         if threads < 1:
             raise ValueError("a lane needs at least one thread")
         self._name, self._size = name, threads
-        self._queue: SimpleQueue[_Item | None] = SimpleQueue()
+        self._queue: SimpleQueue[Item | None] = SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._stopped = False
@@ -57,7 +60,7 @@ class ThreadLane:
         for thread in threads:
             thread.join()
 
-    def _put(self, item: _Item) -> None:
+    def _put(self, item: Item) -> None:
         with self._lock:
             if self._stopped:
                 raise RuntimeError("cannot schedule new work after shutdown")
@@ -93,12 +96,12 @@ def _hand(
     if loop is None or future is None:
         return
     try:
-        loop.call_soon_threadsafe(_settle, future, result, exc)
+        loop.call_soon_threadsafe(settle, future, result, exc)
     except RuntimeError:  # the loop is closed: nobody is waiting any more
         pass
 
 
-def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+def settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
     if future.done():  # cancelled meanwhile
         return
     if exc is not None:
