@@ -57,6 +57,7 @@ _INTRODUCED = re.compile(
     r"edited|revised|revision|article|paragraph|section|text|draft)\b[^:\n]{0,30}:\s*",
     re.IGNORECASE,
 )
+_INTRODUCED_REACH = 304  # `_INTRODUCED`'s "here" ends within this many characters
 # A sentence about the prompt, not about the topic: "The paragraph does not contain…".
 _META = re.compile(
     r"\b(your request|you are asking|you asked|as an ai|(the|this) (above|given|provided) "
@@ -84,6 +85,9 @@ _META_WORDS = (
 _SENTENCE = re.compile(r"(?:[^.!?\n]++|[.!?]+(?=[^\s.!?\"')\]]))+(?:[.!?]+[\"')\]]*|$)")
 _LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s")  # a list's line: never a wrapped sentence
 _NOT_IN_KEY = re.compile(r"[^a-z0-9 ]+")
+_ASCII_NOT_IN_KEY = bytes(  # what `_NOT_IN_KEY` deletes from ASCII text
+    c for c in range(128) if not re.fullmatch(r"[a-z0-9 ]", chr(c))
+)
 _STOPWORDS = frozenset(
     "a an and are as at be by for from how in into is it its of on or the their this to "
     "what when where which who why with your you about".split()
@@ -101,7 +105,10 @@ def words(text: str) -> int:
 
 
 def _key(sentence: str) -> str:
-    return _NOT_IN_KEY.sub("", sentence.lower()).strip()
+    lowered = sentence.lower()
+    if lowered.isascii():  # nearly always: bytes' `translate`, a fifth of the regex's time
+        return lowered.encode().translate(None, _ASCII_NOT_IN_KEY).decode().strip()
+    return _NOT_IN_KEY.sub("", lowered).strip()
 
 
 def _is_meta(sentence: str) -> bool:
@@ -127,7 +134,8 @@ def unwrapped(text: str) -> str:
     a rewritten version of your previous answer:", "Sure!"), commentary that ends in a
     colon before the work, and quotes around the whole of it."""
     text = _PREAMBLE.sub("", text.strip(), count=1).strip()
-    text = _INTRODUCED.sub("", text, count=1).strip()
+    if "here" in text[:_INTRODUCED_REACH].lower():  # `_INTRODUCED` needs it: skip the search
+        text = _INTRODUCED.sub("", text, count=1).strip()
     if len(text) > 2 and text[0] == text[-1] == '"' and '"' not in text[1:-1]:
         return text[1:-1].strip()  # the whole answer quoted
     if text.startswith('"') and text.count('"') == 1:

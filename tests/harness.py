@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +40,18 @@ ERROR_CODES = {
     422: "invalid_input",
     429: "rate_limited",
 }
+
+# A Python stack trace as a server would leak it: its header or one of its frame lines.
+# Not the bare word "Traceback": a fuzzer may store that as a name, and a listing then
+# echoes it back. (Hypothesis draws string constants from the code it tests, so this
+# pattern is written so that it does not match its own source text.)
+_STACK_TRACE = re.compile(r'Traceback \(most recent call last\)|File "[^"\n]+", line \d+')
+
+
+def leaks_stack_trace(text: str) -> bool:
+    """Whether a response body shows a Python stack trace."""
+    return _STACK_TRACE.search(text) is not None
+
 
 OUTLINE = {
     "title": "Coffee, a history",

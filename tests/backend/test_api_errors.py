@@ -17,7 +17,7 @@ from quart import Response
 
 from backend.auth import issue_token
 from flows.providers.scripted_llm import Reply, ScriptedLLM
-from tests.harness import ERROR_CODES, Harness, running_app
+from tests.harness import ERROR_CODES, Harness, leaks_stack_trace, running_app
 
 
 async def error_of(response: Response, status: int) -> dict[str, Any]:
@@ -25,7 +25,7 @@ async def error_of(response: Response, status: int) -> dict[str, Any]:
     text = await response.get_data(as_text=True)
     assert response.status_code == status, text
     assert response.mimetype == "application/json", text
-    assert "Traceback" not in text and 'File "' not in text, text
+    assert not leaks_stack_trace(text), text
     body = await response.get_json()
     assert set(body) == {"error"}, body
     error = body["error"]

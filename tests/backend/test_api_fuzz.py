@@ -30,7 +30,7 @@ from backend.api import schemas
 from backend.domain import JobStatus
 from backend.reviews import terms
 from flows.registry import default_flows
-from tests.harness import ERROR_CODES, TERMINAL, Harness, running_app
+from tests.harness import ERROR_CODES, TERMINAL, Harness, leaks_stack_trace, running_app
 
 FUZZ = settings(
     max_examples=150,
@@ -224,7 +224,7 @@ async def check(response: Response) -> dict[str, Any] | None:
     """No 5xx; a 4xx is a JSON error with the right code. Returns the error, if any."""
     text = await asyncio.wait_for(response.get_data(as_text=True), timeout=10)
     assert response.status_code < 500, text
-    assert "Traceback" not in text, text
+    assert not leaks_stack_trace(text), text
     event(f"HTTP {response.status_code}")  # shown by --hypothesis-show-statistics
     if response.status_code < 400:
         return None

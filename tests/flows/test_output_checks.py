@@ -583,3 +583,27 @@ def test_tidy_drops_a_summary_of_the_article_but_not_an_article_in_the_story() -
         "The article on the front page of the Times praised the planters. "
         "Each article of clothing was dyed with strong tea."
     )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(max_size=40) | st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_a_sentences_key_is_the_same_by_the_fast_path(sentence: str) -> None:
+    """`_key` deletes ASCII text's other characters by `bytes.translate`; it must give
+    what the regex gives, for any text."""
+    expected = checks._NOT_IN_KEY.sub("", sentence.lower()).strip()
+    assert checks._key(sentence) == expected, repr(sentence)
+
+
+_INTRO_PARTS = ["Here's", "HERE is", "here are", "there", "an", "edited", "version", ":", "x" * 60]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_INTRO_PARTS), max_size=14), st.sampled_from(["", "İ", "ß"]))
+def test_the_introduction_is_only_looked_for_where_it_can_start(
+    parts: list[str], prefix: str
+) -> None:
+    """`unwrapped` skips `_INTRODUCED` when no "here" starts early enough: it must never
+    skip a text the pattern would cut."""
+    text = prefix + " ".join(parts)
+    if "here" not in text[: checks._INTRODUCED_REACH].lower():
+        assert checks._INTRODUCED.search(text) is None, text
