@@ -149,9 +149,20 @@ def tidy(text: str) -> str:
     headings."""
     text = unwrapped(text)
     paragraphs, _ = _unsaid(text, _Said(), meta=_may_be_meta(text))
+    paragraphs = [_without_stray_quote(p) for p in paragraphs]
     if paragraphs:
         paragraphs[-1] = _without_cut_off_sentence(paragraphs[-1])
     return "\n\n".join(p for p in paragraphs if p).strip()
+
+
+def _without_stray_quote(paragraph: str) -> str:
+    """The paragraph without a closing quote mark that closes nothing: its only quote
+    mark, at its very end (SmolLM2 ended an article's first paragraph with `technology."`).
+    A quotation that runs over several paragraphs opens each of them, so it keeps its
+    marks."""
+    if paragraph.endswith(('"', "”")) and sum(map(paragraph.count, '"“”')) == 1:
+        return paragraph[:-1].rstrip()
+    return paragraph
 
 
 def distinct_parts(parts: Sequence[str], *, min_words: int) -> list[str]:

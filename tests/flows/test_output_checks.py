@@ -240,6 +240,24 @@ def test_tidy_drops_the_preamble_repeats_and_a_cut_off_sentence() -> None:
     assert checks.tidy(text) == "Coffee is old. The future of coffee is bright.\n\nTea is older."
 
 
+def test_tidy_drops_a_closing_quote_that_closes_nothing() -> None:
+    """SmolLM2-135M's section of 'How lighthouses work' (read in the article the embedded
+    model wrote): its first paragraph ended in a quote mark nothing opened."""
+    text = (
+        'The first lighthouse guided ships at night. It changed maritime safety."\n\n'
+        "Lighthouses still guide ships today."
+    )
+    assert checks.tidy(text) == (
+        "The first lighthouse guided ships at night. It changed maritime safety.\n\n"
+        "Lighthouses still guide ships today."
+    )
+    quoted = (
+        'The keeper wrote "all is well." every night.\n\n'
+        "“A quotation that runs on.\n\n“Opens each paragraph and closes at the end.”"
+    )
+    assert checks.tidy(quoted) == quoted
+
+
 def test_tidy_keeps_line_breaks_and_headings() -> None:
     poem = "## Tea\n\nSteam curls from the cup\nthe kettle hums its last note"
     assert checks.tidy(poem) == poem
