@@ -93,6 +93,7 @@ KEEP = 0.85  # of a section's words, that its style rewrite must keep
 
 # The number a model puts before a section title: "2. ", "Section 2: ", "Part 2) ".
 _NUMBERED = re.compile(r"^\W*(?:(?:section|part|chapter)\s+)?\d+[.):]\s+", re.IGNORECASE)
+_NUMBERED_AFTER = re.compile(r"\s*\(\d{1,2}\)$")  # SmolLM2's "How Bicycles Work: The Basics (3)"
 
 
 def _as_title(topic: str) -> str:
@@ -115,7 +116,8 @@ class GenerateOutline(AsyncNode):
             stream=False,
         )
         for section in outline["sections"]:
-            section["title"] = _NUMBERED.sub("", section["title"]).strip(' ,.;:-"')
+            title = _NUMBERED_AFTER.sub("", _NUMBERED.sub("", section["title"]))
+            section["title"] = title.strip(' ,.;:-"')
             section["points"] = [p.strip() for p in section["points"] if checks.is_prose(p)]
         checks.refuse(
             self, checks.outline_problem(topic, outline["title"], outline["sections"]), outline

@@ -115,12 +115,13 @@ async def test_an_outline_with_one_title_three_times_is_asked_again(tmp_path: Pa
 async def test_section_titles_lose_the_numbers_a_model_puts_before_them(
     tmp_path: Path,
 ) -> None:
-    """SmolLM2 titled a section "Section 2: How Bread Leaks"; the article numbers nothing."""
+    """SmolLM2 titled a section "Section 2: How Bread Leaks", another "How Bicycles Work:
+    The Basics (3)"; the article numbers nothing."""
     numbered = {
         "title": "Coffee, a history",
         "sections": [
             {"title": "Section 1: Origins", "points": ["Ethiopia"]},
-            {"title": "part 2) Coffeehouses", "points": ["London"]},
+            {"title": "part 2) Coffeehouses (2)", "points": ["London"]},
             {"title": "3. Today", "points": ["espresso"]},
         ],
     }
@@ -250,6 +251,10 @@ def test_tidy_drops_a_closing_quote_that_closes_nothing() -> None:
     assert checks.tidy(text) == (
         "The first lighthouse guided ships at night. It changed maritime safety.\n\n"
         "Lighthouses still guide ships today."
+    )
+    # 'Why cats purr': a quoted word before it
+    assert checks.tidy('It is known as "purring." It calms us at home."') == (
+        'It is known as "purring." It calms us at home.'
     )
     quoted = (
         'The keeper wrote "all is well." every night.\n\n'
@@ -510,6 +515,8 @@ def test_a_title_names_the_topic_with_most_of_its_words() -> None:
     assert checks.names_topic("the history of coffee in Yemen", "Coffee's Yemeni history")
     assert not checks.names_topic("Why bread rises", "Why Bread Raids")  # SmolLM2's
     assert not checks.names_topic("coffee", "A short history")
+    assert not checks.names_topic("How to brew green tea", "The Science Behind Green Tea")
+    assert checks.names_topic("How to brew green tea", "Brewing Green Tea at Home")
 
 
 async def test_a_title_that_misses_the_topic_gives_way_to_the_topic(tmp_path: Path) -> None:
@@ -601,6 +608,71 @@ def test_tidy_drops_a_summary_of_the_article_but_not_an_article_in_the_story() -
         "The article on the front page of the Times praised the planters. "
         "Each article of clothing was dyed with strong tea."
     )
+
+
+def test_tidy_drops_the_article_going_on_about_itself() -> None:
+    """SmolLM2-135M's section of 'Why cats purr' (read in the article ./scripts/up wrote)."""
+    text = (
+        "Cats purr through their larynx. "
+        "The article continues by discussing the cat's ability to produce sound.\n"
+        "The article about purring continues with an example from a vet."
+    )
+    assert checks.tidy(text) == "Cats purr through their larynx."
+    # 'Why cats purr' and 'How lighthouses work', the next day; 'How bicycles stay upright'
+    text = (
+        "The paragraph then delves into how these inventions have changed over time. "
+        "The article on why cats purr is a poignant reminder of our bond with cats. "
+        "Cats purr when they are content.\n"
+        "The article's section about the cat purring is filled with inspiration.\n"
+        "An article about how cats purr appeared in a journal in 1991."
+    )
+    assert checks.tidy(text) == (
+        "Cats purr when they are content.\n"
+        "An article about how cats purr appeared in a journal in 1991."
+    )
+
+
+def test_tidy_drops_a_last_line_that_introduces_nothing() -> None:
+    """SmolLM2-135M ended a styled section of 'How to brew green tea' with "The next
+    paragraph is:" and nothing after it."""
+    text = "Boil the water first.\n\nThen add the leaves.\n\nThe next paragraph is:"
+    assert checks.tidy(text) == "Boil the water first.\n\nThen add the leaves."
+    kept = "You need three things: water, leaves and time.\n\n## Serving:"
+    assert checks.tidy(kept) == kept
+
+
+def test_titles_with_two_forms_of_one_verb_name_the_same_part() -> None:
+    """SmolLM2-135M's 'Where It Begins' and the fallback's 'Where it began' both went into
+    one outline of 'Why cats purr'."""
+    assert checks.too_alike("Why cats purr", "Where It Begins", "Where it began")
+    assert checks.too_alike("How honey is made", "Where It Begun", "Where it began")
+    assert not checks.too_alike("Why cats purr", "Where It Begins", "How it works")
+    assert checks.names_topic("How cheese is made", "Making Cheese at Home")
+
+
+def test_tidy_drops_notes_on_the_rewrite_with_their_list_numbers() -> None:
+    """SmolLM2-135M's style pass of 'How to brew green tea' listed what it changed."""
+    text = (
+        "Green tea has been loved for centuries.\n"
+        "1) Original text was rewritten using a conversational tone. 2). The original "
+        "sentence structure and vocabulary were reorganized to improve clarity.\n"
+        "1. Boil the water. 2. Add the leaves.\n"
+        "The original version of the recipe came from Kyoto.\n"
+        "3."
+    )
+    assert checks.tidy(text) == (
+        "Green tea has been loved for centuries.\n"
+        "1. Boil the water. 2. Add the leaves.\n"
+        "The original version of the recipe came from Kyoto."
+    )
+
+
+def test_a_section_title_is_not_a_file_name() -> None:
+    """SmolLM2-135M titled a section of 'Why cats purr' "cat_purring.md"."""
+    assert checks.heading_problem("cat_purring.md")
+    assert checks.heading_problem("notes.txt")
+    assert checks.heading_problem("Why Node.js Matters") is None
+    assert checks.heading_problem("How It Works") is None
 
 
 @settings(max_examples=2000, deadline=None)
