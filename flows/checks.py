@@ -71,7 +71,8 @@ _META = re.compile(
     r"|in this (article|essay)\b|(the|this) (article|essay) ((on|about) "
     r"[^.!?]{0,80}?|[\"“][^\"”]{1,80}[\"”] )?(will|explores|discusses|delves|covers|examines|"
     r"highlights|focuses|provides|describes|aims|begins|opens|starts|continues|concludes|closes|"
-    r"ends with)\b|(the|this) (article|essay) (on|about) (how|why|what)\b|the (article|essay)'s "
+    r"ends with|is (a testament|filled with|an? (\w+ )?reminder))\b"
+    r"|(the|this) (article|essay) (on|about) (how|why|what)\b|the (article|essay)'s "
     r"(section|paragraph|author|title|introduction|conclusion)\b)"
     r"|^\W*(rewrite|write|revise) (this|the|a|one)\b",
     re.IGNORECASE,
@@ -345,7 +346,8 @@ def repeats(text: str) -> int:
 def _without_cut_off_sentence(paragraph: str) -> str:
     """An unfinished sentence after finished ones on the last line is where the token
     limit cut in: a short one is dropped, a long one only lacks its full stop. A line
-    that is one unpunctuated phrase (a poem's, a list's) is left alone."""
+    that is one unpunctuated phrase (a poem's, a list's) is left alone, unless it is a
+    long one or only stopwords (SmolLM2 ended a section of 'Why cats purr' with "The")."""
     head, _, line = paragraph.rpartition("\n")
     if _ends_finished(line):
         return paragraph
@@ -353,7 +355,8 @@ def _without_cut_off_sentence(paragraph: str) -> str:
     if not sentences:
         return paragraph
     if len(sentences) == 1:  # a whole line: a poem's, or prose the limit cut in two
-        return head.rstrip() if head and words(line) >= CUT_OFF_LINE_WORDS else paragraph
+        cut = words(line) >= CUT_OFF_LINE_WORDS or _STOPWORDS.issuperset(line.lower().split())
+        return head.rstrip() if head and cut else paragraph  # ... or a lone "The"
     if words(sentences[-1].group()) < CUT_OFF_WORDS:
         line = line[: sentences[-1].start()].rstrip()
     else:

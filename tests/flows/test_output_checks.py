@@ -624,12 +624,22 @@ def test_tidy_drops_the_article_going_on_about_itself() -> None:
         "The article on why cats purr is a poignant reminder of our bond with cats. "
         "Cats purr when they are content.\n"
         "The article's section about the cat purring is filled with inspiration.\n"
+        "The article about the power of purring is a testament to their physiology. "
+        "The article on Cats and Purring is filled with stories.\n"
         "An article about how cats purr appeared in a journal in 1991."
     )
     assert checks.tidy(text) == (
         "Cats purr when they are content.\n"
         "An article about how cats purr appeared in a journal in 1991."
     )
+
+
+def test_tidy_drops_a_last_line_of_only_stopwords() -> None:
+    """SmolLM2-135M ended a section of 'Why cats purr' with a line saying "The"."""
+    text = "Luna curled her tail.\nThe story has been told for years.\nThe"
+    assert checks.tidy(text) == "Luna curled her tail.\nThe story has been told for years."
+    poem = "The sea is wide\nand the sky is grey\nso far away"
+    assert checks.tidy(poem) == poem
 
 
 def test_tidy_drops_a_last_line_that_introduces_nothing() -> None:
