@@ -212,8 +212,8 @@ class WriteContent(AsyncParallelBatchNode):
                     stream=False,
                 )
             )
-            if checks.not_the_work(more) or not more:
-                break
+            if not more or checks.not_the_work(more) or checks.adds_little(text, more):
+                break  # nothing, or the first paragraph again: asking more brings the same
             text = await checks.tidied(f"{text}\n\n{more}")
         self.longest = max(self.longest, text, key=checks.words)
         checks.refuse(self, checks.prose_problem(text, min_words=MIN_SECTION_WORDS), text)

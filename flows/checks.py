@@ -71,9 +71,11 @@ _META = re.compile(
     r"|in this (article|essay)\b|(the|this) (article|essay) ((on|about) "
     r"[^.!?]{0,80}?|[\"“][^\"”]{1,80}[\"”] )?(will|explores|discusses|delves|covers|examines|"
     r"highlights|focuses|provides|describes|aims|begins|opens|starts|continues|concludes|closes|"
-    r"ends with|is (a testament|filled with|an? (\w+ )?reminder))\b"
+    r"ends with|is (a testament|filled with|an? (\w+ )?reminder|dedicated to|devoted to))\b"
     r"|(the|this) (article|essay) (on|about) (how|why|what)\b|the (article|essay)'s "
-    r"(section|paragraph|author|title|introduction|conclusion)\b)"
+    r"(section|paragraph|author|title|introduction|conclusion)\b"
+    # the prompt's "Do not repeat what it already says", said back about the answer
+    r"|(does not|doesn't|did not|didn't|without) repeat(ing)? (anything|what (it|was))\b)"
     r"|^\W*(rewrite|write|revise) (this|the|a|one)\b",
     re.IGNORECASE,
 )
@@ -83,7 +85,7 @@ _META = re.compile(
 _META_WORDS = (
     "request", "asking", "asked", " ai", "paragraph", "section", "text", "rewrite",
     "hope", "recommendation", "draft", "requirements", "rewritten", "original", "write",
-    "revise", "article", "essay",
+    "revise", "article", "essay", "repeat",
 )  # fmt: skip
 # A sentence ends at . ! or ? followed by a space or the end: not inside "example.com"
 # or "3.5". A run of ordinary characters is taken whole (`++`, never given back): the
@@ -418,6 +420,15 @@ def topic_words(topic: str) -> set[str]:
         for w in re.findall(r"[a-z0-9]+", topic.lower())
         if w not in _STOPWORDS
     }
+
+
+def adds_little(text: str, more: str) -> bool:
+    """Whether `more`, asked for as what comes after `text`, mostly says it again: two
+    thirds or more of its words that carry meaning are in `text` (SmolLM2, asked for the
+    next paragraph of a section of 'Why the sky is blue', answered "The sky, a fundamental
+    concept that underlies this planet's beauty and importance.")."""
+    said = topic_words(more)
+    return bool(said) and 3 * len(said & topic_words(text)) >= 2 * len(said)
 
 
 def names_topic(topic: str, title: str) -> bool:

@@ -214,6 +214,51 @@ async def test_a_last_empty_try_does_not_lose_a_short_section_written_before(
     assert any(p.endswith(f"\n\n{longer}") for p in drafts)
 
 
+async def test_a_next_paragraph_that_says_the_first_again_is_not_added(
+    tmp_path: Path,
+) -> None:
+    """SmolLM2-135M, asked for the next paragraph of a short section of 'Why the sky is
+    blue', answered with the first one's opening again, cut short; the section ended on
+    it in the article ./scripts/up wrote."""
+    first = (
+        "The sky is blue, a fundamental concept that underlies the entire planet. "
+        "Sunlight scatters off the molecules of the air, and blue light, with its short "
+        "waves, scatters the most. That is why the sky looks blue at noon, and why the "
+        "horizon looks paler."
+    )
+    echo = "The sky, a fundamental concept that underlies this planet's beauty."
+    more = "At sunset the light crosses more air, so the reds and oranges reach us instead."
+    done, _, llm = await run_article(
+        tmp_path,
+        [
+            Reply(OUTLINE, match="Write an outline"),
+            Reply(echo, match="start of the section 'Today'", times=1),
+            Reply(more, match="start of the section 'Today'"),
+            Reply("", match="Write the next paragraph"),  # the other sections: nothing more
+            Reply(first, match="for the section 'Today'"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+    )
+    assert done["status"] == "completed", done["error"]
+    drafts = [p for p in llm.prompts() if p.startswith("Rewrite")]
+    [today] = [p for p in drafts if first in p]
+    assert "underlies this planet's beauty" not in today
+    assert more not in today  # asking stops: a model that echoes will echo again
+
+
+def test_what_says_the_text_again_adds_little() -> None:
+    walking = (
+        "Walking is a vital skill for everyone today, and it's no different in the world "
+        "of fitness. It not only helps people stay fit but also boosts their mental health."
+    )
+    # SmolLM2-135M's next paragraph of 'Why It Matters Today' in 'The benefits of walking'
+    echo = "Walking, a vital skill for everyone today. It's no different in this modern era."
+    assert checks.adds_little(walking, echo)
+    assert not checks.adds_little(walking, "Walking also lowers blood pressure in older adults.")
+    assert not checks.adds_little(walking, "")
+
+
 async def test_a_task_answered_with_a_question_is_retried_before_a_person_sees_it(
     tmp_path: Path,
 ) -> None:
@@ -632,6 +677,26 @@ def test_tidy_drops_the_article_going_on_about_itself() -> None:
         "Cats purr when they are content.\n"
         "An article about how cats purr appeared in a journal in 1991."
     )
+
+
+def test_tidy_drops_the_prompt_said_back() -> None:
+    """SmolLM2-135M, asked for the next paragraph of a section of 'Why cats purr' "Do not
+    repeat what it already says", said so of its own text; another section said what the
+    article "is dedicated to" (both read in the article ./scripts/up wrote)."""
+    text = (
+        "Cats purr to calm themselves. "
+        "The conclusion ends well as it does not repeat anything from before.\n\n"
+        "While it does not repeat anything from the previous paragraph, there are still "
+        "some points that could enhance its clarity. Kittens purr while they nurse.\n\n"
+        "This article is dedicated to the profound impact that cat owners can have."
+    )
+    assert checks.tidy(text) == "Cats purr to calm themselves.\n\nKittens purr while they nurse."
+    kept = (
+        "Do not repeat the same mistake twice: warm the pot first. "
+        "Some birds repeat what they hear.\n"
+        "The prize was dedicated to a local author."
+    )
+    assert checks.tidy(kept) == kept
 
 
 def test_tidy_drops_a_last_line_of_only_stopwords() -> None:
