@@ -334,6 +334,8 @@ class ApplyStyle(AsyncParallelBatchNode):
                     + f"\n\n{item['text']}"
                 )
             )
+            if f"in {style}".lower() not in item["text"].lower():  # else the draft said it
+                styled = checks.without_instruction(styled, f"in {style}")
             checks.refuse(self, checks.rewrite_problem(item["text"], styled, keep=KEEP), styled)
             return styled
 

@@ -422,6 +422,35 @@ def topic_words(topic: str) -> set[str]:
     }
 
 
+def without_instruction(text: str, instruction: str) -> str:
+    """The text without the words of an instruction its prompt gave, said back (SmolLM2,
+    asked to rewrite a section "in a warm, conversational style", wrote "Why cats purr in
+    a warm, conversational style:" above it and "Cats purring in a warm, conversational
+    style is..."): a line ending in a colon that says them goes whole; in a sentence the
+    words go, and a sentence they opened starts with its next word."""
+    said = re.compile(
+        rf"(?P<lead>[ \t]*)\b{re.escape(instruction)}\b(?P<gap>,?[ \t]*)(?P<next>\w?)",
+        re.IGNORECASE,
+    )
+    if not said.search(text):
+        return text
+    lines = [
+        line
+        for line in text.splitlines()
+        if not (line.rstrip().endswith(":") and said.search(line))
+    ]
+
+    def cut(match: re.Match[str]) -> str:
+        if _OPENS_SENTENCE.search(match.string, 0, match.start()):
+            return match["lead"] + match["next"].upper()
+        return f" {match['next']}" if match["next"] else ""
+
+    return said.sub(cut, "\n".join(lines)).strip()
+
+
+_OPENS_SENTENCE = re.compile(r"(^|[.!?][\"')\]]*[ \t]*)$", re.MULTILINE)  # before a sentence
+
+
 def adds_little(text: str, more: str) -> bool:
     """Whether `more`, asked for as what comes after `text`, mostly says it again: two
     thirds or more of its words that carry meaning are in `text` (SmolLM2, asked for the

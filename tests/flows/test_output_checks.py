@@ -699,6 +699,42 @@ def test_tidy_drops_the_prompt_said_back() -> None:
     assert checks.tidy(kept) == kept
 
 
+def test_the_style_asked_for_is_not_written_into_the_text() -> None:
+    """SmolLM2-135M, asked to rewrite a section of 'Why cats purr' "in a warm,
+    conversational style", put the words into the section: a line above it and a
+    sentence's subject (read in the article ./scripts/up wrote)."""
+    style = "a warm, conversational style"
+    text = (
+        "Why cats purr in a warm, conversational style:\n"
+        "Cats purring in a warm, conversational style is a fascinating topic. "
+        "In a warm, conversational style, kittens purr while they nurse."
+    )
+    assert checks.without_instruction(text, f"in {style}") == (
+        "Cats purring is a fascinating topic. Kittens purr while they nurse."
+    )
+    kept = "The host greeted us in a warm voice and a conversational tone."
+    assert checks.without_instruction(kept, f"in {style}") == kept
+
+
+async def test_a_section_rewritten_with_the_style_said_keeps_only_its_text(
+    tmp_path: Path,
+) -> None:
+    echoed = f"Coffee, in a warm, conversational style:\n{STYLED_TEXT}"
+    done, _, _ = await run_article(
+        tmp_path,
+        [
+            Reply(OUTLINE, match="Write an outline"),
+            Reply("", match="Write the next paragraph"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(echoed, match="Rewrite this article draft"),
+        ],
+    )
+    assert done["status"] == "completed", done["error"]
+    markdown = done["result"]["markdown"]
+    assert "conversational style" not in markdown
+    assert markdown.count(STYLED_TEXT) == 3
+
+
 def test_tidy_drops_a_last_line_of_only_stopwords() -> None:
     """SmolLM2-135M ended a section of 'Why cats purr' with a line saying "The"."""
     text = "Luna curled her tail.\nThe story has been told for years.\nThe"
