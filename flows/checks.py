@@ -457,22 +457,28 @@ def adds_little(text: str, more: str) -> bool:
     next paragraph of a section of 'Why the sky is blue', answered "The sky, a fundamental
     concept that underlies this planet's beauty and importance.")."""
     said = topic_words(more)
-    return bool(said) and 3 * len(said & topic_words(text)) >= 2 * len(said)
+    return bool(said) and 3 * len(_found(said, topic_words(text))) >= 2 * len(said)
 
 
 def names_topic(topic: str, title: str) -> bool:
     """A title that says what the article is about: it has the topic's words, all but
     fewer than a third of them ("Why Bread Raids" does not name "why bread rises", nor
     SmolLM2's "The Science Behind Green Tea" "how to brew green tea")."""
-    wanted, said = topic_words(topic), topic_words(title)
-    missing = [w for w in wanted if not any(_same_word(w, t) for t in said)]
+    wanted = topic_words(topic)
+    missing = wanted - _found(wanted, topic_words(title))
     return not missing or 3 * len(missing) < len(wanted)
 
 
+def _found(words_: set[str], among: set[str]) -> set[str]:
+    """The `topic_words` of `words_` that `among` has too, as one word by `_same_word`."""
+    return {w for w in words_ if any(_same_word(w, other) for other in among)}
+
+
 def _same_word(first: str, second: str) -> bool:
-    """`topic_words` keep five letters: "brew" and "brewi(ng)" are one word too."""
+    """`topic_words` keep five letters: "brew" and "brewi(ng)" are one word too (from
+    three letters: "ai" is not "air")."""
     shorter, longer = sorted((first, second), key=len)
-    return longer.startswith(shorter) and len(shorter) >= 3
+    return shorter == longer or (len(shorter) >= 3 and longer.startswith(shorter))
 
 
 MAX_HEADING_WORDS = 10
@@ -502,8 +508,9 @@ def too_alike(topic: str, first: str, second: str) -> bool:
     Making" for *how cheese is made*, and the article says one thing twice. A title
     with nothing beyond the topic's words ("Cheese") is like no other by itself."""
     own = topic_words(topic)
-    smaller, larger = sorted((topic_words(first) - own, topic_words(second) - own), key=len)
-    return bool(smaller) and smaller <= larger
+    beyond = [words_ - _found(words_, own) for words_ in map(topic_words, (first, second))]
+    smaller, larger = sorted(beyond, key=len)
+    return bool(smaller) and _found(smaller, larger) == smaller
 
 
 def outline_problem(topic: str, title: str, sections: Sequence[dict[str, Any]]) -> str | None:

@@ -562,6 +562,8 @@ def test_a_title_names_the_topic_with_most_of_its_words() -> None:
     assert not checks.names_topic("coffee", "A short history")
     assert not checks.names_topic("How to brew green tea", "The Science Behind Green Tea")
     assert checks.names_topic("How to brew green tea", "Brewing Green Tea at Home")
+    assert checks.names_topic("AI in music", "Music Made with AI")  # a word of two letters
+    assert not checks.names_topic("AI in music", "Music on the Air")
 
 
 async def test_a_title_that_misses_the_topic_gives_way_to_the_topic(tmp_path: Path) -> None:
@@ -758,6 +760,10 @@ def test_titles_with_two_forms_of_one_verb_name_the_same_part() -> None:
     assert checks.too_alike("Why cats purr", "Where It Begins", "Where it began")
     assert checks.too_alike("How honey is made", "Where It Begun", "Where it began")
     assert not checks.too_alike("Why cats purr", "Where It Begins", "How it works")
+    # the first five letters of a word and its shorter form are one word, as in a title
+    assert checks.too_alike("coffee", "Brewing Tools", "Brew Tools")
+    assert not checks.too_alike("coffee", "Brewing Tools", "Roasting Tools")
+    assert checks.too_alike("How to brew green tea", "Brewing Tips", "Tips")
     assert checks.names_topic("How cheese is made", "Making Cheese at Home")
 
 
