@@ -200,6 +200,7 @@ class WriteContent(AsyncParallelBatchNode):
                 stream=False,
             )
         )
+        text = checks.without_title_said(text, item["title"], item["topic"])
         checks.refuse(self, checks.not_the_work(text), text)
         for _ in range(CONTINUATIONS):  # small models stop early: ask them to go on
             if checks.words(text) >= min(FULL_SECTION_WORDS, item.get("words", SECTION_WORDS)):
@@ -336,6 +337,7 @@ class ApplyStyle(AsyncParallelBatchNode):
             )
             if f"in {style}".lower() not in item["text"].lower():  # else the draft said it
                 styled = checks.without_instruction(styled, f"in {style}")
+            styled = checks.without_title_said(styled, item["title"], item["topic"])
             checks.refuse(self, checks.rewrite_problem(item["text"], styled, keep=KEEP), styled)
             return styled
 

@@ -451,6 +451,20 @@ def without_instruction(text: str, instruction: str) -> str:
 _OPENS_SENTENCE = re.compile(r"(^|[.!?][\"')\]]*[ \t]*)$", re.MULTILINE)  # before a sentence
 
 
+def without_title_said(text: str, title: str, topic: str) -> str:
+    """The text without a first line that only says its section's title (and the topic)
+    again, as a label above it: SmolLM2 opened the section 'The Basics' of 'Why cats
+    purr' with "The Basics of the Why Cats Purr:". The article has the heading already."""
+    first, _, rest = text.strip().partition("\n")
+    label = first.strip()
+    if not rest.strip() or words(label) > MAX_HEADING_WORDS or label[-1:] in ".!?":
+        return text
+    said = topic_words(label)
+    if said and _found(said, topic_words(f"{title} {topic}")) == said:
+        return rest.strip()
+    return text
+
+
 def adds_little(text: str, more: str) -> bool:
     """Whether `more`, asked for as what comes after `text`, mostly says it again: two
     thirds or more of its words that carry meaning are in `text` (SmolLM2, asked for the

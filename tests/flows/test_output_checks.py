@@ -737,6 +737,40 @@ async def test_a_section_rewritten_with_the_style_said_keeps_only_its_text(
     assert markdown.count(STYLED_TEXT) == 3
 
 
+def test_a_section_does_not_open_with_its_title_again() -> None:
+    """SmolLM2-135M opened the section 'The Basics' of 'Why cats purr' with "The Basics
+    of the Why Cats Purr:" above its list (read in the article ./scripts/up wrote)."""
+    body = "1. Cats purr when they are content.\n2. Kittens purr while they nurse."
+    said = checks.without_title_said
+    assert said(f"The Basics of the Why Cats Purr:\n{body}", "The Basics", "Why cats purr") == body
+    assert said(f"The Basics\n{body}", "The Basics", "Why cats purr") == body
+    for kept in (
+        f"Cats purr for three reasons:\n{body}",  # says more than the title
+        "The basics of purring are simple.\nCats purr.",  # a sentence, not a label
+        "The Basics of Why Cats Purr:",  # nothing after it
+    ):
+        assert said(kept, "The Basics", "Why cats purr") == kept
+
+
+async def test_a_section_written_under_its_title_again_keeps_only_its_text(
+    tmp_path: Path,
+) -> None:
+    done, _, llm = await run_article(
+        tmp_path,
+        [
+            Reply(OUTLINE, match="Write an outline"),
+            Reply("", match="Write the next paragraph"),
+            Reply(f"Coffee today:\n{SECTION_TEXT}", match="for the section 'Today'"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(f"Coffee:\n\n{STYLED_TEXT}", match="Rewrite this article draft"),
+        ],
+    )
+    assert done["status"] == "completed", done["error"]
+    drafts = [p for p in llm.prompts() if p.startswith("Rewrite")]
+    assert not any("Coffee today:" in p for p in drafts)
+    assert "Coffee:" not in done["result"]["markdown"]
+
+
 def test_tidy_drops_a_last_line_of_only_stopwords() -> None:
     """SmolLM2-135M ended a section of 'Why cats purr' with a line saying "The"."""
     text = "Luna curled her tail.\nThe story has been told for years.\nThe"
