@@ -94,6 +94,7 @@ KEEP = 0.85  # of a section's words, that its style rewrite must keep
 # The number a model puts before a section title: "2. ", "Section 2: ", "Part 2) ".
 _NUMBERED = re.compile(r"^\W*(?:(?:section|part|chapter)\s+)?\d+[.):]\s+", re.IGNORECASE)
 _NUMBERED_AFTER = re.compile(r"\s*\(\d{1,2}\)$")  # SmolLM2's "How Bicycles Work: The Basics (3)"
+_ARTICLE_BEFORE_QUESTION = re.compile(r"^(the|an?)\s+(?=(how|why|what|where|when|who)\b)", re.I)
 
 
 def _as_title(topic: str) -> str:
@@ -117,6 +118,7 @@ class GenerateOutline(AsyncNode):
         )
         for section in outline["sections"]:
             title = _NUMBERED_AFTER.sub("", _NUMBERED.sub("", section["title"]))
+            title = _ARTICLE_BEFORE_QUESTION.sub("", title.strip())  # "The How It Works"
             section["title"] = title.strip(' ,.;:-"')
             section["points"] = [p.strip() for p in section["points"] if checks.is_prose(p)]
         checks.refuse(

@@ -74,6 +74,7 @@ _META = re.compile(
     r"ends with|is (a testament|filled with|an? (\w+ )?reminder|dedicated to|devoted to))\b"
     r"|(the|this) (article|essay) (on|about) (how|why|what)\b|the (article|essay)'s "
     r"(section|paragraph|author|title|introduction|conclusion)\b"
+    r"|\b(section|paragraph) of (an|the|this) (article|essay)\b"
     # the prompt's "Do not repeat what it already says", said back about the answer
     r"|(does not|doesn't|did not|didn't|without) repeat(ing)? (anything|what (it|was))\b)"
     r"|^\W*(rewrite|write|revise) (this|the|a|one)\b",

@@ -137,6 +137,31 @@ async def test_section_titles_lose_the_numbers_a_model_puts_before_them(
     assert headings == ["## Origins", "## Coffeehouses", "## Today"]
 
 
+async def test_section_titles_lose_an_article_before_a_question_word(tmp_path: Path) -> None:
+    """SmolLM2, shown "how it works" as an example part, titled a section of 'How
+    volcanoes form' "The How It Works" (read in the article ./scripts/up wrote)."""
+    outline = {
+        "title": "Coffee, a history",
+        "sections": [
+            {"title": "Origins", "points": ["Ethiopia"]},
+            {"title": "The How It Works", "points": ["roasting"]},
+            {"title": "A Why It Matters Today", "points": ["espresso"]},
+        ],
+    }
+    done, _, _ = await run_article(
+        tmp_path,
+        [
+            Reply(outline, match="Write an outline"),
+            Reply(SECTION_TEXT, match="Write one paragraph"),
+            Reply(STYLED_TEXT, match="Rewrite this article draft"),
+        ],
+    )
+    headings = [line for line in done["result"]["markdown"].splitlines() if line.startswith("## ")]
+    assert headings == ["## Origins", "## How It Works", "## Why It Matters Today"]
+    meta = "The How It Works section of an article about volcanoes is filled with facts."
+    assert checks.tidy(meta) == ""  # ... and said so in its text
+
+
 async def test_an_outline_that_keeps_repeating_gets_distinct_sections(tmp_path: Path) -> None:
     done, events, _ = await run_article(
         tmp_path,
