@@ -95,6 +95,7 @@ KEEP = 0.85  # of a section's words, that its style rewrite must keep
 _NUMBERED = re.compile(r"^\W*(?:(?:section|part|chapter)\s+)?\d+[.):]\s+", re.IGNORECASE)
 _NUMBERED_AFTER = re.compile(r"\s*\(\d{1,2}\)$")  # SmolLM2's "How Bicycles Work: The Basics (3)"
 _ARTICLE_BEFORE_QUESTION = re.compile(r"^(the|an?)\s+(?=(how|why|what|where|when|who)\b)", re.I)
+_IT_BEGUN = re.compile(r"\b(it|they|this|that)\s+(b)egun\b", re.I)  # SmolLM2's "Where It Begun"
 
 
 def _as_title(topic: str) -> str:
@@ -119,6 +120,7 @@ class GenerateOutline(AsyncNode):
         for section in outline["sections"]:
             title = _NUMBERED_AFTER.sub("", _NUMBERED.sub("", section["title"]))
             title = _ARTICLE_BEFORE_QUESTION.sub("", title.strip())  # "The How It Works"
+            title = _IT_BEGUN.sub(lambda m: f"{m[1]} {m[2]}egan", title)
             section["title"] = title.strip(' ,.;:-"')
             section["points"] = [p.strip() for p in section["points"] if checks.is_prose(p)]
         checks.refuse(

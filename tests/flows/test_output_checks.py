@@ -137,13 +137,14 @@ async def test_section_titles_lose_the_numbers_a_model_puts_before_them(
     assert headings == ["## Origins", "## Coffeehouses", "## Today"]
 
 
-async def test_section_titles_lose_an_article_before_a_question_word(tmp_path: Path) -> None:
+async def test_section_titles_say_what_the_small_model_meant(tmp_path: Path) -> None:
     """SmolLM2, shown "how it works" as an example part, titled a section of 'How
-    volcanoes form' "The How It Works" (read in the article ./scripts/up wrote)."""
+    volcanoes form' "The How It Works", and wrote "Where It Begun" for "Where it began"
+    in a third of its outlines (read in the articles ./scripts/up wrote)."""
     outline = {
         "title": "Coffee, a history",
         "sections": [
-            {"title": "Origins", "points": ["Ethiopia"]},
+            {"title": "Where It Begun", "points": ["Ethiopia"]},
             {"title": "The How It Works", "points": ["roasting"]},
             {"title": "A Why It Matters Today", "points": ["espresso"]},
         ],
@@ -157,7 +158,7 @@ async def test_section_titles_lose_an_article_before_a_question_word(tmp_path: P
         ],
     )
     headings = [line for line in done["result"]["markdown"].splitlines() if line.startswith("## ")]
-    assert headings == ["## Origins", "## How It Works", "## Why It Matters Today"]
+    assert headings == ["## Where It Began", "## How It Works", "## Why It Matters Today"]
     meta = "The How It Works section of an article about volcanoes is filled with facts."
     assert checks.tidy(meta) == ""  # ... and said so in its text
 
