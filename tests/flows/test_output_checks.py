@@ -112,42 +112,11 @@ async def test_an_outline_with_one_title_three_times_is_asked_again(tmp_path: Pa
     assert "## Origins" in done["result"]["markdown"]
 
 
-async def test_section_titles_lose_the_numbers_a_model_puts_before_them(
-    tmp_path: Path,
-) -> None:
-    """SmolLM2 titled a section "Section 2: How Bread Leaks", another "How Bicycles Work:
-    The Basics (3)"; the article numbers nothing."""
-    numbered = {
-        "title": "Coffee, a history",
-        "sections": [
-            {"title": "Section 1: Origins", "points": ["Ethiopia"]},
-            {"title": "part 2) Coffeehouses (2)", "points": ["London"]},
-            {"title": "3. Today", "points": ["espresso"]},
-        ],
-    }
-    done, _, _ = await run_article(
-        tmp_path,
-        [
-            Reply(numbered, match="Write an outline"),
-            Reply(SECTION_TEXT, match="Write one paragraph"),
-            Reply(STYLED_TEXT, match="Rewrite this article draft"),
-        ],
-    )
-    headings = [line for line in done["result"]["markdown"].splitlines() if line.startswith("## ")]
-    assert headings == ["## Origins", "## Coffeehouses", "## Today"]
-
-
-async def test_section_titles_say_what_the_small_model_meant(tmp_path: Path) -> None:
-    """SmolLM2, shown "how it works" as an example part, titled a section of 'How
-    volcanoes form' "The How It Works", and wrote "Where It Begun" for "Where it began"
-    in a third of its outlines (read in the articles ./scripts/up wrote)."""
+async def article_headings(tmp_path: Path, titles: list[str]) -> list[str]:
+    """The section headings of an article written from an outline with these titles."""
     outline = {
         "title": "Coffee, a history",
-        "sections": [
-            {"title": "Where It Begun", "points": ["Ethiopia"]},
-            {"title": "The How It Works", "points": ["roasting"]},
-            {"title": "A Why It Matters Today", "points": ["espresso"]},
-        ],
+        "sections": [{"title": title, "points": ["Ethiopia"]} for title in titles],
     }
     done, _, _ = await run_article(
         tmp_path,
@@ -157,8 +126,29 @@ async def test_section_titles_say_what_the_small_model_meant(tmp_path: Path) -> 
             Reply(STYLED_TEXT, match="Rewrite this article draft"),
         ],
     )
-    headings = [line for line in done["result"]["markdown"].splitlines() if line.startswith("## ")]
-    assert headings == ["## Where It Began", "## How It Works", "## Why It Matters Today"]
+    markdown = done["result"]["markdown"]
+    return [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
+
+
+async def test_section_titles_lose_the_numbers_a_model_puts_before_them(
+    tmp_path: Path,
+) -> None:
+    """SmolLM2 titled a section "Section 2: How Bread Leaks", another "How Bicycles Work:
+    The Basics (3)"; the article numbers nothing."""
+    titles = ["Section 1: Origins", "part 2) Coffeehouses (2)", "3. Today"]
+    assert await article_headings(tmp_path, titles) == ["Origins", "Coffeehouses", "Today"]
+
+
+async def test_section_titles_say_what_the_small_model_meant(tmp_path: Path) -> None:
+    """SmolLM2, shown "how it works" as an example part, titled a section of 'How
+    volcanoes form' "The How It Works", and wrote "Where It Begun" for "Where it began"
+    in a third of its outlines (read in the articles ./scripts/up wrote)."""
+    titles = ["Where It Begun", "The How It Works", "A Why It Matters Today"]
+    assert await article_headings(tmp_path, titles) == [
+        "Where It Began",
+        "How It Works",
+        "Why It Matters Today",
+    ]
     meta = "The How It Works section of an article about volcanoes is filled with facts."
     assert checks.tidy(meta) == ""  # ... and said so in its text
 
@@ -744,25 +734,6 @@ def test_the_style_asked_for_is_not_written_into_the_text() -> None:
     assert checks.without_instruction(kept, f"in {style}") == kept
 
 
-async def test_a_section_rewritten_with_the_style_said_keeps_only_its_text(
-    tmp_path: Path,
-) -> None:
-    echoed = f"Coffee, in a warm, conversational style:\n{STYLED_TEXT}"
-    done, _, _ = await run_article(
-        tmp_path,
-        [
-            Reply(OUTLINE, match="Write an outline"),
-            Reply("", match="Write the next paragraph"),
-            Reply(SECTION_TEXT, match="Write one paragraph"),
-            Reply(echoed, match="Rewrite this article draft"),
-        ],
-    )
-    assert done["status"] == "completed", done["error"]
-    markdown = done["result"]["markdown"]
-    assert "conversational style" not in markdown
-    assert markdown.count(STYLED_TEXT) == 3
-
-
 def test_a_section_does_not_open_with_its_title_again() -> None:
     """SmolLM2-135M opened the section 'The Basics' of 'Why cats purr' with "The Basics
     of the Why Cats Purr:" above its list (read in the article ./scripts/up wrote)."""
@@ -778,9 +749,10 @@ def test_a_section_does_not_open_with_its_title_again() -> None:
         assert said(kept, "The Basics", "Why cats purr") == kept
 
 
-async def test_a_section_written_under_its_title_again_keeps_only_its_text(
+async def test_a_section_keeps_only_its_text_not_its_title_or_style_said_again(
     tmp_path: Path,
 ) -> None:
+    styled = f"Coffee:\nCoffee, in a warm, conversational style:\n\n{STYLED_TEXT}"
     done, _, llm = await run_article(
         tmp_path,
         [
@@ -788,13 +760,15 @@ async def test_a_section_written_under_its_title_again_keeps_only_its_text(
             Reply("", match="Write the next paragraph"),
             Reply(f"Coffee today:\n{SECTION_TEXT}", match="for the section 'Today'"),
             Reply(SECTION_TEXT, match="Write one paragraph"),
-            Reply(f"Coffee:\n\n{STYLED_TEXT}", match="Rewrite this article draft"),
+            Reply(styled, match="Rewrite this article draft"),
         ],
     )
     assert done["status"] == "completed", done["error"]
     drafts = [p for p in llm.prompts() if p.startswith("Rewrite")]
     assert not any("Coffee today:" in p for p in drafts)
-    assert "Coffee:" not in done["result"]["markdown"]
+    markdown = done["result"]["markdown"]
+    assert "Coffee:" not in markdown and "conversational style" not in markdown
+    assert markdown.count(STYLED_TEXT) == 3
 
 
 def test_tidy_drops_a_last_line_of_only_stopwords() -> None:
