@@ -98,6 +98,17 @@ _ARTICLE_BEFORE_QUESTION = re.compile(r"^(the|an?)\s+(?=(how|why|what|where|when
 _IT_BEGUN = re.compile(r"\b(it|they|this|that)\s+(b)egun\b", re.I)  # SmolLM2's "Where It Begun"
 
 
+def _without_shared_subtitle(sections: list[dict[str, Any]]) -> None:
+    """Titles without the subtitle all of them end with, which tells no section from
+    another (SmolLM2's "Where It Begins: The Leaf's Transformation", "How It Works: The
+    Leaf's Transformation"... for 'Why leaves change color')."""
+    parts = [section["title"].partition(":") for section in sections]
+    subtitles = {subtitle.strip().lower() for _, _, subtitle in parts}
+    if len(parts) > 1 and len(subtitles) == 1 and "" not in subtitles:
+        for section, (title, _, _) in zip(sections, parts, strict=True):
+            section["title"] = title
+
+
 def _as_title(topic: str) -> str:
     topic = topic.strip()
     return topic[:1].upper() + topic[1:]
@@ -117,6 +128,7 @@ class GenerateOutline(AsyncNode):
             schema=OUTLINE_SCHEMA,
             stream=False,
         )
+        _without_shared_subtitle(outline["sections"])
         for section in outline["sections"]:
             title = _NUMBERED_AFTER.sub("", _NUMBERED.sub("", section["title"]))
             title = _ARTICLE_BEFORE_QUESTION.sub("", title.strip())  # "The How It Works"

@@ -149,6 +149,9 @@ async def test_section_titles_say_what_the_small_model_meant(tmp_path: Path) -> 
         "How It Works",
         "Why It Matters Today",
     ]
+    # 'Why leaves change color': one subtitle after every title says nothing of each
+    titles = [f"{part}: The Leaf's Transformation" for part in ("Origins", "Cafes", "Today")]
+    assert await article_headings(tmp_path / "2", titles) == ["Origins", "Cafes", "Today"]
     meta = "The How It Works section of an article about volcanoes is filled with facts."
     assert checks.tidy(meta) == ""  # ... and said so in its text
 
@@ -695,6 +698,13 @@ def test_tidy_drops_the_article_going_on_about_itself() -> None:
         "Cats purr when they are content.\n"
         "An article about how cats purr appeared in a journal in 1991."
     )
+    # 'How honey is made', SmolLM2-135M again
+    text = (
+        "The first paragraph delves into the history behind creating pure honey. "
+        "Bees fan nectar with their wings.\n"
+        "This article is replete with vivid details and anecdotes."
+    )
+    assert checks.tidy(text) == "Bees fan nectar with their wings."
 
 
 def test_tidy_drops_the_prompt_said_back() -> None:
