@@ -455,17 +455,22 @@ _OPENS_SENTENCE = re.compile(r"(^|[.!?][\"')\]]*[ \t]*)$", re.MULTILINE)  # befo
 
 
 def without_title_said(text: str, title: str, topic: str) -> str:
-    """The text without a first line that only says its section's title (and the topic)
-    again, as a label above it: SmolLM2 opened the section 'The Basics' of 'Why cats
-    purr' with "The Basics of the Why Cats Purr:". The article has the heading already."""
+    """The text without a first line, or the start of one before a colon, that only says
+    its section's title (and the topic) again: the article has the heading already.
+    SmolLM2 opened the section 'The Basics' of 'Why cats purr' with "The Basics of the
+    Why Cats Purr:", another with "The history of the bicycle.", another with "The
+    Process of Making Honey: A tale that..."."""
     first, _, rest = text.strip().partition("\n")
-    label = first.strip()
-    if not rest.strip() or words(label) > MAX_HEADING_WORDS or label[-1:] in ".!?":
+    label, colon, after = first.partition(":")
+    if not colon:
+        label, after = first, ""
+    after = after.strip()
+    if not (after or rest.strip()) or words(label) > MAX_HEADING_WORDS:
         return text
     said = topic_words(label)
-    if said and _found(said, topic_words(f"{title} {topic}")) == said:
-        return rest.strip()
-    return text
+    if not said or _found(said, topic_words(f"{title} {topic}")) != said:
+        return text
+    return "\n".join(part for part in (after[:1].upper() + after[1:], rest.strip()) if part)
 
 
 def adds_little(text: str, more: str) -> bool:

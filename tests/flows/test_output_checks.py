@@ -751,10 +751,24 @@ def test_a_section_does_not_open_with_its_title_again() -> None:
     said = checks.without_title_said
     assert said(f"The Basics of the Why Cats Purr:\n{body}", "The Basics", "Why cats purr") == body
     assert said(f"The Basics\n{body}", "The Basics", "Why cats purr") == body
+    # and the first lines of 'Where It Begins' in 'The history of the bicycle' and of
+    # 'The Process of Making Honey' in 'How honey is made', the next day
+    story = "Early riders pushed themselves along with their feet."
+    begins = said(
+        f"The history of the bicycle.\n{story}", "Where It Begins", "history of the bicycle"
+    )
+    assert begins == story
+    making = said(
+        "The Process of Making Honey: a tale passed down through generations.",
+        "The Process of Making Honey",
+        "How honey is made",
+    )
+    assert making == "A tale passed down through generations."
     for kept in (
         f"Cats purr for three reasons:\n{body}",  # says more than the title
-        "The basics of purring are simple.\nCats purr.",  # a sentence, not a label
+        "The basics of purring are simple.\nCats purr.",  # says more than the title
         "The Basics of Why Cats Purr:",  # nothing after it
+        "Cats purr.",  # ... nor here
     ):
         assert said(kept, "The Basics", "Why cats purr") == kept
 
