@@ -69,7 +69,7 @@ _META = re.compile(
     r"requirements)\b|rewritten (text|version|paragraph)s?\b|the original (article|text|"
     r"paragraph|section)\b|original (text|sentences?|paragraphs?|version|draft)[^.!?]{0,40}? "
     r"(was|were|has been|have been) (rewritten|reorganized|rephrased|restructured)\b"
-    r"|in this (article|essay)\b|(the|this) (article|essay) ((on|about) "
+    r"|in this (article|essay)\b|(the|this) (article|essay),? ((on|about) "
     r"[^.!?]{0,80}?|[\"“][^\"”]{1,80}[\"”] )?(will|explores|discusses|delves|covers|examines|"
     r"highlights|focuses|provides|describes|aims|begins|opens|starts|continues|concludes|closes|"
     r"ends with|is (a testament|(filled|replete|full|packed) with|an? (\w+ )?reminder|"

@@ -702,7 +702,8 @@ def test_tidy_drops_the_article_going_on_about_itself() -> None:
     text = (
         "The first paragraph delves into the history behind creating pure honey. "
         "Bees fan nectar with their wings.\n"
-        "This article is replete with vivid details and anecdotes."
+        "This article is replete with vivid details and anecdotes.\n"
+        'The article, "In a Nutshell: The Story of Honey," explores the process.'
     )
     assert checks.tidy(text) == "Bees fan nectar with their wings."
 
