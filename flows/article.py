@@ -98,6 +98,15 @@ _ARTICLE_BEFORE_QUESTION = re.compile(r"^(the|an?)\s+(?=(how|why|what|where|when
 _IT_BEGUN = re.compile(r"\b(it|they|this|that)\s+(b)egun\b", re.I)  # SmolLM2's "Where It Begun"
 
 
+def _heading(title: str) -> str:
+    """A section title as a heading: without the numbers a model puts around it, "The"
+    before a question word ("The How It Works") and "Begun" for "Began"."""
+    title = _NUMBERED_AFTER.sub("", _NUMBERED.sub("", title))
+    title = _ARTICLE_BEFORE_QUESTION.sub("", title.strip())
+    title = _IT_BEGUN.sub(lambda m: f"{m[1]} {m[2]}egan", title)
+    return title.strip(' ,.;:-"')
+
+
 def _without_shared_subtitle(sections: list[dict[str, Any]]) -> None:
     """Titles without the subtitle all of them end with, which tells no section from
     another (SmolLM2's "Where It Begins: The Leaf's Transformation", "How It Works: The
@@ -130,10 +139,7 @@ class GenerateOutline(AsyncNode):
         )
         _without_shared_subtitle(outline["sections"])
         for section in outline["sections"]:
-            title = _NUMBERED_AFTER.sub("", _NUMBERED.sub("", section["title"]))
-            title = _ARTICLE_BEFORE_QUESTION.sub("", title.strip())  # "The How It Works"
-            title = _IT_BEGUN.sub(lambda m: f"{m[1]} {m[2]}egan", title)
-            section["title"] = title.strip(' ,.;:-"')
+            section["title"] = _heading(section["title"])
             section["points"] = [p.strip() for p in section["points"] if checks.is_prose(p)]
         checks.refuse(
             self, checks.outline_problem(topic, outline["title"], outline["sections"]), outline
@@ -281,12 +287,13 @@ def _editor_notes(shared: Any) -> str:
     return "".join(f"\n{n}" for n in notes)
 
 
-async def _body(section: str) -> str:
-    """A rewritten section without the headings the model repeated (the article has its own)."""
+async def _body(section: str, title: str, topic: str) -> str:
+    """A rewritten section without the headings and the title the model repeated (the
+    article has its own)."""
     lines = (await checks.tidied(section)).splitlines()
     while lines and (not lines[0].strip() or lines[0].lstrip().startswith("#")):
         lines.pop(0)
-    return "\n".join(lines).strip()
+    return checks.without_title_said("\n".join(lines).strip(), title, topic)
 
 
 def _markdown(sections: list[dict[str, Any]], texts: list[str]) -> str:
@@ -349,11 +356,12 @@ class ApplyStyle(AsyncParallelBatchNode):
                     + item.get("notes", "")
                     + checks.retry_note(self)
                     + f"\n\n{item['text']}"
-                )
+                ),
+                item["title"],
+                item["topic"],
             )
             if f"in {style}".lower() not in item["text"].lower():  # else the draft said it
                 styled = checks.without_instruction(styled, f"in {style}")
-            styled = checks.without_title_said(styled, item["title"], item["topic"])
             checks.refuse(self, checks.rewrite_problem(item["text"], styled, keep=KEEP), styled)
             return styled
 

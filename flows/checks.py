@@ -425,6 +425,9 @@ def topic_words(topic: str) -> set[str]:
     }
 
 
+_OPENS_SENTENCE = re.compile(r"(^|[.!?][\"')\]]*[ \t]*)$", re.MULTILINE)  # before a sentence
+
+
 def without_instruction(text: str, instruction: str) -> str:
     """The text without the words of an instruction its prompt gave, said back (SmolLM2,
     asked to rewrite a section "in a warm, conversational style", wrote "Why cats purr in
@@ -432,7 +435,7 @@ def without_instruction(text: str, instruction: str) -> str:
     style is..."): a line ending in a colon that says them goes whole; in a sentence the
     words go, and a sentence they opened starts with its next word."""
     said = re.compile(
-        rf"(?P<lead>[ \t]*)\b{re.escape(instruction)}\b(?P<gap>,?[ \t]*)(?P<next>\w?)",
+        rf"(?P<lead>[ \t]*)\b{re.escape(instruction)}\b,?[ \t]*(?P<next>\w?)",
         re.IGNORECASE,
     )
     if not said.search(text):
@@ -449,9 +452,6 @@ def without_instruction(text: str, instruction: str) -> str:
         return f" {match['next']}" if match["next"] else ""
 
     return said.sub(cut, "\n".join(lines)).strip()
-
-
-_OPENS_SENTENCE = re.compile(r"(^|[.!?][\"')\]]*[ \t]*)$", re.MULTILINE)  # before a sentence
 
 
 def without_title_said(text: str, title: str, topic: str) -> str:
