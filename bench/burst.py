@@ -10,7 +10,10 @@ so a server that only waits on its model finishes them all in a little over
 counted 3 calls too, for a one-call style pass; `issue_critical_path_s` keeps that
 figure, the same now.) The model is `bench.fake_llm.ArticleLLM`, whose answers pass the
 flow's checks first time. Connection-level failures (refused, reset, dropped) are
-counted apart from HTTP errors, for the POSTs and for the streams.
+counted apart from HTTP errors, for the POSTs and for the streams. GenFlow's client asks
+the POST for the stream (`Accept: text/event-stream`: one request a job, as a client
+that starts and follows a job would); `genflow_two_requests` runs the same burst with a
+POST and then a `GET /api/jobs/<id>/events` a job, as the client did before.
 
 A second part opens `connections` connections at once, each doing one cheap request
 (`GET /api/health`), and counts the ones refused or reset.
@@ -35,7 +38,7 @@ import psutil
 from bench.load import session
 from bench.report import table
 from bench.servers import BaselineProcess, GenFlowProcess
-from bench.sse import genflow_done, read_sse
+from bench.sse import Received, genflow_done, read_sse
 from bench.stats import ratio, summary
 
 NAME = "burst"
@@ -75,6 +78,8 @@ class Target:
     done: Callable[[dict[str, Any]], bool]
     ok: Callable[[dict[str, Any]], bool]
     health: str
+    # Create and follow in one request (the stream answers the POST), where the server can.
+    open_stream: Callable[[aiohttp.ClientSession, int, Received], Awaitable[Received]] | None = None
 
 
 async def job_burst(n: int, target: Target, pid: int) -> dict[str, Any]:
@@ -89,24 +94,16 @@ async def job_burst(n: int, target: Target, pid: int) -> dict[str, Any]:
         await gate.wait()
         sent = time.time()
         try:
-            job_id = await target.create(http, index)
-        except CONNECTION_ERRORS as exc:
-            tally.refused_create += 1
-            tally.note(exc)
-            return
-        if job_id is None:
-            tally.failed += 1
-            return
-        tally.created.append(time.time() - sent)
-        try:
-            received = await read_sse(http, target.events_url(job_id), done=target.done)
+            received = await _start(http, index, target, tally, sent)
         except CONNECTION_ERRORS as exc:
             tally.refused_stream += 1
             tally.note(exc)
             return
-        if received.status != 200 or not received.events or not target.ok(received.events[-1][1]):
+        if received is None:
+            return
+        if not received.ended or not received.events or not target.ok(received.events[-1][1]):
             tally.failed += 1
-            tally.note(RuntimeError(f"job {job_id}: {received.status} {received.events[-1:]}"))
+            tally.note(RuntimeError(f"{received.status} {received.events[-1:]}"))
             return
         tally.finished.append((sent, received.events[-1][0]))
 
@@ -137,6 +134,38 @@ async def job_burst(n: int, target: Target, pid: int) -> dict[str, Any]:
         # The client shares the machine: its CPU is what the server could not have.
         "client_cpu_ms_per_job": round(client_seconds / n * 1000, 1),
     }
+
+
+async def _start(
+    http: aiohttp.ClientSession, index: int, target: Target, tally: Tally, sent: float
+) -> Received | None:
+    """Create job `index` and follow it (None: its creation failed, as tallied)."""
+    if target.open_stream is not None:
+        received = Received()
+        try:
+            await target.open_stream(http, index, received)
+        except CONNECTION_ERRORS as exc:
+            if received.status:  # the stream broke after its answer began
+                raise
+            tally.refused_create += 1
+            tally.note(exc)
+            return None
+        if received.status >= 300:
+            tally.failed += 1
+            return None
+        tally.created.append(received.opened - sent)
+        return received
+    try:
+        job_id = await target.create(http, index)
+    except CONNECTION_ERRORS as exc:
+        tally.refused_create += 1
+        tally.note(exc)
+        return None
+    if job_id is None:
+        tally.failed += 1
+        return None
+    tally.created.append(time.time() - sent)
+    return await read_sse(http, target.events_url(job_id), done=target.done)
 
 
 def _main_thread_cpu(process: psutil.Process) -> float:
@@ -192,9 +221,8 @@ async def alone(target: Target) -> float:
     """One job on an idle server, POST to its end: the floor a burst is measured against."""
     async with session(target.token) as http:
         sent = time.time()
-        job_id = await target.create(http, -1)
-        assert job_id is not None, "the warm-up job was refused"
-        received = await read_sse(http, target.events_url(job_id), done=target.done)
+        received = await _start(http, -1, target, Tally(), sent)
+        assert received is not None, "the warm-up job was refused"
         assert received.events and target.ok(received.events[-1][1]), received.events[-1:]
         return round(received.events[-1][0] - sent, 2)
 
@@ -219,15 +247,25 @@ def _created(key: str) -> Callable[[aiohttp.ClientResponse], Awaitable[str | Non
     return read
 
 
-def genflow_target(server: GenFlowProcess) -> Target:
+def genflow_target(server: GenFlowProcess, *, one_request: bool = True) -> Target:
+    """GenFlow's jobs: created and followed in one request (`POST /api/jobs` answering
+    with the event stream), or with `one_request=False` in two (the POST, then `GET
+    /api/jobs/<id>/events`), as before that answer existed."""
     base, read = server.base_url, _created("id")
 
+    def body(index: int) -> dict[str, Any]:
+        return {"flow": "article", "input": {"topic": f"topic {index}"}}
+
     async def create(http: aiohttp.ClientSession, index: int) -> str | None:
-        body = {"flow": "article", "input": {"topic": f"topic {index}"}}
-        async with http.post(f"{base}/api/jobs", json=body) as response:
+        async with http.post(f"{base}/api/jobs", json=body(index)) as response:
             return await read(response)
 
+    async def open_stream(http: aiohttp.ClientSession, index: int, received: Received) -> Received:
+        url = f"{base}/api/jobs"
+        return await read_sse(http, url, create=body(index), received=received)
+
     return Target(
+        open_stream=open_stream if one_request else None,
         base_url=base,
         token=server.token,
         create=create,
@@ -262,15 +300,16 @@ async def run(
     latency = latency_ms / 1000
     critical = CRITICAL_CALLS * latency
     issue_critical = ISSUE_CRITICAL_CALLS * latency
-    server = GenFlowProcess.make(tmp / "burst-genflow", latency, bench_llm_answers="article")
-    await server.start_async()
-    try:
-        genflow = await measure(
-            genflow_target(server), server.pid, jobs=jobs, connections=connections
-        )
-    finally:
-        server.stop()
-    results: dict[str, Any] = {"genflow": genflow}
+    results: dict[str, Any] = {}
+    for key, one_request in (("genflow", True), ("genflow_two_requests", False)):
+        server = GenFlowProcess.make(tmp / f"burst-{key}", latency, bench_llm_answers="article")
+        await server.start_async()
+        try:
+            target = genflow_target(server, one_request=one_request)
+            results[key] = await measure(target, server.pid, jobs=jobs, connections=connections)
+        finally:
+            server.stop()
+    genflow = results["genflow"]
     if baseline:
         seed = await BaselineProcess(latency, threads=BASELINE_THREADS).start()
         try:
@@ -302,7 +341,11 @@ async def run(
 def render(result: dict[str, Any]) -> str:
     params = result["params"]
     rows = []
-    for label, key in (("GenFlow", "genflow"), ("seed baseline", "baseline")):
+    for label, key in (
+        ("GenFlow", "genflow"),
+        ("GenFlow, POST then GET", "genflow_two_requests"),
+        ("seed baseline", "baseline"),
+    ):
         if key not in result:
             continue
         r, c = result[key], result[key]["connection_burst"]

@@ -24,38 +24,65 @@ import psutil
 from bench.load import post_json, session
 from bench.report import table
 from bench.servers import BaselineProcess, GenFlowProcess
-from bench.sse import Received, genflow_done, live_latencies, read_sse
+from bench.sse import Received, live_latencies, read_sse
 from bench.stats import ratio, summary
 from tests.fakes.openai_server import FakeOpenAIProcess
 
 NAME = "concurrent_jobs"
 CONNECTS = 64  # POSTs in flight at once: Hypercorn's listen backlog is 100
 
-Start = Callable[[aiohttp.ClientSession, int], Awaitable[str]]
+# Start job `index` and follow it to its end, calling `created()` once it exists.
+StartAndFollow = Callable[[aiohttp.ClientSession, int, Callable[[], None]], Awaitable[Received]]
+
+
+def create_then_follow(
+    create: Callable[[aiohttp.ClientSession, int], Awaitable[str]],
+    follow_url: Callable[[str], str],
+    done: Callable[[dict[str, Any]], bool],
+) -> StartAndFollow:
+    """Two requests a job: `create` answers its id, then its events are read."""
+
+    async def start(
+        http: aiohttp.ClientSession, index: int, created: Callable[[], None]
+    ) -> Received:
+        job_id = await create(http, index)
+        created()
+        return await read_sse(http, follow_url(job_id), done=done)
+
+    return start
 
 
 async def drive(
     n: int,
-    start: Start,
-    follow_url: Callable[[str], str],
+    start: StartAndFollow,
     *,
     token: str | None,
-    done: Callable[[dict[str, Any]], bool],
     ok: Callable[[dict[str, Any]], bool],
     pid: int,
 ) -> dict[str, Any]:
-    """Start `n` jobs at once, follow each to its end; throughput, times, latencies, CPU."""
+    """Start `n` jobs at once, follow each to its end; throughput, times, latencies, CPU.
+    At most `CONNECTS` jobs are being created at a time."""
     slots = asyncio.Semaphore(CONNECTS)
     cpu = psutil.Process(pid)
     cpu_before = sum(cpu.cpu_times()[:2])
 
     async def one(http: aiohttp.ClientSession, index: int) -> tuple[float, float, Received]:
-        async with slots:
-            sent = time.time()
-            job_id = await start(http, index)
-        received = await read_sse(http, follow_url(job_id), done=done)
+        await slots.acquire()
+        held = True
+
+        def created() -> None:
+            nonlocal held
+            if held:
+                held = False
+                slots.release()
+
+        sent = time.time()
+        try:
+            received = await start(http, index, created)
+        finally:
+            created()
         if not (received.ended and received.events and ok(received.events[-1][1])):
-            raise RuntimeError(f"job {job_id} did not succeed: {received.events[-1:]}")
+            raise RuntimeError(f"job {index} did not succeed: {received.events[-1:]}")
         return sent, received.events[-1][0], received
 
     async with session(token) as http:
@@ -82,18 +109,18 @@ async def drive(
 async def genflow_jobs(n: int, server: GenFlowProcess) -> dict[str, Any]:
     await server.start_async()
     try:
-        base = server.base_url
+        url = f"{server.base_url}/api/jobs"
 
-        async def start(http: aiohttp.ClientSession, index: int) -> str:
+        async def start(
+            http: aiohttp.ClientSession, index: int, created: Callable[[], None]
+        ) -> Received:  # one request: the POST answers with the job's event stream
             body = {"flow": "article", "input": {"topic": f"topic {index}"}}
-            return (await post_json(http, f"{base}/api/jobs", body))["id"]
+            return await read_sse(http, url, create=body, on_open=created)
 
         return await drive(
             n,
             start,
-            lambda job_id: f"{base}/api/jobs/{job_id}/events",
             token=server.token,
-            done=genflow_done,
             ok=lambda e: e["type"] == "job.completed",
             pid=server.pid,
         )
@@ -106,18 +133,17 @@ async def baseline_jobs(n: int, latency: float, threads: int) -> dict[str, Any]:
     try:
         base = server.base_url
 
-        async def start(http: aiohttp.ClientSession, index: int) -> str:
+        async def create(http: aiohttp.ClientSession, index: int) -> str:
             body = {"topic": f"topic {index}"}
             return (await post_json(http, f"{base}/start-job", body))["job_id"]
 
-        return await drive(
-            n,
-            start,
+        start = create_then_follow(
+            create,
             lambda job_id: f"{base}/progress/{job_id}",
-            token=None,
             done=lambda e: e.get("step") in ("complete", "error"),
-            ok=lambda e: e.get("step") == "complete",
-            pid=server.pid,
+        )
+        return await drive(
+            n, start, token=None, ok=lambda e: e.get("step") == "complete", pid=server.pid
         )
     finally:
         server.stop()

@@ -46,15 +46,28 @@ async def read_sse(
     headers: dict[str, str] | None = None,
     done: Callable[[dict[str, Any]], bool] = genflow_done,
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    create: dict[str, Any] | None = None,
+    received: Received | None = None,
+    on_open: Callable[[], None] | None = None,
 ) -> Received:
-    """Read `url` until `done(event)` or the end of the stream; `on_event` sees each event."""
-    received = Received()
-    async with session.get(
-        url, headers={"Accept": "text/event-stream", **(headers or {})}
-    ) as response:
+    """Read `url` until `done(event)` or the end of the stream; `on_event` sees each event.
+    With `create`, the stream is the answer to POSTing it (GenFlow's `POST /api/jobs` with
+    `Accept: text/event-stream`: the job is created and followed in one request).
+    `received`, if given, is filled as the events come (and kept if the read fails);
+    `on_open` is called when the answer's head has arrived."""
+    received = received if received is not None else Received()
+    accept = {"Accept": "text/event-stream", **(headers or {})}
+    request = (
+        session.get(url, headers=accept)
+        if create is None
+        else session.post(url, json=create, headers=accept)
+    )
+    async with request as response:
         received.status = response.status
         received.opened = time.time()
-        if response.status != 200:
+        if on_open is not None:
+            on_open()
+        if response.status != (200 if create is None else 201):
             await response.read()
             return received
         blocks = SSEBlocks()

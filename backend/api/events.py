@@ -91,13 +91,28 @@ async def job_events(job_id: str) -> Response | dict:
     after = (
         _after(header, "Last-Event-ID") if header else _after(request.args.get("after"), "after")
     )
+    return sse_response(job.id, after)
+
+
+def wants_stream() -> bool:
+    """Whether a request that answers JSON by default asked for the event stream instead:
+    its Accept header prefers `text/event-stream` (`*/*` or none stays JSON)."""
+    accept = request.accept_mimetypes
+    return accept.best_match(["application/json", "text/event-stream"]) == "text/event-stream"
+
+
+def sse_response(
+    job_id: str, after: int, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """The job's events after `after` as Server-Sent Events, live until its terminal event."""
+    parts = services()
 
     async def stream() -> AsyncIterator[bytes]:
         parts.metrics.followers.inc()
         try:
             yield b"retry: 2000\n\n"
             async for batch in follow(
-                parts.store, parts.bus, job.id, after, parts.settings.heartbeat_seconds
+                parts.store, parts.bus, job_id, after, parts.settings.heartbeat_seconds
             ):
                 if not batch:
                     yield b": ping\n\n"
@@ -110,8 +125,9 @@ async def job_events(job_id: str) -> Response | dict:
 
     response = Response(
         stream(),
+        status=status,
         content_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
     )
     response.timeout = None
     return response

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, request
+from quart import Blueprint, Response, request
 
-from backend.api import schemas
+from backend.api import events, schemas
 from backend.api.common import int_arg, json_body, principal
 from backend.auth import Principal
 from backend.domain import Job, JobStatus
@@ -33,7 +33,11 @@ def shown(job: Job, caller: Principal) -> dict[str, Any]:
 
 
 @blueprint.post("/api/jobs")
-async def create_job() -> tuple[dict, int, dict]:
+async def create_job() -> tuple[dict, int, dict] | Response:
+    """201 with the job; or, asked with `Accept: text/event-stream`, 201 with the job's
+    event stream (`job.created` first, as `GET /api/jobs/<id>/events` would send it):
+    one request to start and follow a job, where two would cost the client a round trip
+    and the server a second request."""
     caller = principal()
     parts = services()
     body = await json_body(schemas.CREATE_JOB)
@@ -45,7 +49,10 @@ async def create_job() -> tuple[dict, int, dict]:
         review_timeout=body.get("review_timeout"),
         on_timeout=body.get("on_timeout"),
     )
-    return shown(job, caller), 201, {"Location": f"/api/jobs/{job.id}"}
+    location = {"Location": f"/api/jobs/{job.id}"}
+    if events.wants_stream():
+        return events.sse_response(job.id, 0, status=201, headers=location)
+    return shown(job, caller), 201, location
 
 
 async def _owner(caller: Principal, on_behalf_of: str | None) -> Principal:

@@ -288,6 +288,11 @@ def document() -> dict[str, Any]:
             "/api/jobs": {
                 "post": {
                     "summary": "Create and start a job",
+                    "description": (
+                        "201 with the job; with `Accept: text/event-stream`, 201 with its "
+                        "event stream instead (as `GET /api/jobs/{job_id}/events` sends it, "
+                        "from `job.created`), to start and follow it in one request"
+                    ),
                     "requestBody": {
                         "required": True,
                         "content": {

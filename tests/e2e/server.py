@@ -224,26 +224,29 @@ class SSERead:
 
 async def read_sse(
     http: httpx.AsyncClient,
-    job_id: str,
+    job_id: str | None,
     *,
     headers: dict[str, str] | None = None,
     params: dict[str, Any] | None = None,
     stop_after: int | None = None,
+    create: dict[str, Any] | None = None,
 ) -> SSERead:
     """Read the job's SSE stream until the server ends it (or `stop_after` durable events).
+    With `create` (and no `job_id`), the stream is the answer to `POST /api/jobs` of it.
 
     Callers bound it with `asyncio.wait_for`; a stream that never ends is a test failure.
     """
     blocks: list[SSEBlock] = []
     durable = 0
     async with http.stream(
-        "GET",
-        f"/api/jobs/{job_id}/events",
+        "GET" if create is None else "POST",
+        "/api/jobs" if create is not None else f"/api/jobs/{job_id}/events",
         headers={"Accept": "text/event-stream", **(headers or {})},
         params=params,
+        json=create,
         timeout=httpx.Timeout(10.0, read=None),
     ) as response:
-        if response.status_code != 200:
+        if response.status_code != (200 if create is None else 201):
             await response.aread()
             return SSERead(response.status_code, response.headers, [])
         current: list[str] = []

@@ -167,6 +167,55 @@ async def test_sse_stream_format_heartbeats_and_end(server: GenFlowServer) -> No
         assert durable == await stored_events(http, job_id), "SSE and the stored list agree"
 
 
+async def test_a_post_asking_for_the_stream_creates_the_job_and_follows_it(
+    server: GenFlowServer,
+) -> None:
+    """`POST /api/jobs` with `Accept: text/event-stream`: one request starts the job and
+    streams it, the same stream `GET .../events` gives, and the job is an ordinary one."""
+    async with server.client() as http:
+        body = {"flow": "article", "input": {"topic": "coffee"}}
+        read = await asyncio.wait_for(read_sse(http, None, create=body), STREAM_TIMEOUT)
+
+        assert read.status == 201
+        assert read.headers["content-type"].startswith("text/event-stream")
+        job_id = read.headers["location"].removeprefix("/api/jobs/")
+        for block in read.events:
+            assert_well_formed(block, job_id)
+        durable = read.durable
+        assert_contiguous(durable)
+        assert durable[0]["type"] == "job.created"
+        assert durable[0]["data"]["input"] == {"topic": "coffee"}
+        assert_one_terminal(durable)
+        article = durable[-1]["data"]["result"]["markdown"]
+        assert "## " in article and "coffee" in article.lower()
+        assert durable == await stored_events(http, job_id), "the stream and the stored list agree"
+        assert (await get_job(http, job_id))["status"] == "completed"
+
+        # the job's own stream, reconnected from the middle, goes on where it left off
+        middle = durable[len(durable) // 2]["seq"]
+        rest = await asyncio.wait_for(
+            read_sse(http, job_id, headers={"Last-Event-ID": str(middle)}), STREAM_TIMEOUT
+        )
+        assert rest.durable == durable[middle:]
+
+
+async def test_a_refused_post_asking_for_the_stream_answers_json(server: GenFlowServer) -> None:
+    """A mistake is a JSON error saying what to fix, not a stream, and starts nothing."""
+    async with server.client() as http:
+        before = (await http.get("/api/jobs", params={"limit": 100})).json()["jobs"]
+        response = await http.post(
+            "/api/jobs",
+            json={"flow": "article", "input": {}},
+            headers={"Accept": "text/event-stream"},
+        )
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/json")
+        (problem,) = response.json()["error"]["details"]
+        assert problem["field"] == "input" and "'topic' is a required" in problem["message"]
+        after = (await http.get("/api/jobs", params={"limit": 100})).json()["jobs"]
+        assert after == before
+
+
 # -- 2. reconnecting ---------------------------------------------------------------------
 
 
