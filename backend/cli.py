@@ -274,22 +274,21 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.cli_follow import follow_job, refused
+    from backend.cli_follow import refused, run_job
     from backend.client import APIError, GenFlowClient, default_token
 
     token = settings.api_token or default_token(settings.data_dir)
+    inputs = parse_inputs(args.inputs)
     async with GenFlowClient(settings.api_url, token) as client:
+        if not args.no_wait:  # one request: the job's events answer its creation
+            return await run_job(client, args.flow, inputs, **review_terms(args))
         try:
-            job = await client.create_job(
-                args.flow, parse_inputs(args.inputs), **review_terms(args)
-            )
+            job = await client.create_job(args.flow, inputs, **review_terms(args))
         except APIError as exc:
             return refused(exc)
         print(f"job {job['id']} ({args.flow}) started", file=sys.stderr)
-        if args.no_wait:
-            print(job["id"])
-            return 0
-        return await follow_job(client, job)
+        print(job["id"])
+        return 0
 
 
 async def _session(settings: Settings, args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, TextIO
 
 from backend.client import APIError, GenFlowClient
@@ -157,14 +157,33 @@ async def follow_job(
     """Follow a job from its snapshot (the create response) until it ends; answer reviews
     at the prompt. Exit code 0 only when it completed."""
     terminal = terminal or TerminalView(JobView.from_job(job))
-    job_id = terminal.view.job_id
     if not terminal.view.finished:
-        stream = client.follow(job_id, after=terminal.view.last_seq)
+        stream = client.follow(terminal.view.job_id, after=terminal.view.last_seq)
         async with contextlib.aclosing(stream) as events:
-            async for event in events:
-                if await _handle(client, terminal, event):
-                    break
+            await _show_until_the_end(client, terminal, events)
     return 0 if terminal.view.status == "completed" else 1
+
+
+async def run_job(client: GenFlowClient, flow: str, input_: dict[str, Any], **terms: Any) -> int:
+    """Start a job and follow it in one request (`GenFlowClient.start`) until it ends;
+    answer reviews at the prompt. Exit code 0 only when it completed, 1 if refused."""
+    async with contextlib.aclosing(client.start(flow, input_, **terms)) as events:
+        try:
+            created = await anext(events)
+        except APIError as exc:
+            return refused(exc)
+        sys.stderr.write(f"job {created['job_id']} ({flow}) started\n")
+        terminal = TerminalView(JobView(job_id=created["job_id"]).apply(created))
+        await _show_until_the_end(client, terminal, events)
+    return 0 if terminal.view.status == "completed" else 1
+
+
+async def _show_until_the_end(
+    client: GenFlowClient, terminal: TerminalView, events: AsyncIterator[Event]
+) -> None:
+    async for event in events:
+        if await _handle(client, terminal, event):
+            break
 
 
 async def _handle(client: GenFlowClient, terminal: TerminalView, event: Event) -> bool:

@@ -2,7 +2,8 @@
 
 The one way `ui/`, `bots/`, the CLI and the end-to-end tests talk to a GenFlow server.
 `follow()` reads a job's Server-Sent Events and reconnects with `Last-Event-ID` when the
-connection drops, so a caller sees every durable event exactly once.
+connection drops, so a caller sees every durable event exactly once; `start()` creates a
+job and reads its events in the same request (`genflow run`), then follows the same way.
 """
 
 from __future__ import annotations
@@ -181,6 +182,49 @@ class GenFlowClient:
         body: dict[str, Any] = {"flow": flow, "input": input_}
         body.update(_review_terms(reviewers, review_timeout, on_timeout))
         return (await self._request("POST", "/api/jobs", json=body)).json()
+
+    async def start(
+        self,
+        flow: str,
+        input_: dict[str, Any],
+        *,
+        reviewers: list[str] | None = None,
+        review_timeout: float | None = None,
+        on_timeout: str | None = None,
+        reconnect_delay: float = 1.0,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Start a job and follow it, in one request (`POST /api/jobs` asking for its
+        event stream): every event from `job.created` to the terminal one. A refused job
+        raises `APIError` before any event; a stream that breaks goes on with `follow`."""
+        body: dict[str, Any] = {"flow": flow, "input": input_}
+        body.update(_review_terms(reviewers, review_timeout, on_timeout))
+        job_id, last = None, 0
+        try:
+            async with self._http.stream(
+                "POST",
+                "/api/jobs",
+                json=body,
+                headers={**self._person_headers, "Accept": "text/event-stream"},
+                timeout=httpx.Timeout(30.0, read=None),
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _error(response)
+                job_id = response.headers["Location"].rsplit("/", 1)[-1]
+                async for event in _sse_events(response):
+                    last = event.get("seq") or last
+                    yield event
+                    if event["type"] in TERMINAL_EVENTS:
+                        return
+        except httpx.TransportError as exc:
+            if job_id is None:  # the job may not exist: nothing to follow
+                raise Unreachable(self.base_url, str(exc) or type(exc).__name__) from exc
+        assert job_id is not None
+        async with contextlib.aclosing(
+            self.follow(job_id, last, reconnect_delay=reconnect_delay)
+        ) as rest:
+            async for event in rest:
+                yield event
 
     async def job(self, job_id: str) -> dict[str, Any]:
         return (await self._request("GET", f"/api/jobs/{job_id}")).json()
@@ -446,14 +490,20 @@ class GenFlowClient:
             if response.status_code >= 400:
                 await response.aread()
                 raise _error(response)
-            data: list[str] = []
-            async for line in response.aiter_lines():
-                if line == "":
-                    if data:
-                        yield json.loads("\n".join(data))
-                        data = []
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip())
+            async for event in _sse_events(response):
+                yield event
+
+
+async def _sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    """The events of a Server-Sent Events response, as they arrive."""
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if line == "":
+            if data:
+                yield json.loads("\n".join(data))
+                data = []
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())
 
 
 def _review_terms(

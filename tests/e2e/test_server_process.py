@@ -288,14 +288,23 @@ async def test_two_followers_get_the_same_full_sequence(server: GenFlowServer) -
 # -- 4. crash while running --------------------------------------------------------------
 
 
-async def test_sigkill_while_running_resumes_from_checkpoint(crashable: GenFlowServer) -> None:
+@pytest.mark.parametrize("one_request", [False, True], ids=["create-then-follow", "start"])
+async def test_sigkill_while_running_resumes_from_checkpoint(
+    crashable: GenFlowServer, one_request: bool
+) -> None:
+    """Followed with `follow` after `create_job`, or started and followed in one request
+    (`start`): either way the client sees every durable event once, across the crash."""
     await crashable.start_async()
     async with GenFlowClient(crashable.base_url, crashable.token) as api:
-        job_id = (await api.create_job("article", {"topic": "coffee"}))["id"]
+        if one_request:
+            stream = api.start("article", {"topic": "coffee"}, reconnect_delay=0.2)
+        else:
+            created = await api.create_job("article", {"topic": "coffee"})
+            stream = api.follow(created["id"], reconnect_delay=0.2)
         seen: list[dict[str, Any]] = []
 
         async def follow_across_the_crash() -> None:
-            async for event in api.follow(job_id, reconnect_delay=0.2):
+            async for event in stream:
                 seen.append(event)
 
         follower = asyncio.create_task(follow_across_the_crash())
@@ -308,6 +317,7 @@ async def test_sigkill_while_running_resumes_from_checkpoint(crashable: GenFlowS
                 assert time.monotonic() < deadline, f"no section written: {seen}"
                 await asyncio.sleep(0.02)
             await asyncio.sleep(0.4)  # let the finished batch item be checkpointed
+            job_id = seen[0]["job_id"]
             assert (await api.job(job_id))["status"] == "running"
             crashable.kill()
             assert crashable.proc.returncode == -signal.SIGKILL  # type: ignore[union-attr]
