@@ -184,20 +184,14 @@ class GenFlowClient:
         return (await self._request("POST", "/api/jobs", json=body)).json()
 
     async def start(
-        self,
-        flow: str,
-        input_: dict[str, Any],
-        *,
-        reviewers: list[str] | None = None,
-        review_timeout: float | None = None,
-        on_timeout: str | None = None,
-        reconnect_delay: float = 1.0,
+        self, flow: str, input_: dict[str, Any], *, reconnect_delay: float = 1.0, **terms: Any
     ) -> AsyncIterator[dict[str, Any]]:
-        """Start a job and follow it, in one request (`POST /api/jobs` asking for its
-        event stream): every event from `job.created` to the terminal one. A refused job
-        raises `APIError` before any event; a stream that breaks goes on with `follow`."""
+        """Start a job (with `create_job`'s review `terms`) and follow it, in one request
+        (`POST /api/jobs` asking for its event stream): every event from `job.created` to
+        the terminal one. A refused job raises `APIError` before any event; a stream that
+        breaks goes on with `follow`."""
         body: dict[str, Any] = {"flow": flow, "input": input_}
-        body.update(_review_terms(reviewers, review_timeout, on_timeout))
+        body.update(_review_terms(**terms))
         job_id, last = None, 0
         try:
             async with self._http.stream(
@@ -507,7 +501,9 @@ async def _sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]
 
 
 def _review_terms(
-    reviewers: list[str] | None, review_timeout: float | None, on_timeout: str | None
+    reviewers: list[str] | None = None,
+    review_timeout: float | None = None,
+    on_timeout: str | None = None,
 ) -> dict[str, Any]:
     """A job's review terms as a request body sends them (those given)."""
     terms = {"reviewers": reviewers, "review_timeout": review_timeout, "on_timeout": on_timeout}
