@@ -179,8 +179,7 @@ class GenFlowClient:
     ) -> dict[str, Any]:
         """Start a job; `reviewers` may decide its reviews, which wait at most
         `review_timeout` seconds before `on_timeout` is applied (docs/api.md)."""
-        body: dict[str, Any] = {"flow": flow, "input": input_}
-        body.update(_review_terms(reviewers, review_timeout, on_timeout))
+        body = _job_body(flow, input_, reviewers, review_timeout, on_timeout)
         return (await self._request("POST", "/api/jobs", json=body)).json()
 
     async def start(
@@ -190,20 +189,10 @@ class GenFlowClient:
         (`POST /api/jobs` asking for its event stream): every event from `job.created` to
         the terminal one. A refused job raises `APIError` before any event; a stream that
         breaks goes on with `follow`."""
-        body: dict[str, Any] = {"flow": flow, "input": input_}
-        body.update(_review_terms(**terms))
+        body = _job_body(flow, input_, **terms)
         job_id, last = None, 0
         try:
-            async with self._http.stream(
-                "POST",
-                "/api/jobs",
-                json=body,
-                headers={**self._person_headers, "Accept": "text/event-stream"},
-                timeout=httpx.Timeout(30.0, read=None),
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise _error(response)
+            async with self._event_stream("POST", "/api/jobs", json=body) as response:
                 job_id = response.headers["Location"].rsplit("/", 1)[-1]
                 async for event in _sse_events(response):
                     last = event.get("seq") or last
@@ -470,22 +459,26 @@ class GenFlowClient:
             await asyncio.sleep(reconnect_delay)
 
     async def _stream(self, job_id: str, after: int) -> AsyncIterator[dict[str, Any]]:
-        headers = {
-            **self._person_headers,
-            "Accept": "text/event-stream",
-            "Last-Event-ID": str(after),
-        }
+        path, resume = f"/api/jobs/{job_id}/events", {"Last-Event-ID": str(after)}
+        async with self._event_stream("GET", path, headers=resume) as response:
+            async for event in _sse_events(response):
+                yield event
+
+    @contextlib.asynccontextmanager
+    async def _event_stream(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> AsyncIterator[httpx.Response]:
+        """A request answered with Server-Sent Events (no read timeout: a job may wait
+        for hours); an error answer raises `APIError`."""
+        headers = {**self._person_headers, "Accept": "text/event-stream", **(headers or {})}
+        timeout = httpx.Timeout(30.0, read=None)
         async with self._http.stream(
-            "GET",
-            f"/api/jobs/{job_id}/events",
-            headers=headers,
-            timeout=httpx.Timeout(30.0, read=None),
+            method, path, headers=headers, timeout=timeout, **kwargs
         ) as response:
             if response.status_code >= 400:
                 await response.aread()
                 raise _error(response)
-            async for event in _sse_events(response):
-                yield event
+            yield response
 
 
 async def _sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
@@ -498,6 +491,11 @@ async def _sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]
                 data = []
         elif line.startswith("data:"):
             data.append(line[5:].lstrip())
+
+
+def _job_body(flow: str, input_: dict[str, Any], *terms: Any, **named: Any) -> dict[str, Any]:
+    """`POST /api/jobs`'s body: the flow, its input and the review terms given."""
+    return {"flow": flow, "input": input_, **_review_terms(*terms, **named)}
 
 
 def _review_terms(

@@ -54,6 +54,13 @@ def _wants_json() -> bool:
     )
 
 
+def wants_stream() -> bool:
+    """Whether a request that answers JSON by default asked for the event stream instead:
+    its Accept header prefers `text/event-stream` (`*/*` or none stays JSON)."""
+    accept = request.accept_mimetypes
+    return accept.best_match(["application/json", "text/event-stream"]) == "text/event-stream"
+
+
 CHUNK = 64 * 1024
 
 
@@ -92,13 +99,6 @@ async def job_events(job_id: str) -> Response | dict:
         _after(header, "Last-Event-ID") if header else _after(request.args.get("after"), "after")
     )
     return sse_response(job.id, after)
-
-
-def wants_stream() -> bool:
-    """Whether a request that answers JSON by default asked for the event stream instead:
-    its Accept header prefers `text/event-stream` (`*/*` or none stays JSON)."""
-    accept = request.accept_mimetypes
-    return accept.best_match(["application/json", "text/event-stream"]) == "text/event-stream"
 
 
 def sse_response(
