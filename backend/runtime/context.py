@@ -1,7 +1,10 @@
 """The runner's side of `flows.context.JobContext`: one per node execution.
 
 Progress and artifacts become durable events (through the job's EventWriter); streamed
-model text becomes live-only `llm.delta` events, coalesced to about ten per second.
+model text becomes live-only `llm.delta` events, coalesced to about ten per second. Text
+still held back goes out before any durable event the node records after it (a report,
+a retry, an artifact): a follower reads an answer's last words before what came next,
+not up to 100 ms after it.
 An artifact's id is derived from the job, node, visit and name, and it is stored with its
 `artifact.created` in one transaction, idempotently: a node that runs again after a
 crash leaves one artifact and one event behind, not two.
@@ -65,6 +68,7 @@ class NodeContext:
 
     def report(self, message: str, fraction: float | None, data: dict[str, Any]) -> None:
         payload = {**data, "node": self.node, "message": str(message), "fraction": fraction}
+        self.deltas_first()
         self.writer.append(NewEvent(EventType.NODE_PROGRESS, payload))
 
     def stream(self, text: str) -> None:
@@ -99,6 +103,7 @@ class NodeContext:
                 "node": self.node,
             },
         )
+        self.deltas_first()
         await self.writer.flush()  # the node's earlier reports come first
         stored = await self.store.save_artifact(artifact, created, fence=self.fence)
         if stored is None:
@@ -125,6 +130,17 @@ class NodeContext:
 
     # -- runner side -----------------------------------------------------------------
 
+    def deltas_first(self) -> None:
+        """Publish the text held back now, ahead of a durable event the caller is about
+        to record (from a worker thread: queued behind that thread's own `stream` calls,
+        and ahead of its `append`, which the writer queues the same way)."""
+        if threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self.deltas_first)
+            return
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self.flush_deltas()
+
     def flush_deltas(self) -> None:
         self._flush_handle = None
         if not self._pending:
@@ -143,9 +159,7 @@ class NodeContext:
         )
 
     def close(self) -> None:
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-        self.flush_deltas()
+        self.deltas_first()
 
     def usage(self) -> dict[str, Any] | None:
         if not (self.tokens_in or self.tokens_out):

@@ -350,7 +350,7 @@ class Runner:
                 return await execute_node(
                     node,
                     shared,
-                    on_retry=self._retry_reporter(name, writer),
+                    on_retry=self._retry_reporter(node_context),
                     batch=batch,
                     concurrency=self.settings.batch_concurrency,
                 )
@@ -476,16 +476,17 @@ class Runner:
             prices=self.settings.prices,
         )
 
-    def _retry_reporter(self, name: str, writer: EventWriter):
+    def _retry_reporter(self, node_context: NodeContext):
         async def on_retry(attempt: int, exc: BaseException, item: int | None) -> None:
             data: dict[str, Any] = {
-                "node": name,
+                "node": node_context.node,
                 "attempt": attempt,
                 "error": f"{type(exc).__name__}: {exc}",
             }
             if item is not None:
                 data["item"] = item
-            writer.append(NewEvent(EventType.NODE_RETRY, data))
+            node_context.deltas_first()  # the refused answer's last words, then the retry
+            node_context.writer.append(NewEvent(EventType.NODE_RETRY, data))
 
         return on_retry
 

@@ -257,6 +257,53 @@ async def test_model_text_streams_live_and_is_not_stored(tmp_path: Path) -> None
     assert not any(e["type"] == "llm.delta" for e in stored)
 
 
+async def test_streamed_text_reaches_followers_before_what_the_node_does_next(
+    tmp_path: Path,
+) -> None:
+    """An answer's last words are not held back behind the retry, report or artifact
+    the node records after them (they were, for up to the 100 ms coalescing interval)."""
+
+    class Talker(AsyncNode):
+        def __init__(self) -> None:
+            super().__init__(max_retries=2)
+
+        async def exec_async(self, prep_res: Any) -> str:
+            if self.cur_retry == 0:
+                context.stream("first ")
+                context.stream("try")
+                raise ValueError("refused")
+            context.stream("second try")
+            context.report("checked the answer")
+            context.stream(", a note")
+            await context.save_artifact(b"note", mime="text/plain", kind="text", name="n")
+            return "ok"
+
+    def build() -> AsyncFlow:
+        talker = Talker()
+        talker >> Finish()
+        return AsyncFlow(start=talker)
+
+    async with running_app(tmp_path, flows=spec("talker", build)) as h:
+        job = await h.create("talker", {})
+        subscription = h.services.bus.subscribe(job["id"])
+        text = ""
+        text_before: dict[str, str] = {}  # what a follower had read when each event came
+        while True:
+            item = await subscription.get(5)
+            assert item is not None, "no events"
+            if item.type == "llm.delta":
+                text += item.data["text"]
+            else:
+                text_before.setdefault(item.type, text)
+            if item.type == "job.completed":
+                break
+        subscription.close()
+    assert text == "first trysecond try, a note"
+    assert text_before["node.retry"].startswith("first try")
+    assert text_before["node.progress"].startswith("first trysecond try")
+    assert text_before["artifact.created"] == "first trysecond try, a note"
+
+
 async def test_one_flow_object_serves_many_concurrent_jobs(tmp_path: Path) -> None:
     llm = ScriptedLLM([Reply("answer", match="Task:", delay=0.05)])
     async with running_app(tmp_path, llm) as h:
