@@ -350,7 +350,9 @@ def repeats(text: str) -> int:
 
 def _without_cut_off_sentence(paragraph: str) -> str:
     """An unfinished sentence after finished ones on the last line is where the token
-    limit cut in: a short one is dropped, a long one only lacks its full stop. A line
+    limit cut in: a short one is dropped (with the list number before it: SmolLM2 ended
+    a section of 'How bees make honey' with "3. They Help Us to Improve", which left
+    "3." alone), a long one only lacks its full stop. A line
     that is one unpunctuated phrase (a poem's, a list's) is left alone, unless it is a
     long one or only stopwords (SmolLM2 ended a section of 'Why cats purr' with "The")."""
     head, _, line = paragraph.rpartition("\n")
@@ -363,7 +365,12 @@ def _without_cut_off_sentence(paragraph: str) -> str:
         cut = words(line) >= CUT_OFF_LINE_WORDS or _STOPWORDS.issuperset(line.lower().split())
         return head.rstrip() if head and cut else paragraph  # ... or a lone "The"
     if words(sentences[-1].group()) < CUT_OFF_WORDS:
-        line = line[: sentences[-1].start()].rstrip()
+        cut = sentences[-1].start()
+        if _MARKER.fullmatch(sentences[-2].group().strip()):  # the item's number goes too
+            cut = sentences[-2].start()
+        line = line[:cut].rstrip()
+        if not line:
+            return head.rstrip()
     else:
         line = line.rstrip(" ,;:-") + ("" if line.rstrip().endswith('"') else ".")
     return f"{head}\n{line}" if head else line

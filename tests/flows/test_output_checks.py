@@ -843,6 +843,17 @@ def test_tidy_drops_notes_on_the_rewrite_with_their_list_numbers() -> None:
     )
 
 
+def test_a_cut_off_list_item_goes_with_its_number() -> None:
+    """SmolLM2-135M's section of 'How bees make honey' (read in the article the embedded
+    model wrote): the token limit cut its third item, and the article showed "3." alone."""
+    said = "Bees are vital for their ecosystems, and for us."
+    assert checks.tidy(f"{said}\n\n3. They Help Us to Improve") == said
+    assert checks.tidy(f"{said}\n3. They Help Us to Improve") == said
+    assert checks.tidy(f"{said} 3. They Help") == said
+    finished = f"{said}\n\n3. They help us to improve our health."
+    assert checks.tidy(finished) == finished  # a whole item stays
+
+
 def test_a_section_title_is_not_a_file_name() -> None:
     """SmolLM2-135M titled a section of 'Why cats purr' "cat_purring.md"."""
     assert checks.heading_problem("cat_purring.md")
