@@ -92,7 +92,8 @@ def _progress(step: Step) -> str:
 
 def _retry(step: Step) -> str:
     retry = next(line for line in reversed(step.lines) if isinstance(line, Retry))
-    return f"  retry {step.node} (attempt {retry.attempt}): {retry.error}"
+    where = f", {retry.item_name}" if retry.item_name else ""
+    return f"  retry {step.node}{where} (attempt {retry.attempt}): {retry.error}"
 
 
 def _finished(step: Step) -> str:

@@ -82,6 +82,11 @@ class Retry:
     error: str
     item: int | None = None
 
+    @property
+    def item_name(self) -> str | None:
+        """Which of a batch's items failed, as people count ("item 3"); None for a node."""
+        return None if self.item is None else f"item {self.item + 1}"
+
 
 @dataclass(frozen=True)
 class Resumed:

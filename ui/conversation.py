@@ -233,7 +233,8 @@ def step_line(line: Progress | Retry | Resumed) -> str:
     if isinstance(line, Progress):
         return line.message
     if isinstance(line, Retry):
-        return f"retrying: {line.error}"
+        where = f" {line.item_name}" if line.item_name else ""
+        return f"retrying{where}: {line.error}"
     return "resumed after a restart"
 
 

@@ -46,6 +46,17 @@ def test_each_event_is_written_once_from_the_view() -> None:
     assert shown.view.status == "completed"
 
 
+def test_a_batch_items_retry_names_the_item() -> None:
+    shown = terminal()
+    for item in [
+        event(3, "node.started", 50, node="ApplyStyle", attempt=1),
+        event(4, "node.retry", 50, node="ApplyStyle", attempt=1, error="Refused", item=0),
+    ]:
+        shown.show(item)
+    err = cast(io.StringIO, shown.err).getvalue()
+    assert err.splitlines()[-1] == f"{bar(50)}   retry ApplyStyle, item 1 (attempt 1): Refused"
+
+
 class StubClient:
     """Streams the events after `after`, and records decisions."""
 

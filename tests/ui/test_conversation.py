@@ -227,6 +227,20 @@ def test_a_node_resumed_after_a_restart_keeps_its_step() -> None:
     assert view.messages()[-1]["content"] == "- resumed after a restart"
 
 
+def test_a_retry_says_which_item_of_a_batch_runs_again() -> None:
+    """The style pass rewrites three sections at once: "retrying" alone did not say which."""
+    error = "OutputRejected: the rewrite has 78 words but the original has 152"
+    view = view_of(
+        CREATED,
+        ("node.started", {"node": "ApplyStyle", "attempt": 1}),
+        ("node.retry", {"node": "ApplyStyle", "attempt": 1, "error": error, "item": 2}),
+        ("node.retry", {"node": "ApplyStyle", "attempt": 1, "error": "LLMError: timeout"}),
+    )
+    assert view.messages()[-1]["content"] == (
+        f"- retrying item 3: {error}\n- retrying: LLMError: timeout"
+    )
+
+
 def test_the_request_is_shown_once_even_when_the_page_showed_it_first() -> None:
     view = ChatView(JobView("job_1"))
     view.apply({"type": "job.created", "data": CREATED[1]})  # from the create response
