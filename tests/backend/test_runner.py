@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pocketflow import AsyncFlow, AsyncNode, AsyncParallelBatchNode, Node
+from pocketflow import AsyncFlow, AsyncNode, AsyncParallelBatchNode, BaseNode, Node
 
 from flows import context
 from flows.providers.scripted_llm import Reply, ScriptedLLM
@@ -35,6 +36,17 @@ class Finish(AsyncNode):
         return "default"
 
 
+def then_finish(make: Callable[[], BaseNode]) -> Callable[[], AsyncFlow]:
+    """A flow of one node (`make` builds it for each job), then `Finish`."""
+
+    def build() -> AsyncFlow:
+        node = make()
+        node >> Finish()
+        return AsyncFlow(start=node)
+
+    return build
+
+
 async def test_a_blocking_sync_node_does_not_freeze_the_server(tmp_path: Path) -> None:
     release = threading.Event()
 
@@ -49,12 +61,7 @@ async def test_a_blocking_sync_node_does_not_freeze_the_server(tmp_path: Path) -
             shared["value"] = exec_res
             return "default"
 
-    def build() -> AsyncFlow:
-        blocking = Blocking()
-        blocking >> Finish()
-        return AsyncFlow(start=blocking)
-
-    async with running_app(tmp_path, flows=spec("blocking", build)) as h:
+    async with running_app(tmp_path, flows=spec("blocking", then_finish(Blocking))) as h:
         job = await h.create("blocking", {})
         while not any(e["type"] == "node.progress" for e in await h.events(job["id"])):
             await asyncio.sleep(0.01)  # the API answers while the node blocks its thread
@@ -100,12 +107,8 @@ async def test_parallel_batch_respects_its_limit_and_retries_items_separately(
             shared["values"] = results
             return "default"
 
-    def build() -> AsyncFlow:
-        fan = Fan(max_retries=2)
-        fan >> Finish()
-        return AsyncFlow(start=fan)
-
-    async with running_app(tmp_path, flows=spec("fan", build)) as h:
+    flows = spec("fan", then_finish(lambda: Fan(max_retries=2)))
+    async with running_app(tmp_path, flows=flows) as h:
         job = await h.create("fan", {})
         done = await h.wait_for(job["id"])
         events = await h.events(job["id"])
@@ -136,12 +139,7 @@ async def test_a_crash_mid_batch_reruns_only_unfinished_items(tmp_path: Path) ->
             shared["values"] = results
             return "default"
 
-    def build() -> AsyncFlow:
-        fan = Fan()
-        fan >> Finish()
-        return AsyncFlow(start=fan)
-
-    flows = spec("fan", build)
+    flows = spec("fan", then_finish(Fan))
     async with running_app(tmp_path, flows=flows) as h:
         job = await h.create("fan", {})
         # items 0 and 1 are stored (with the node's progress lines), item 2 is running
@@ -190,12 +188,8 @@ async def test_exec_fallback_keeps_pocketflow_meaning(tmp_path: Path) -> None:
             shared["value"] = exec_res
             return "default"
 
-    def build() -> AsyncFlow:
-        flaky = Flaky(max_retries=3)
-        flaky >> Finish()
-        return AsyncFlow(start=flaky)
-
-    async with running_app(tmp_path, flows=spec("flaky", build)) as h:
+    flows = spec("flaky", then_finish(lambda: Flaky(max_retries=3)))
+    async with running_app(tmp_path, flows=flows) as h:
         job = await h.create("flaky", {})
         done = await h.wait_for(job["id"])
         events = await h.events(job["id"])
@@ -278,12 +272,7 @@ async def test_streamed_text_reaches_followers_before_what_the_node_does_next(
             await context.save_artifact(b"note", mime="text/plain", kind="text", name="n")
             return "ok"
 
-    def build() -> AsyncFlow:
-        talker = Talker()
-        talker >> Finish()
-        return AsyncFlow(start=talker)
-
-    async with running_app(tmp_path, flows=spec("talker", build)) as h:
+    async with running_app(tmp_path, flows=spec("talker", then_finish(Talker))) as h:
         job = await h.create("talker", {})
         subscription = h.services.bus.subscribe(job["id"])
         text = ""
@@ -323,12 +312,8 @@ async def test_progress_lines_beyond_the_event_limit_are_dropped_not_the_result(
             for i in range(50):
                 context.report(f"line {i}")
 
-    def build() -> AsyncFlow:
-        chatty = Chatty()
-        chatty >> Finish()
-        return AsyncFlow(start=chatty)
-
-    async with running_app(tmp_path, flows=spec("chatty", build), max_events_per_job=20) as h:
+    flows = spec("chatty", then_finish(Chatty))
+    async with running_app(tmp_path, flows=flows, max_events_per_job=20) as h:
         job = await h.create("chatty", {})
         done = await h.wait_for(job["id"])
         events = await h.events(job["id"])
