@@ -352,9 +352,9 @@ def _without_cut_off_sentence(paragraph: str) -> str:
     """An unfinished sentence after finished ones on the last line is where the token
     limit cut in: a short one is dropped (with the list number before it: SmolLM2 ended
     a section of 'How bees make honey' with "3. They Help Us to Improve", which left
-    "3." alone), a long one only lacks its full stop. A line
-    that is one unpunctuated phrase (a poem's, a list's) is left alone, unless it is a
-    long one or only stopwords (SmolLM2 ended a section of 'Why cats purr' with "The")."""
+    "3." alone), a long one only lacks its full stop. A line that is one unpunctuated
+    phrase (a poem's, a list's) is left alone, unless it is a long one or only stopwords
+    (SmolLM2 ended a section of 'Why cats purr' with "The")."""
     head, _, line = paragraph.rpartition("\n")
     if _ends_finished(line):
         return paragraph
