@@ -77,7 +77,7 @@ class NodeContext:
             return
         self._pending.append(text)
         if self._flush_handle is None:
-            self._flush_handle = self._loop.call_later(DELTA_INTERVAL, self.flush_deltas)
+            self._flush_handle = self._loop.call_later(DELTA_INTERVAL, self._publish_deltas)
 
     async def save_artifact(self, data: bytes, *, mime: str, kind: str, name: str) -> str:
         self._names[name] += 1
@@ -139,9 +139,9 @@ class NodeContext:
             return
         if self._flush_handle is not None:
             self._flush_handle.cancel()
-        self.flush_deltas()
+        self._publish_deltas()
 
-    def flush_deltas(self) -> None:
+    def _publish_deltas(self) -> None:
         self._flush_handle = None
         if not self._pending:
             return
