@@ -256,6 +256,7 @@ async def test_streamed_text_reaches_followers_before_what_the_node_does_next(
 ) -> None:
     """An answer's last words are not held back behind the retry, report or artifact
     the node records after them (they were, for up to the 100 ms coalescing interval)."""
+    subscribed = asyncio.Event()
 
     class Talker(AsyncNode):
         def __init__(self) -> None:
@@ -263,6 +264,7 @@ async def test_streamed_text_reaches_followers_before_what_the_node_does_next(
 
         async def exec_async(self, prep_res: Any) -> str:
             if self.cur_retry == 0:
+                await subscribed.wait()  # live text goes only to who follows at the time
                 context.stream("first ")
                 context.stream("try")
                 raise ValueError("refused")
@@ -275,6 +277,7 @@ async def test_streamed_text_reaches_followers_before_what_the_node_does_next(
     async with running_app(tmp_path, flows=spec("talker", then_finish(Talker))) as h:
         job = await h.create("talker", {})
         subscription = h.services.bus.subscribe(job["id"])
+        subscribed.set()
         text = ""
         text_before: dict[str, str] = {}  # what a follower had read when each event came
         while True:
