@@ -102,7 +102,7 @@ _ASCII_NOT_IN_KEY = bytes(  # what `_NOT_IN_KEY` deletes from ASCII text
 )
 _STOPWORDS = frozenset(
     "a an and are as at be by for from how in into is it its of on or the their this to "
-    "what when where which who why with your you about".split()
+    "what when where which who why with your you about they them these those".split()
 )
 
 
@@ -537,11 +537,15 @@ def too_alike(topic: str, first: str, second: str) -> bool:
     beyond the topic's own (`topic_words`) are all in the other. The embedded small
     model gives "The Process of Making Cheese" and "Overview of the Process of Cheese
     Making" for *how cheese is made*, and the article says one thing twice. A title
-    with nothing beyond the topic's words ("Cheese") is like no other by itself."""
+    with nothing beyond the topic's words ("Cheese") names the whole topic: like no
+    other title, but like a second one that also names only the topic (it gave "How
+    Tides Work" and "Tide: How They Work" for *how tides work*)."""
     own = topic_words(topic)
     beyond = [words_ - _found(words_, own) for words_ in map(topic_words, (first, second))]
     smaller, larger = sorted(beyond, key=len)
-    return bool(smaller) and _found(smaller, larger) == smaller
+    if not smaller:
+        return not larger
+    return _found(smaller, larger) == smaller
 
 
 def outline_problem(topic: str, title: str, sections: Sequence[dict[str, Any]]) -> str | None:

@@ -367,6 +367,18 @@ def test_sections_whose_titles_name_the_same_part_are_refused() -> None:
     assert checks.outline_problem(CHEESE, CHEESE, only_the_topic) is None
 
 
+def test_two_sections_that_both_name_only_the_topic_are_refused() -> None:
+    """The embedded model's outline for "How tides work": two of its three titles say
+    the topic again and nothing else, so the article would have it twice."""
+    tides = outline_of("How Tides Work", "Tide: How They Work", "The Moon's Pull")
+    assert checks.outline_problem("How tides work", "Tides", tides) == (
+        "the sections 'How Tides Work' and 'Tide: How They Work' cover the same part: "
+        "give each a different part of the topic"
+    )
+    one_names_the_topic = outline_of("How Tides Work", "The Moon's Pull", "Spring and neap")
+    assert checks.outline_problem("How tides work", "Tides", one_names_the_topic) is None
+
+
 async def test_an_outline_with_two_sections_on_one_part_is_asked_again(
     tmp_path: Path,
 ) -> None:
