@@ -97,18 +97,34 @@ StepLine = Progress | Retry | Resumed
 
 
 @dataclass(frozen=True)
+class Streamed:
+    """Text streamed in one go by a node, or by one item of a batch node: when that item
+    is tried again, its text goes and the other items' stays."""
+
+    item: int | None
+    text: str
+
+
+@dataclass(frozen=True)
 class Step:
     """One visit of one node: from `node.started` to `node.finished`, or the job's end."""
 
     node: str
     visit: int | None = None  # None: joined mid-node (its `node.started` was not seen)
     lines: tuple[StepLine, ...] = ()
-    text: str = ""  # model text streamed in this run of the node (live only: not replayed)
+    # model text streamed in this run of the node (live only: not replayed), in the order
+    # it came, as runs of one batch item's text (None: the node's own, or not said)
+    streamed: tuple[Streamed, ...] = ()
     finished: bool = False  # `node.finished` was seen
     duration_ms: int | None = None
     summary: str | None = None
     waiting: bool = False  # a review is open at this step
     stopped: str | None = None  # the job's final status, when the job ended mid-step
+
+    @property
+    def text(self) -> str:
+        """The streamed text, as a watcher shows it."""
+        return "".join(run.text for run in self.streamed)
 
     @property
     def done(self) -> bool:
@@ -323,7 +339,7 @@ def _node_started(view: JobView, data: Mapping[str, Any]) -> JobView:
     if index is not None:
         step = view.steps[index]
         if not step.done and step.visit in (visit, None):  # the node runs again from its start
-            again = replace(step, visit=visit, lines=(*step.lines, Resumed()), text="")
+            again = replace(step, visit=visit, lines=(*step.lines, Resumed()), streamed=())
             return replace(view, node=node, steps=_put(view.steps, index, again))
     return replace(
         view,
@@ -339,14 +355,29 @@ def _node_progress(view: JobView, data: Mapping[str, Any]) -> JobView:
 
 
 def _llm_delta(view: JobView, data: Mapping[str, Any]) -> JobView:
-    text = str(data.get("text", ""))
-    return _update_step(view, data, lambda s: replace(s, text=s.text + text))
+    text, item = str(data.get("text", "")), _int(data.get("item"))
+
+    def add(step: Step) -> Step:
+        runs = step.streamed
+        if runs and runs[-1].item == item:
+            return replace(step, streamed=(*runs[:-1], Streamed(item, runs[-1].text + text)))
+        return replace(step, streamed=(*runs, Streamed(item, text)))
+
+    return _update_step(view, data, add)
 
 
 def _node_retry(view: JobView, data: Mapping[str, Any]) -> JobView:
-    """The node runs again: its streamed text goes, or the retry would show it twice."""
-    line = Retry(_int(data.get("attempt")) or 0, str(data.get("error")), _int(data.get("item")))
-    return _update_step(view, data, lambda s: replace(s, lines=(*s.lines, line), text=""))
+    """The node runs again: the refused try's streamed text goes, or the retry would
+    show it twice - all of it for the node, that item's for a batch item (its text said
+    which item it is; the other items' text stays)."""
+    item = _int(data.get("item"))
+    line = Retry(_int(data.get("attempt")) or 0, str(data.get("error")), item)
+
+    def again(step: Step) -> Step:
+        kept = () if item is None else tuple(run for run in step.streamed if run.item != item)
+        return replace(step, lines=(*step.lines, line), streamed=kept)
+
+    return _update_step(view, data, again)
 
 
 def _node_finished(view: JobView, data: Mapping[str, Any]) -> JobView:

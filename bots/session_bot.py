@@ -4,8 +4,10 @@ message, follow it, and send the actions people click.
 `commands.py` and `session_actions.py` only translate Slack requests into these calls.
 A session is created, and every action sent, acting for the Slack user (a session is its
 starter's: GenFlow refuses anyone else, and the bot says so). A click is recorded (who,
-what) before it is sent, so the edit that shows its result can say who did it; GenFlow
-refusing it forgets it again. The message follows the session with the bot's own token.
+what) once GenFlow took it, and the message is edited to say who did it: one GenFlow
+refuses is never shown (recorded while it was sent, a render meanwhile showed "Research
+requested by @bob" for Bob's refused click). The message follows the session with the
+bot's own token.
 `resume()` picks up every unfinished session after a restart.
 """
 
@@ -128,15 +130,13 @@ class SessionBot:
         """Send a Slack user's action, acting for them; None on success, else what to
         tell them."""
         clicks = self.bot.store.sessions
-        click_id = await clicks.add_click(session_id, action, user.user, detail)
         try:
             await self.bot.person(user).session_action(session_id, action, parameters)
         except APIError as exc:
-            await clicks.drop_click(click_id)
-            self._changed(session_id)
             if exc.status == 409:
                 return await self.conflict(session_id, exc.message)
             return await self.refused(session_id, exc, "send that to the session")
+        await clicks.add_click(session_id, action, user.user, detail)
         self._changed(session_id)
         record = await clicks.get(session_id)
         if record is not None and not record.done and record.ts is not None:

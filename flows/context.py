@@ -22,7 +22,9 @@ class ReviewRequired(RuntimeError):
 class JobContext(Protocol):
     def report(self, message: str, fraction: float | None, data: dict[str, Any]) -> None: ...
 
-    def stream(self, text: str) -> None: ...
+    # `item`: the batch item whose text it is, where the runner cannot tell by itself
+    # (text one item's task sends for another: `OrderedStream`)
+    def stream(self, text: str, item: int | None = None) -> None: ...
 
     async def save_artifact(self, data: bytes, *, mime: str, kind: str, name: str) -> str: ...
 
@@ -45,7 +47,7 @@ class DetachedContext:
     def report(self, message: str, fraction: float | None, data: dict[str, Any]) -> None:
         self.reports.append((message, fraction, data))
 
-    def stream(self, text: str) -> None:
+    def stream(self, text: str, item: int | None = None) -> None:
         self.streamed.append(text)
 
     async def save_artifact(self, data: bytes, *, mime: str, kind: str, name: str) -> str:

@@ -14,6 +14,8 @@ all at once). `close()` sends whatever is still held, in lane order.
 Retries: an item's text belongs to its tries. A held lane's failed try was seen by
 nobody, so its retry starts the lane afresh; a live lane's text is already out, and its
 retry follows it, as in a sequential batch. The fallback adds to the last try's text.
+Text goes out under its lane's number (`stream(text, lane)`), so lane i is item i of
+the batch: a watcher drops what it shows of item i's text when item i is tried again.
 
 Everything here runs on the event loop's thread (as the model backends call
 `flows.context.stream`); nothing awaits, so no lock is needed.
@@ -71,13 +73,13 @@ class OrderedStream:
     def close(self) -> None:
         """The batch is over: send what is still held (lanes passed over, or started
         out of order), in lane order; anything written later goes straight through."""
-        for state in self._lanes:
-            self._release(state)
+        for lane in range(len(self._lanes)):
+            self._release(lane)
         self._live = len(self._lanes)
 
     def write(self, lane: int, text: str) -> None:
         if lane == self._live or self._live >= len(self._lanes):
-            self.target.stream(text)
+            self.target.stream(text, lane)
         else:
             self._lanes[lane].held.append(text)
 
@@ -95,17 +97,18 @@ class OrderedStream:
         while self._live < len(self._lanes):
             state = self._lanes[self._live]
             if state.started:
-                self._release(state)
+                self._release(self._live)
                 if not state.ended:
                     return
             elif not any(later.started for later in self._lanes[self._live + 1 :]):
                 return  # not started yet, and nothing after it has: it comes next
             self._live += 1
 
-    def _release(self, state: _Lane) -> None:
+    def _release(self, lane: int) -> None:
+        state = self._lanes[lane]
         if state.held:
             text, state.held = "".join(state.held), []
-            self.target.stream(text)
+            self.target.stream(text, lane)
 
 
 class _LaneContext:
@@ -117,7 +120,7 @@ class _LaneContext:
     def report(self, message: str, fraction: float | None, data: dict[str, Any]) -> None:
         self.order.target.report(message, fraction, data)
 
-    def stream(self, text: str) -> None:
+    def stream(self, text: str, item: int | None = None) -> None:
         self.order.write(self.lane, text)
 
     async def save_artifact(self, data: bytes, *, mime: str, kind: str, name: str) -> str:

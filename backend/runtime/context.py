@@ -1,10 +1,11 @@
 """The runner's side of `flows.context.JobContext`: one per node execution.
 
 Progress and artifacts become durable events (through the job's EventWriter); streamed
-model text becomes live-only `llm.delta` events, coalesced to about ten per second. Text
-still held back goes out before any durable event the node records after it (a report,
-a retry, an artifact): a follower reads an answer's last words before what came next,
-not up to 100 ms after it.
+model text becomes live-only `llm.delta` events, coalesced to about ten per second, each
+naming the batch item whose text it is (so a watcher drops only that item's text when it
+is tried again). Text still held back goes out before any durable event the node records
+after it (a report, a retry, an artifact): a follower reads an answer's last words before
+what came next, not up to 100 ms after it.
 An artifact's id is derived from the job, node, visit and name, and it is stored with its
 `artifact.created` in one transaction, idempotently: a node that runs again after a
 crash leaves one artifact and one event behind, not two.
@@ -22,6 +23,7 @@ from backend.domain import Artifact, utcnow
 from backend.events import Event, EventType, NewEvent
 from backend.metrics import Metrics
 from backend.runtime.bus import EventBus
+from backend.runtime.execute import batch_item
 from backend.runtime.states import JobLost
 from backend.runtime.writer import EventWriter
 from backend.store.base import Store
@@ -61,7 +63,7 @@ class NodeContext:
         self.cost = 0.0
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._pending: list[str] = []
+        self._pending: list[tuple[int | None, str]] = []  # (batch item, text)
         self._flush_handle: asyncio.TimerHandle | None = None
 
     # -- flows.context.JobContext ----------------------------------------------------
@@ -71,11 +73,13 @@ class NodeContext:
         self.deltas_first()
         self.writer.append(NewEvent(EventType.NODE_PROGRESS, payload))
 
-    def stream(self, text: str) -> None:
+    def stream(self, text: str, item: int | None = None) -> None:
+        if item is None:
+            item = batch_item.get()
         if threading.get_ident() != self._loop_thread:
-            self._loop.call_soon_threadsafe(self.stream, text)
+            self._loop.call_soon_threadsafe(self.stream, text, item)
             return
-        self._pending.append(text)
+        self._pending.append((item, text))
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_later(DELTA_INTERVAL, self._publish_deltas)
 
@@ -145,16 +149,24 @@ class NodeContext:
         self._flush_handle = None
         if not self._pending:
             return
-        text, self._pending = "".join(self._pending), []
-        self.bus.publish(
+        pending, self._pending = self._pending, []
+        runs: list[tuple[int | None, list[str]]] = []  # one event per run of one item's text
+        for item, text in pending:
+            if runs and runs[-1][0] == item:
+                runs[-1][1].append(text)
+            else:
+                runs.append((item, [text]))
+        now, progress = utcnow(), self.writer.progress or 0
+        self.writer.append_live(
             [
                 Event(
                     job_id=self.job_id,
                     type=EventType.LLM_DELTA,
-                    data={"node": self.node, "text": text},
-                    ts=utcnow(),
-                    progress=self.writer.progress or 0,
+                    data=_delta(self.node, item, "".join(texts)),
+                    ts=now,
+                    progress=progress,
                 )
+                for item, texts in runs
             ]
         )
 
@@ -169,3 +181,9 @@ class NodeContext:
             "tokens_out": self.tokens_out,
             "cost_usd": round(self.cost, 6),
         }
+
+
+def _delta(node: str, item: int | None, text: str) -> dict[str, Any]:
+    return (
+        {"node": node, "text": text} if item is None else {"node": node, "item": item, "text": text}
+    )

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from pocketflow import AsyncFlow, AsyncNode, AsyncParallelBatchNode, BaseNode, BatchNode, Flow
@@ -22,6 +23,9 @@ from backend import fast_json
 from flows.checks import OutputRejected
 
 OnRetry = Callable[[int, BaseException, int | None], Awaitable[None]]
+# The batch item running in this task (its index), None outside a batch's items: what
+# the node streams is that item's text.
+batch_item: ContextVar[int | None] = ContextVar("batch_item", default=None)
 
 
 class BatchCheckpoint(Protocol):
@@ -121,7 +125,11 @@ async def _run_batch(
     async def run_item(index: int) -> None:
         nonlocal done
         item_node = copy.copy(node)  # its own cur_retry
-        results[index] = await _run_with_retries(item_node, items[index], on_retry, index)
+        running = batch_item.set(index)
+        try:
+            results[index] = await _run_with_retries(item_node, items[index], on_retry, index)
+        finally:
+            batch_item.reset(running)
         if fingerprints[index] and _is_json(results[index]):
             await batch.save(index, {"fp": fingerprints[index], "result": results[index]})
         done += 1

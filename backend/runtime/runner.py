@@ -42,7 +42,7 @@ from backend.runtime.context import NodeContext
 from backend.runtime.execute import execute_node
 from backend.runtime.graph import FlowChanged, Graph
 from backend.runtime.states import JobLost
-from backend.runtime.writer import EventWriter
+from backend.runtime.writer import Entry, EventWriter, durable, in_order
 from backend.settings import Settings
 from backend.store.base import BatchItem, JobUpdate, Store
 from flows import context, images, llm
@@ -404,7 +404,7 @@ class Runner:
             ],
         )
 
-    async def _fail(self, job: Job, exc: Exception, pending: list[NewEvent]) -> None:
+    async def _fail(self, job: Job, exc: Exception, pending: list[Entry]) -> None:
         error = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
         with contextlib.suppress(JobLost):
             await self._save(
@@ -414,15 +414,19 @@ class Runner:
                 [*pending, NewEvent(EventType.JOB_FAILED, {"error": error})],
             )
 
-    async def _checkpoint(self, job: Job, update: JobUpdate, events: list[NewEvent]) -> list[Event]:
+    async def _checkpoint(self, job: Job, update: JobUpdate, entries: list[Entry]) -> list[Event]:
         """A node's fenced checkpoint and events, one transaction; the job is not read
         back (the runner knows what it wrote), so its JSON is not parsed again."""
         stored = await self.store.append_events(
-            job.id, events, update_=update, expect=states.CHECKPOINT.sources, fence=job.attempts
+            job.id,
+            durable(entries),
+            update_=update,
+            expect=states.CHECKPOINT.sources,
+            fence=job.attempts,
         )
         if stored is None:
             raise JobLost(job.id)
-        self.bus.publish(stored)
+        self.bus.publish(in_order(entries, stored))
         return stored
 
     async def _save(
@@ -430,11 +434,12 @@ class Runner:
         job: Job,
         transition: states.Transition,
         update: JobUpdate,
-        events: list[NewEvent],
+        entries: list[Entry],
     ) -> Job:
         """A fenced runner write: refused (JobLost) once the job is not ours any more.
         A completion is not read back: the runner knows what it wrote (a failure is, for
         the node it failed in; parking stores a review)."""
+        events = durable(entries)
         if transition is states.COMPLETE:
             stored = await self.store.append_events(
                 job.id, events, update_=update, expect=transition.sources, fence=job.attempts
@@ -449,7 +454,7 @@ class Runner:
             if saved is None:
                 raise JobLost(job.id)
             ended, stored = saved
-        self.bus.publish(stored)
+        self.bus.publish(in_order(entries, stored))
         if ended.workflow_id and ended.flow == "workflow" and ended.status in TERMINAL_STATUSES:
             self.metrics.workflow_ended(ended)
         if ended.status in TERMINAL_STATUSES:

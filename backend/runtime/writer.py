@@ -18,6 +18,12 @@ reason an item with no event to ride with waits up to `ITEM_DELAY` for one befor
 is written alone: the last items of a batch are usually overtaken by the checkpoint a
 moment later, which spares their write.
 
+Live-only events (a node's streamed text, `append_live`) keep their place among the
+durable ones: published at once when nothing durable is waiting, else queued behind what
+was appended before them and published right after it is stored (by a write or by the
+checkpoint that took it). A follower never reads text streamed after a retry before the
+retry itself.
+
 Every write carries the run's fence: once another runner owns the job, nothing more is
 stored. A write that fails because the database does is not dropped: the events wait
 and go out with the next write (or the checkpoint) once the database is back.
@@ -28,9 +34,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Sequence
 
 from backend.errors import StoreUnavailable
-from backend.events import EventType, NewEvent
+from backend.events import Event, EventType, NewEvent
 from backend.runtime import states
 from backend.runtime.bus import EventBus
 from backend.store.base import BatchItem, Store
@@ -39,6 +46,21 @@ log = logging.getLogger(__name__)
 BATCH = 200  # events per transaction at most
 RETRY_DELAY = 1.0  # seconds between tries while the database fails
 ITEM_DELAY = 0.5  # seconds a finished batch item waits for events to share a write with
+Entry = NewEvent | Event  # durable (to be stored), or live-only (published as it is)
+
+
+def durable(entries: Sequence[Entry]) -> list[NewEvent]:
+    """The entries to store."""
+    return [entry for entry in entries if isinstance(entry, NewEvent)]
+
+
+def in_order(entries: Sequence[Entry], stored: list[Event]) -> list[Event]:
+    """What to publish once `durable(entries)` are stored as `stored`: each in its place,
+    the live ones between them where they were appended."""
+    if len(stored) == len(entries):
+        return stored  # nothing live among them (a node that streamed nothing late)
+    numbered = iter(stored)
+    return [next(numbered) if isinstance(entry, NewEvent) else entry for entry in entries]
 
 
 class EventWriter:
@@ -54,14 +76,14 @@ class EventWriter:
     ) -> None:
         self.store, self.bus, self.job_id, self.fence = store, bus, job_id, fence
         self.lost = False  # a write was refused: the job is not this run's any more
-        self._unwritten: list[NewEvent] = []  # a failed write's events, oldest first
+        self._unwritten: list[Entry] = []  # a failed write's events, oldest first
         self._unwritten_items: list[BatchItem] = []  # ... and its items
         self.progress: int | None = None
         self.last_seq = last_seq
         self._max_events = max_events
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._queued: list[NewEvent] = []  # appended, not yet written or taken
+        self._queued: list[Entry] = []  # appended, not yet written or taken
         self._items: list[BatchItem] = []  # finished batch items, not yet written
         self._items_due: asyncio.TimerHandle | None = None  # when they go out alone
         self._arrived = asyncio.Event()  # set while `_queued` is not empty
@@ -84,6 +106,16 @@ class EventWriter:
         self._arrived.set()
         self._settled.clear()
 
+    def append_live(self, events: list[Event]) -> None:
+        """Publish live-only events (from the event loop's thread) after every durable
+        event appended before them: now if none is waiting to be stored."""
+        if self._queued or self._unwritten or self._writing:
+            self._queued.extend(events)
+            self._arrived.set()
+            self._settled.clear()
+        else:
+            self.bus.publish(events)
+
     def save_item(self, item: BatchItem) -> None:
         """Queue a finished batch item (from the event loop), to be stored with the next
         write of events, or alone after `ITEM_DELAY`. `flush` does not wait for it: items
@@ -103,12 +135,13 @@ class EventWriter:
         while not self._settled.is_set():
             await self._settled.wait()
 
-    async def take(self) -> list[NewEvent]:
+    async def take(self) -> list[Entry]:
         """Wait for the write in flight, then hand over what is still queued, unwritten.
 
-        The caller stores the events in its own transaction (and tells the writer the new
-        `last_seq`); progress lines over the per-job limit are dropped here as well, and
-        so are batch items not yet written (the caller's checkpoint makes them moot).
+        The caller stores the `durable` ones in its own transaction (and tells the writer
+        the new `last_seq`) and publishes them `in_order` with the live ones; progress
+        lines over the per-job limit are dropped here as well, and so are batch items not
+        yet written (the caller's checkpoint makes them moot).
         Appends made from a node's worker thread have landed by now: their callbacks were
         scheduled before the one that resumed the caller.
         """
@@ -167,19 +200,24 @@ class EventWriter:
                 if not self._queued:  # tried, like before: flush does not wait out an outage
                     self._settled.set()
 
-    def _within_limit(self, events: list[NewEvent], last_seq: int) -> list[NewEvent]:
-        """Progress lines beyond `max_events` are dropped; state events never are."""
+    def _within_limit(self, entries: list[Entry], last_seq: int) -> list[Entry]:
+        """Progress lines beyond `max_events` are dropped; state events never are (nor
+        live ones, which are not stored)."""
         kept = []
-        for event in events:
-            if event.type is EventType.NODE_PROGRESS and last_seq >= self._max_events:
-                continue
-            kept.append(event)
-            last_seq += 1
+        for entry in entries:
+            if isinstance(entry, NewEvent):
+                if entry.type is EventType.NODE_PROGRESS and last_seq >= self._max_events:
+                    continue
+                last_seq += 1
+            kept.append(entry)
         return kept
 
-    async def _store(self, events: list[NewEvent], items: list[BatchItem]) -> None:
-        events = self._within_limit(events, self.last_seq)
+    async def _store(self, entries: list[Entry], items: list[BatchItem]) -> None:
+        entries = self._within_limit(entries, self.last_seq)
+        events = durable(entries)
         if not (events or items):
+            if entries:
+                self.bus.publish(in_order(entries, []))
             return
         stored = await self.store.append_events(
             self.job_id,
@@ -191,6 +229,7 @@ class EventWriter:
         )
         if stored is None:
             self.lost = True
-        elif stored:
-            self.last_seq = stored[-1].seq or self.last_seq
-            self.bus.publish(stored)
+        else:
+            self.last_seq = stored[-1].seq if stored else self.last_seq
+            if entries:
+                self.bus.publish(in_order(entries, stored))

@@ -23,6 +23,7 @@ from backend.job_view import (
     Resumed,
     Retry,
     Step,
+    Streamed,
     changed_lines,
     fold,
     fold_all,
@@ -56,10 +57,13 @@ def story(*items: tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], int]) 
     return events
 
 
-def delta(node: str, text: str, progress: int = 0) -> Event:
-    """A live `llm.delta`: no seq."""
+def delta(node: str, text: str, progress: int = 0, item: int | None = None) -> Event:
+    """A live `llm.delta`: no seq (`item`: a batch item's text)."""
+    data: dict[str, Any] = {"node": node, "text": text}
+    if item is not None:
+        data["item"] = item
     return {"seq": None, "job_id": "job_1", "type": "llm.delta", "progress": progress,
-            "data": {"node": node, "text": text}}  # fmt: skip
+            "data": data}  # fmt: skip
 
 
 def view_of(*items: tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], int]) -> JobView:
@@ -180,7 +184,7 @@ def test_progress_is_0_to_100_and_kept_when_an_event_has_none() -> None:
 def test_events_of_a_node_never_seen_to_start_still_get_a_step() -> None:
     """A follower that joined mid-node (no `node.started`) shows the node anyway."""
     view = fold(JobView("job_1"), delta("WriteContent", "Once"))
-    assert view.steps == (Step("WriteContent", None, text="Once"),)
+    assert view.steps == (Step("WriteContent", None, streamed=(Streamed(None, "Once"),)),)
     assert view.timeline == (Moment("step", 0),) and view.node == "WriteContent"
 
 
@@ -259,6 +263,29 @@ def test_a_retry_clears_the_text_the_node_streamed_before_it() -> None:
     assert write is not None and write.text == "second try"
     assert write.lines == (Retry(1, "LLMError: timeout"),)
     assert view.step("Outline") is not None and view.step("Outline").text == "kept"  # type: ignore[union-attr]
+
+
+def test_a_batch_items_retry_drops_that_items_text_only() -> None:
+    """The style pass streams its sections in order; section 2's answer is refused
+    while it streams: sections 1 and 3 stay (3 was held back by the server until 2
+    ended, so here it comes after 2's second try)."""
+    view = view_of(CREATED, started("Style"))
+    view = fold_all(view, [delta("Style", "## One\n\nFirst ", item=0),
+                           delta("Style", "done.", item=0),
+                           delta("Style", "## Two\n\nA refused", item=1)])  # fmt: skip
+    assert view.steps[0].streamed == (
+        Streamed(0, "## One\n\nFirst done."),
+        Streamed(1, "## Two\n\nA refused"),
+    )
+    retry = {"node": "Style", "attempt": 1, "error": "OutputRejected: short", "item": 1}
+    view = fold(view, {"seq": 4, "type": "node.retry", "progress": 0, "data": retry})
+    assert view.steps[0].text == "## One\n\nFirst done."
+    view = fold_all(view, [delta("Style", "## Two\n\nKept.", item=1),
+                           delta("Style", "## Three\n\nLast.", item=2)])  # fmt: skip
+    assert view.steps[0].text == "## One\n\nFirst done.## Two\n\nKept.## Three\n\nLast."
+    unsaid = {"node": "Style", "attempt": 1, "error": "boom"}  # the node's own retry
+    view = fold(view, {"seq": 5, "type": "node.retry", "progress": 0, "data": unsaid})
+    assert view.steps[0].text == ""
 
 
 def test_a_batch_retry_names_its_item() -> None:

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pocketflow import AsyncFlow, AsyncNode, AsyncParallelBatchNode, BaseNode, Node
+import pytest
+from pocketflow import AsyncFlow, AsyncNode, AsyncParallelBatchNode, BaseNode, BatchNode, Node
 
+from backend.job_view import JobView, fold
 from flows import context
 from flows.providers.scripted_llm import Reply, ScriptedLLM
 from flows.registry import FlowSpec
@@ -294,6 +296,72 @@ async def test_streamed_text_reaches_followers_before_what_the_node_does_next(
     assert text_before["node.retry"].startswith("first try")
     assert text_before["node.progress"].startswith("first trysecond try")
     assert text_before["artifact.created"] == "first trysecond try, a note"
+
+
+async def followed_text(node: str, h: Any, job_id: str, subscribed: threading.Event) -> str:
+    """What a watcher shows of `node`'s streamed text once the job ends (the live events
+    folded as the web chat, Slack and the CLI fold them)."""
+    subscription = h.services.bus.subscribe(job_id)
+    subscribed.set()
+    view = JobView(job_id)
+    while view.status != "completed":
+        event = await subscription.get(5)
+        assert event is not None, "no events"
+        view = fold(view, event.to_json())
+    subscription.close()
+    step = view.step(node)
+    return step.text if step else ""
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["parallel async items", "sync items"])
+async def test_a_batch_items_retry_takes_back_its_own_streamed_text_only(
+    tmp_path: Path, parallel: bool
+) -> None:
+    """Each item's streamed text is said to be that item's: when item 1's answer is
+    refused, a watcher drops the refused text and keeps items 0 and 2's (it dropped the
+    whole step's text)."""
+    subscribed = threading.Event()  # live text goes only to who follows at the time
+    turn = [asyncio.Event() for _ in range(3)]
+
+    def talk(item: int, cur_retry: int) -> int:
+        if item == 1 and cur_retry == 0:
+            context.stream("one, refused. ")
+            raise ValueError("too short")
+        context.stream(f"{item} ")
+        return item
+
+    class Parallel(AsyncParallelBatchNode):
+        def __init__(self) -> None:
+            super().__init__(max_retries=2)
+
+        async def prep_async(self, shared: dict) -> list[int]:
+            await asyncio.to_thread(subscribed.wait, 5)
+            return [0, 1, 2]
+
+        async def exec_async(self, item: int) -> int:
+            if item:
+                await turn[item - 1].wait()  # the items stream in their order
+            try:
+                return talk(item, self.cur_retry)
+            finally:
+                turn[item].set()
+
+    class Sequential(BatchNode):  # each item in a worker thread
+        def __init__(self) -> None:
+            super().__init__(max_retries=2)
+
+        def prep(self, shared: dict) -> list[int]:
+            subscribed.wait(5)
+            return [0, 1, 2]
+
+        def exec(self, item: int) -> int:
+            return talk(item, self.cur_retry)
+
+    make = Parallel if parallel else Sequential
+    async with running_app(tmp_path, flows=spec("talker", then_finish(make))) as h:
+        job = await h.create("talker", {})
+        text = await followed_text(make.__name__, h, job["id"], subscribed)
+    assert text == "0 1 2 "
 
 
 async def test_one_flow_object_serves_many_concurrent_jobs(tmp_path: Path) -> None:

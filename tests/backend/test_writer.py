@@ -11,10 +11,10 @@ import pytest
 from pocketflow import AsyncFlow, AsyncNode
 
 from backend.domain import Checkpoint, Job, JobStatus, utcnow
-from backend.events import EventType, NewEvent
+from backend.events import Event, EventType, NewEvent
 from backend.ids import new_id
 from backend.runtime.bus import LocalBus
-from backend.runtime.writer import EventWriter
+from backend.runtime.writer import EventWriter, durable, in_order
 from backend.store.base import BatchItem
 from backend.store.sqlalchemy import SQLStore
 from flows import context
@@ -93,6 +93,65 @@ async def test_take_waits_for_the_write_in_flight(store: CountingStore) -> None:
     # event 0 was written before take() returned; event 1 was either handed over or
     # written by then too, never both, never after a taken event
     assert [e.data["i"] for e in stored] + [e.data["i"] for e in taken] == [0, 1]
+
+
+def live(job_id: str, text: str) -> Event:
+    return Event(job_id, EventType.LLM_DELTA, {"node": "N", "text": text}, utcnow(), 0)
+
+
+def published(bus: LocalBus, job_id: str) -> Any:
+    """What a follower reads: each event's type and its text or number."""
+    subscription = bus.subscribe(job_id)
+
+    def read() -> list[Any]:
+        items = subscription.take()
+        return [(e.type.value, e.data.get("text", e.data.get("i"))) for e in items]
+
+    return read
+
+
+async def test_live_text_goes_out_at_once_when_nothing_durable_waits(
+    store: CountingStore,
+) -> None:
+    job_id = await running_job(store)
+    bus = LocalBus()
+    read = published(bus, job_id)
+    writer = EventWriter(store, bus, job_id, fence=0, last_seq=1, max_events=1000)
+    writer.append_live([live(job_id, "now")])
+    assert read() == [("llm.delta", "now")]  # no task, no write: the same call
+    await writer.close()
+
+
+async def test_live_text_never_overtakes_a_durable_event_appended_before_it(
+    store: CountingStore,
+) -> None:
+    """A retry in flight, then the next try's text: the follower reads them in that
+    order (the text used to go out first, and a watcher dropped it with the retry)."""
+    job_id = await running_job(store)
+    bus = LocalBus()
+    read = published(bus, job_id)
+    writer = EventWriter(store, bus, job_id, fence=0, last_seq=1, max_events=1000)
+    writer.append(progress(0))
+    await asyncio.sleep(0)  # the drain task starts writing event 0
+    writer.append_live([live(job_id, "a")])
+    writer.append(progress(1))
+    writer.append_live([live(job_id, "b")])
+    await writer.flush()
+    writer.append(progress(2))
+    writer.append_live([live(job_id, "c")])  # behind event 2, which the checkpoint takes
+    taken = await writer.take()
+    stored = await store.append_events(job_id, durable(taken), expect=None)
+    assert stored is not None
+    bus.publish(in_order(taken, stored))
+    await writer.close()
+    assert read() == [
+        ("node.progress", 0),
+        ("llm.delta", "a"),
+        ("node.progress", 1),
+        ("llm.delta", "b"),
+        ("node.progress", 2),
+        ("llm.delta", "c"),
+    ]
 
 
 async def test_taken_progress_lines_respect_the_event_limit(store: CountingStore) -> None:

@@ -173,6 +173,14 @@ class FakeSlack:
             if c.args.get("channel") == channel and c.args.get("ts") == ts
         ]
 
+    def versions(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """Every version the app's updates gave the message, in turn (what readers saw)."""
+        return [
+            {"text": c.args.get("text", ""), "blocks": _blocks(c.args)}
+            for c in self.updates(channel, ts)
+            if (c.response or {}).get("ok")
+        ]
+
     def ephemerals(self, user: str | None = None) -> list[str]:
         """Texts only `user` saw: chat.postEphemeral and ephemeral response_url posts."""
         texts = [

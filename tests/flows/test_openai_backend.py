@@ -73,9 +73,9 @@ class TimedContext(context.DetachedContext):
         super().__init__()
         self.times: list[float] = []
 
-    def stream(self, text: str) -> None:
+    def stream(self, text: str, item: int | None = None) -> None:
         self.times.append(time.monotonic())
-        super().stream(text)
+        super().stream(text, item)
 
 
 async def test_streamed_chat_delivers_deltas_in_order_as_they_arrive(

@@ -69,6 +69,37 @@ async def test_lanes_that_finish_out_of_order_are_sent_in_lane_order() -> None:
     assert seen(target) == "<h0><b0><h1><b1><h2><b2>"
 
 
+class ByItem(DetachedContext):
+    """Keeps which batch item each piece of text was sent as."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[int | None] = []
+
+    def stream(self, text: str, item: int | None = None) -> None:
+        super().stream(text, item)
+        self.items.append(item)
+
+
+async def test_text_is_sent_as_its_lanes_item_also_when_another_lane_releases_it() -> None:
+    """Lane 1's held text goes out when lane 0 ends, from lane 0's task: it is still
+    item 1's (a watcher drops it if item 1 is tried again, not if item 0 is)."""
+    target = ByItem()
+    order = OrderedStream(2, target)
+    first, second = Item(order, 0, "<h0>", "<b0>"), Item(order, 1, "<h1>", "<b1>")
+    tasks = [first.start(), second.start()]
+    await asyncio.gather(first.reached.wait(), second.reached.wait())
+    second.go.set()
+    await tasks[1]
+    first.go.set()
+    await tasks[0]
+    assert list(zip(target.items, target.streamed, strict=True)) == [
+        (0, "<h0>"),
+        (0, "<b0>"),
+        (1, "<h1><b1>"),
+    ]
+
+
 async def test_the_next_running_lane_goes_live_when_the_live_one_ends() -> None:
     target, order = lanes(2)
     first, second = Item(order, 0, "<h0>", "<b0>"), Item(order, 1, "<h1>", "<b1>")
