@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -160,10 +160,12 @@ def tidy(text: str) -> str:
     last sentence the token limit cut off; keep paragraphs, line breaks and markdown
     headings."""
     text = unwrapped(text)
-    paragraphs, _ = _unsaid(text, _Said(), meta=_may_be_meta(text))
+    said = _Said()
+    paragraphs, _ = _unsaid(text, said, meta=_may_be_meta(text))
     paragraphs = [_without_stray_quote(p) for p in paragraphs]
     if paragraphs:
-        paragraphs[-1] = _without_cut_off_sentence(_without_dangling_intro(paragraphs[-1]))
+        last = _without_dangling_intro(paragraphs[-1])
+        paragraphs[-1] = _without_cut_off_sentence(last, retold=said.started)
     return "\n\n".join(p for p in paragraphs if p).strip()
 
 
@@ -283,6 +285,12 @@ class _Said:
         self.vocabulary.update(words_)
         return again
 
+    def started(self, sentence: str) -> bool:
+        """Whether a sentence said before starts with this one (of four words or more):
+        a retelling cut off, maybe mid-word."""
+        key = _key(sentence)
+        return len(key.split()) >= 4 and any(k != key and k.startswith(key) for k in self.keys)
+
     def _repeats_clause(self, sequence: list[str]) -> bool:
         """Whether the sentence carries a clause said before. Every word of such a clause
         was said before, so a sentence without `CLAUSE` known words in a row has none;
@@ -348,29 +356,35 @@ def repeats(text: str) -> int:
     return sum(said.before(m.group()) for m in _SENTENCE.finditer(text))
 
 
-def _without_cut_off_sentence(paragraph: str) -> str:
+def _without_cut_off_sentence(
+    paragraph: str, retold: Callable[[str], bool] = lambda _sentence: False
+) -> str:
     """An unfinished sentence after finished ones on the last line is where the token
     limit cut in: a short one is dropped (with the list number before it: SmolLM2 ended
     a section of 'How bees make honey' with "3. They Help Us to Improve", which left
     "3." alone), a long one only lacks its full stop. A line that is one unpunctuated
     phrase (a poem's, a list's) is left alone, unless it is a long one or only stopwords
-    (SmolLM2 ended a section of 'Why cats purr' with "The")."""
+    (SmolLM2 ended a section of 'Why cats purr' with "The"), or the start of a sentence
+    said before (`retold`: SmolLM2 looped on a sentence until the limit cut its last
+    retelling, "The last time we witnessed an ancient volcano", alone on its line once
+    the repeats before it went)."""
     head, _, line = paragraph.rpartition("\n")
     if _ends_finished(line):
         return paragraph
     sentences = list(_SENTENCE.finditer(line))
     if not sentences:
         return paragraph
-    if len(sentences) == 1:  # a whole line: a poem's, or prose the limit cut in two
-        cut = words(line) >= CUT_OFF_LINE_WORDS or _STOPWORDS.issuperset(line.lower().split())
-        return head.rstrip() if head and cut else paragraph  # ... or a lone "The"
-    if words(sentences[-1].group()) < CUT_OFF_WORDS:
-        cut = sentences[-1].start()
-        if _MARKER.fullmatch(sentences[-2].group().strip()):  # the item's number goes too
-            cut = sentences[-2].start()
+    last = sentences[-1]
+    if retold(last.group()) or (len(sentences) > 1 and words(last.group()) < CUT_OFF_WORDS):
+        cut = last.start()
+        if len(sentences) > 1 and _MARKER.fullmatch(sentences[-2].group().strip()):
+            cut = sentences[-2].start()  # the item's number goes too
         line = line[:cut].rstrip()
         if not line:
             return head.rstrip()
+    elif len(sentences) == 1:  # a whole line: a poem's, or prose the limit cut in two
+        cut = words(line) >= CUT_OFF_LINE_WORDS or _STOPWORDS.issuperset(line.lower().split())
+        return head.rstrip() if head and cut else paragraph  # ... or a lone "The"
     else:
         line = line.rstrip(" ,;:-") + ("" if line.rstrip().endswith('"') else ".")
     return f"{head}\n{line}" if head else line

@@ -451,6 +451,29 @@ def test_tidy_drops_a_retelling_the_token_limit_cut_off() -> None:
     )
 
 
+def test_tidy_drops_the_cut_off_start_of_a_sentence_said_before() -> None:
+    """The embedded model looped on one sentence until the token limit cut its last
+    retelling; with the repeats before it gone, the fragment stood alone on its line
+    (8 words: as long as an unfinished sentence that is kept)."""
+    said = (
+        "The last time we witnessed an ancient volcano's fury was not just in awe but also "
+        "as they watched their final moments unfold."
+    )
+    text = (
+        f"The eruption process has been studied for centuries. {said}\n"
+        "Volcanoes have captivated humanity forever.\n"
+        f"The eruption process has been studied for centuries. {said}\n"
+        "The eruption process has been studied for centuries. The last time we witnessed "
+        "an ancient volcano"
+    )
+    assert checks.tidy(text) == (
+        f"The eruption process has been studied for centuries. {said}\n"
+        "Volcanoes have captivated humanity forever."
+    )
+    unsaid = "Volcanoes have captivated humanity forever.\nThe last time we saw it erupt"
+    assert checks.tidy(unsaid) == unsaid  # a line of its own, said nowhere before: kept
+
+
 def test_tidy_drops_talk_about_the_prompt_and_headings_must_be_words() -> None:
     """What SmolLM2 wrote behind llama-cpp-python's server, inside a section."""
     text = (
