@@ -134,8 +134,9 @@ async def test_section_titles_lose_the_numbers_a_model_puts_before_them(
     tmp_path: Path,
 ) -> None:
     """SmolLM2 titled a section "Section 2: How Bread Leaks", another "How Bicycles Work:
-    The Basics (3)"; the article numbers nothing."""
-    titles = ["Section 1: Origins", "part 2) Coffeehouses (2)", "3. Today"]
+    The Basics (3)"; the article numbers nothing (and a heading starts with a capital:
+    the embedded model's "how tides work")."""
+    titles = ["Section 1: Origins", "part 2) Coffeehouses (2)", "3. today"]
     assert await article_headings(tmp_path, titles) == ["Origins", "Coffeehouses", "Today"]
 
 
