@@ -241,6 +241,27 @@ def test_a_retry_says_which_item_of_a_batch_runs_again() -> None:
     )
 
 
+def test_one_sections_retry_leaves_the_other_sections_text_in_the_step() -> None:
+    """The style pass streams its sections in order; the second one's rewrite is
+    refused: the first section stays on screen (the whole step's text went)."""
+    view = view_of(CREATED, ("node.started", {"node": "ApplyStyle", "attempt": 1}))
+
+    def streamed(item: int, text: str) -> None:
+        data = {"node": "ApplyStyle", "item": item, "text": text}
+        view.apply({"seq": None, "type": "llm.delta", "data": data})
+
+    streamed(0, "## Origins\n\nTea began in China.")
+    streamed(1, "\n\n## Today\n\nShort.")
+    error = "OutputRejected: the rewrite has 2 words but the original has 40"
+    retry = {"node": "ApplyStyle", "attempt": 1, "error": error, "item": 1}
+    view.apply({"seq": 3, "type": "node.retry", "progress": 0, "data": retry})
+    streamed(1, "\n\n## Today\n\nPeople drink it everywhere.")
+    assert view.messages()[-1]["content"] == (
+        f"- retrying item 2: {error}\n\n"
+        "## Origins\n\nTea began in China.\n\n## Today\n\nPeople drink it everywhere."
+    )
+
+
 def test_the_request_is_shown_once_even_when_the_page_showed_it_first() -> None:
     view = ChatView(JobView("job_1"))
     view.apply({"type": "job.created", "data": CREATED[1]})  # from the create response
