@@ -4,10 +4,11 @@ message, follow it, and send the actions people click.
 `commands.py` and `session_actions.py` only translate Slack requests into these calls.
 A session is created, and every action sent, acting for the Slack user (a session is its
 starter's: GenFlow refuses anyone else, and the bot says so). A click is recorded (who,
-what) once GenFlow took it, and the message is edited to say who did it: one GenFlow
-refuses is never shown (recorded while it was sent, a render meanwhile showed "Research
-requested by @bob" for Bob's refused click). The message follows the session with the
-bot's own token.
+what) before it is sent, so the edit that shows its result can say who did it (an
+approval ends the session, and its follower, at once); GenFlow refusing it forgets it
+again. While a click is being sent its session's message is not edited (`clicks_settled`):
+a render meanwhile showed "Research requested by @bob" for Bob's refused click. The
+message follows the session with the bot's own token.
 `resume()` picks up every unfinished session after a restart.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from backend.client import APIError
@@ -38,6 +40,8 @@ class SessionBot:
         self.bot = bot
         self.followers: dict[str, SessionFollower] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._sending: Counter[str] = Counter()  # clicks being sent, by session
+        self._sent = asyncio.Condition()  # notified when a click has been sent
 
     async def close(self) -> None:
         tasks = list(self._tasks.values())
@@ -130,18 +134,33 @@ class SessionBot:
         """Send a Slack user's action, acting for them; None on success, else what to
         tell them."""
         clicks = self.bot.store.sessions
+        self._sending[session_id] += 1
         try:
-            await self.bot.person(user).session_action(session_id, action, parameters)
-        except APIError as exc:
-            if exc.status == 409:
-                return await self.conflict(session_id, exc.message)
-            return await self.refused(session_id, exc, "send that to the session")
-        await clicks.add_click(session_id, action, user.user, detail)
-        self._changed(session_id)
+            click_id = await clicks.add_click(session_id, action, user.user, detail)
+            try:
+                await self.bot.person(user).session_action(session_id, action, parameters)
+            except APIError as exc:
+                await clicks.drop_click(click_id)
+                if exc.status == 409:
+                    return await self.conflict(session_id, exc.message)
+                return await self.refused(session_id, exc, "send that to the session")
+        finally:
+            self._sending[session_id] -= 1
+            if not self._sending[session_id]:
+                del self._sending[session_id]
+            async with self._sent:
+                self._sent.notify_all()
+            self._changed(session_id)
         record = await clicks.get(session_id)
         if record is not None and not record.done and record.ts is not None:
             self.follow(record)  # e.g. its follower stopped on an error: watch it again
         return None
+
+    async def clicks_settled(self, session_id: str) -> None:
+        """Until no click of the session is being sent: whether GenFlow took it decides
+        whether the message shows it."""
+        async with self._sent:
+            await self._sent.wait_for(lambda: session_id not in self._sending)
 
     async def refused(self, session_id: str, exc: APIError, doing: str) -> str:
         """What to tell a person GenFlow refused: a session the bot still sees is not

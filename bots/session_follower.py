@@ -124,6 +124,7 @@ class SessionFollower:
                     self._dirty.set()
             if self.view.state is None and self.view.ended is None:
                 continue  # nothing to show yet
+            await self.bot.sessions.clicks_settled(self.sid)  # a refused click never shows
             self.view.clicks = await self.bot.store.sessions.clicks(self.sid)
             await self._post_article()
             message = session_message(self.view)

@@ -113,6 +113,10 @@ class SessionStore:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    async def drop_click(self, click_id: int) -> None:
+        """Forget a click GenFlow refused (409, 422…): nobody did that."""
+        await self._write("DELETE FROM session_clicks WHERE id = ?", click_id)
+
     async def clicks(self, session_id: str) -> list[Click]:
         cursor = await self._db.execute(
             "SELECT id, action, user_id, detail, at FROM session_clicks"

@@ -101,11 +101,13 @@ _IT_BEGUN = re.compile(r"\b(it|they|this|that)\s+(b)egun\b", re.I)  # SmolLM2's 
 def _heading(title: str) -> str:
     """A section title as a heading: without the numbers a model puts around it, "The"
     before a question word ("The How It Works") and "Begun" for "Began", and starting
-    with a capital (the embedded model's "how tides work")."""
+    with a capital (the embedded model's "how tides work"; "iPhone" stays as it is)."""
     title = _NUMBERED_AFTER.sub("", _NUMBERED.sub("", title))
     title = _ARTICLE_BEFORE_QUESTION.sub("", title.strip())
     title = _IT_BEGUN.sub(lambda m: f"{m[1]} {m[2]}egan", title)
-    return _as_title(title.strip(' ,.;:-"'))
+    title = title.strip(' ,.;:-"')
+    first = title.split(maxsplit=1)[0] if title else ""
+    return _as_title(title) if first.islower() else title
 
 
 def _without_shared_subtitle(sections: list[dict[str, Any]]) -> None:

@@ -375,7 +375,10 @@ def _without_cut_off_sentence(
     if not sentences:
         return paragraph
     last = sentences[-1]
-    if retold(last.group()) or (len(sentences) > 1 and words(last.group()) < CUT_OFF_WORDS):
+    prose = not (_LIST_ITEM.match(line) or line.lstrip().startswith("#"))
+    if (prose and retold(last.group())) or (
+        len(sentences) > 1 and words(last.group()) < CUT_OFF_WORDS
+    ):
         cut = last.start()
         if len(sentences) > 1 and _MARKER.fullmatch(sentences[-2].group().strip()):
             cut = sentences[-2].start()  # the item's number goes too

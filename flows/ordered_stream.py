@@ -12,8 +12,10 @@ order (the runner's concurrency limit is first come, first served; PocketFlow st
 all at once). `close()` sends whatever is still held, in lane order.
 
 Retries: an item's text belongs to its tries. A held lane's failed try was seen by
-nobody, so its retry starts the lane afresh; a live lane's text is already out, and its
-retry follows it, as in a sequential batch. The fallback adds to the last try's text.
+nobody, so its retry starts the lane afresh, and it is not sent meanwhile even if the lane
+goes live (a retry may wait `wait` seconds first: it would come after the retry); a live
+lane's text is already out, and its retry follows it, as in a sequential batch. The
+fallback adds to the last try's text.
 Text goes out under its lane's number (`stream(text, lane)`), so lane i is item i of
 the batch: a watcher drops what it shows of item i's text when item i is tried again.
 
@@ -36,6 +38,7 @@ from flows.context import JobContext
 class _Lane:
     started: bool = False
     ended: bool = False
+    failed: bool = False  # its last try failed unseen: not sent until a fallback follows
     held: list[str] = field(default_factory=list)
 
 
@@ -52,17 +55,23 @@ class OrderedStream:
         """One try of item `lane` (wrap `exec_async` in it). The lane ends when the try
         succeeds; after a failure a retry or the fallback follows, so it stays open."""
         state = self._lanes[lane]
-        if state.started and lane != self._live:
+        if state.failed or (state.started and lane != self._live):
             state.held.clear()  # a retry replaces a held try nobody saw
+        state.failed = False
         self._start(lane)
         with context.bind(_LaneContext(self, lane)):
-            yield
+            try:
+                yield
+            except BaseException:
+                state.failed = lane != self._live  # held until a retry drops it or a fallback
+                raise
         self._end(lane)
 
     @contextlib.contextmanager
     def fallback(self, lane: int) -> Iterator[None]:
         """Item `lane`'s fallback (wrap `exec_fallback_async` in it): the lane ends
         whether the fallback answers or raises."""
+        self._lanes[lane].failed = False  # the last try's text goes out before the fallback's
         self._start(lane)
         try:
             with context.bind(_LaneContext(self, lane)):
@@ -106,7 +115,7 @@ class OrderedStream:
 
     def _release(self, lane: int) -> None:
         state = self._lanes[lane]
-        if state.held:
+        if state.held and not state.failed:
             text, state.held = "".join(state.held), []
             self.target.stream(text, lane)
 

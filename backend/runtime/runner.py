@@ -263,6 +263,7 @@ class Runner:
                 runtime.pop("gate", None)
                 with context.bind(node_context):
                     action = await node.post_async(shared, request, decision)
+                node_context.close()  # what it streamed goes before its node.finished
             else:
                 action = await self._run_node(
                     job, graph, name, node, shared, runtime, writer, node_context, fresh, announced
@@ -367,8 +368,10 @@ class Runner:
         writer: EventWriter,
     ) -> None:
         visit = runtime.get("visits", {}).get(name, 0) + 1
-        with context.bind(self._context(job, name, writer, visit)):
+        gate_context = self._context(job, name, writer, visit)
+        with context.bind(gate_context):
             request = await node.prep_async(shared)
+        gate_context.close()  # what it streamed goes before the review it opens
         options = [str(o) for o in request.get("options", node.options)]
         now = utcnow()
         terms = review_terms(job, request, options, now)  # assignees, edits, deadline

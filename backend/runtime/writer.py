@@ -22,7 +22,7 @@ Live-only events (a node's streamed text, `append_live`) keep their place among 
 durable ones: published at once when nothing durable is waiting, else queued behind what
 was appended before them and published right after it is stored (by a write or by the
 checkpoint that took it). A follower never reads text streamed after a retry before the
-retry itself.
+retry itself; while the database is down, text waits with the events before it.
 
 Every write carries the run's fence: once another runner owns the job, nothing more is
 stored. A write that fails because the database does is not dropped: the events wait
@@ -194,6 +194,9 @@ class EventWriter:
                 await asyncio.sleep(RETRY_DELAY)
             except Exception:  # a lost progress line must not kill the job
                 log.exception("could not store %d event(s) for job %s", len(events), self.job_id)
+                live = [entry for entry in events if isinstance(entry, Event)]
+                if live:  # the text itself was never to be stored
+                    self.bus.publish(live)
             finally:
                 self._writing = False
                 self._written.set()
@@ -230,6 +233,6 @@ class EventWriter:
         if stored is None:
             self.lost = True
         else:
-            self.last_seq = stored[-1].seq if stored else self.last_seq
+            self.last_seq = (stored[-1].seq if stored else None) or self.last_seq
             if entries:
                 self.bus.publish(in_order(entries, stored))

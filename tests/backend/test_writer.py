@@ -11,6 +11,7 @@ import pytest
 from pocketflow import AsyncFlow, AsyncNode
 
 from backend.domain import Checkpoint, Job, JobStatus, utcnow
+from backend.errors import StoreUnavailable
 from backend.events import Event, EventType, NewEvent
 from backend.ids import new_id
 from backend.runtime.bus import LocalBus
@@ -122,36 +123,74 @@ async def test_live_text_goes_out_at_once_when_nothing_durable_waits(
     await writer.close()
 
 
+class HeldStore(CountingStore):
+    """A store whose writes wait for `go` while `held` (a write in flight), and fail with
+    StoreUnavailable `failures` times (the database down)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.held, self.failures = False, 0
+        self.writing, self.go = asyncio.Event(), asyncio.Event()
+
+    async def append_events(self, job_id: str, events: Any, **kw: Any) -> Any:
+        if self.held:
+            self.writing.set()
+            await self.go.wait()
+        if self.failures:
+            self.failures -= 1
+            raise StoreUnavailable("database is locked")
+        return await super().append_events(job_id, events, **kw)
+
+
 async def test_live_text_never_overtakes_a_durable_event_appended_before_it(
-    store: CountingStore,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A retry in flight, then the next try's text: the follower reads them in that
-    order (the text used to go out first, and a watcher dropped it with the retry)."""
+    """A retry being written, then the next try's text: a follower reads them in that
+    order (the text went out first, and a watcher dropped it with the retry) - also
+    behind events the checkpoint takes, and behind a write the database refused."""
+    from backend.runtime import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "RETRY_DELAY", 0.01)
+    store = HeldStore(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    await store.initialize()
     job_id = await running_job(store)
     bus = LocalBus()
     read = published(bus, job_id)
     writer = EventWriter(store, bus, job_id, fence=0, last_seq=1, max_events=1000)
+
+    store.held = True
     writer.append(progress(0))
-    await asyncio.sleep(0)  # the drain task starts writing event 0
+    await store.writing.wait()  # event 0 is being written; nothing else is queued
     writer.append_live([live(job_id, "a")])
     writer.append(progress(1))
     writer.append_live([live(job_id, "b")])
+    assert read() == []
+    store.held = False
+    store.go.set()
     await writer.flush()
+    assert read() == [("node.progress", 0), ("llm.delta", "a"),
+                      ("node.progress", 1), ("llm.delta", "b")]  # fmt: skip
+
     writer.append(progress(2))
     writer.append_live([live(job_id, "c")])  # behind event 2, which the checkpoint takes
     taken = await writer.take()
     stored = await store.append_events(job_id, durable(taken), expect=None)
     assert stored is not None
     bus.publish(in_order(taken, stored))
+    assert read() == [("node.progress", 2), ("llm.delta", "c")]
+
+    store.failures = 2  # event 3's write fails twice, then goes through
+    later = bus.subscribe(job_id)
+    writer.append(progress(3))
+    writer.append_live([live(job_id, "d")])
+    arrived = [await later.get(5), await later.get(5)]
     await writer.close()
-    assert read() == [
-        ("node.progress", 0),
-        ("llm.delta", "a"),
-        ("node.progress", 1),
-        ("llm.delta", "b"),
-        ("node.progress", 2),
-        ("llm.delta", "c"),
+    await store.close()
+    assert [(e.type.value, e.data.get("text", e.data.get("i"))) for e in arrived] == [  # type: ignore[union-attr]
+        ("node.progress", 3),
+        ("llm.delta", "d"),
     ]
+    assert store.failures == 0 and writer.last_seq == 5
 
 
 async def test_taken_progress_lines_respect_the_event_limit(store: CountingStore) -> None:

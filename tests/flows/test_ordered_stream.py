@@ -130,6 +130,26 @@ async def test_a_failing_lane_lets_the_next_lanes_through() -> None:
     assert seen(target) == "<h0><b0><h1><b1>"
 
 
+async def test_a_held_lanes_failed_try_never_goes_out_even_if_the_lane_goes_live() -> None:
+    """Item 1 fails while item 0 streams; item 0 ends before item 1's retry starts (a
+    retry after an error waits): the failed try would have gone out after its retry."""
+    target, order = lanes(2)
+    first, second = Item(order, 0, "<h0>", "<b0>"), Item(order, 1, "<h1>", "<bad1>")
+    tasks = [first.start(), second.start(fail=True)]
+    await asyncio.gather(first.reached.wait(), second.reached.wait())
+    second.go.set()
+    with pytest.raises(Rejected):
+        await tasks[1]
+    first.go.set()
+    await tasks[0]
+    assert seen(target) == "<h0><b0>"
+    second.tail = "<good1>"
+    retry = second.start()
+    second.go.set()
+    await retry
+    assert seen(target) == "<h0><b0><h1><good1>"
+
+
 async def test_a_held_lane_retried_shows_only_its_last_try_a_live_one_both() -> None:
     target, order = lanes(2)
     first, second = Item(order, 0, "<h0>", "<bad0>"), Item(order, 1, "<h1>", "<bad1>")

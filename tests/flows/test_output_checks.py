@@ -138,6 +138,8 @@ async def test_section_titles_lose_the_numbers_a_model_puts_before_them(
     the embedded model's "how tides work")."""
     titles = ["Section 1: Origins", "part 2) Coffeehouses (2)", "3. today"]
     assert await article_headings(tmp_path, titles) == ["Origins", "Coffeehouses", "Today"]
+    titles = ["Origins", "Coffeehouses", "iPhone cafes"]
+    assert await article_headings(tmp_path / "2", titles) == titles
 
 
 async def test_section_titles_say_what_the_small_model_meant(tmp_path: Path) -> None:
@@ -473,6 +475,8 @@ def test_tidy_drops_the_cut_off_start_of_a_sentence_said_before() -> None:
     )
     unsaid = "Volcanoes have captivated humanity forever.\nThe last time we saw it erupt"
     assert checks.tidy(unsaid) == unsaid  # a line of its own, said nowhere before: kept
+    listed = "The sun adds its pull to the moon's pull twice a month.\n- The sun adds its pull"
+    assert checks.tidy(listed) == listed  # a list item or a heading is no retelling
 
 
 def test_tidy_drops_talk_about_the_prompt_and_headings_must_be_words() -> None:

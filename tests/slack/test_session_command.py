@@ -7,6 +7,7 @@ the channel sees, and about the session as the API keeps it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -146,7 +147,7 @@ async def test_a_whole_session_from_one_message(
 
 
 async def test_an_action_no_longer_available_is_explained_privately(
-    slack: FakeSlack, bot: RunningBot, client: GenFlowClient
+    slack: FakeSlack, bot: RunningBot, client: GenFlowClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reply = await slack.slash("/session", "tea", user=ALICE)
     session_id = session_id_in(reply.text)
@@ -175,7 +176,29 @@ async def test_an_action_no_longer_available_is_explained_privately(
     assert "no longer possible" in told[-1]
     assert "'discover_topics' is not available at the research stage" in told[-1]
 
-    await slack.click(moved, "Research the topic", user=BOB)  # Alice's session, not his
+    # Bob clicks in Alice's session; while GenFlow has not answered, the message is due
+    # an edit (a render then showed "Research requested by <@UBOB>").
+    sent, answer, edit_waits = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    send_action, settled = GenFlowClient.session_action, bot.bot.sessions.clicks_settled
+
+    async def answered_later(self: GenFlowClient, *args: Any, **kwargs: Any) -> Any:
+        if args[1] == "research_topic":
+            sent.set()
+            await answer.wait()
+        return await send_action(self, *args, **kwargs)
+
+    async def edit_waiting(session: str) -> None:
+        edit_waits.set()
+        await settled(session)
+
+    monkeypatch.setattr(GenFlowClient, "session_action", answered_later)
+    monkeypatch.setattr(bot.bot.sessions, "clicks_settled", edit_waiting)
+    bobs = asyncio.create_task(slack.click(moved, "Research the topic", user=BOB))
+    await sent.wait()
+    bot.bot.sessions.followers[session_id].changed()
+    await edit_waits.wait()  # the edit waits for GenFlow's answer to the click
+    answer.set()
+    await bobs
     refused = await slack.wait_for(lambda: slack.ephemerals()[2:], what="a refusal")
     assert "You may not drive this session: it belongs to <@UALICE>" in refused[-1]
 
