@@ -130,9 +130,9 @@ async def test_a_failing_lane_lets_the_next_lanes_through() -> None:
     assert seen(target) == "<h0><b0><h1><b1>"
 
 
-async def test_a_held_lanes_failed_try_never_goes_out_even_if_the_lane_goes_live() -> None:
-    """Item 1 fails while item 0 streams; item 0 ends before item 1's retry starts (a
-    retry after an error waits): the failed try would have gone out after its retry."""
+async def held_lane_failed() -> tuple[DetachedContext, OrderedStream, Item, Item, Any]:
+    """Lane 0 streams (its head is out), lane 1 is held and its try fails; lane 0 has
+    not ended: its task is returned."""
     target, order = lanes(2)
     first, second = Item(order, 0, "<h0>", "<b0>"), Item(order, 1, "<h1>", "<bad1>")
     tasks = [first.start(), second.start(fail=True)]
@@ -140,8 +140,15 @@ async def test_a_held_lanes_failed_try_never_goes_out_even_if_the_lane_goes_live
     second.go.set()
     with pytest.raises(Rejected):
         await tasks[1]
+    return target, order, first, second, tasks[0]
+
+
+async def test_a_held_lanes_failed_try_never_goes_out_even_if_the_lane_goes_live() -> None:
+    """Item 1 fails while item 0 streams; item 0 ends before item 1's retry starts (a
+    retry after an error waits): the failed try would have gone out after its retry."""
+    target, _, first, second, streaming = await held_lane_failed()
     first.go.set()
-    await tasks[0]
+    await streaming
     assert seen(target) == "<h0><b0>"
     second.tail = "<good1>"
     retry = second.start()
@@ -173,18 +180,12 @@ async def test_a_held_lane_retried_shows_only_its_last_try_a_live_one_both() -> 
 
 
 async def test_the_fallback_adds_to_the_last_try_of_a_held_lane() -> None:
-    target, order = lanes(2)
-    first, second = Item(order, 0, "<h0>", "<b0>"), Item(order, 1, "<h1>", "<bad1>")
-    tasks = [first.start(), second.start(fail=True)]
-    await asyncio.gather(first.reached.wait(), second.reached.wait())
-    second.go.set()
-    with pytest.raises(Rejected):
-        await tasks[1]
+    target, order, first, _, streaming = await held_lane_failed()
     with order.fallback(1):
         context.stream("<kept1>")
     assert seen(target) == "<h0>"
     first.go.set()
-    await tasks[0]
+    await streaming
     assert seen(target) == "<h0><b0><h1><bad1><kept1>"
 
 
