@@ -15,9 +15,11 @@ message follows the session with the bot's own token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from backend.client import APIError
@@ -134,16 +136,28 @@ class SessionBot:
         """Send a Slack user's action, acting for them; None on success, else what to
         tell them."""
         clicks = self.bot.store.sessions
-        self._sending[session_id] += 1
-        try:
+        refusal: APIError | None = None
+        async with self._sending_click(session_id):
             click_id = await clicks.add_click(session_id, action, user.user, detail)
             try:
                 await self.bot.person(user).session_action(session_id, action, parameters)
             except APIError as exc:
                 await clicks.drop_click(click_id)
-                if exc.status == 409:
-                    return await self.conflict(session_id, exc.message)
-                return await self.refused(session_id, exc, "send that to the session")
+                refusal = exc
+        if refusal is not None and refusal.status == 409:
+            return await self.conflict(session_id, refusal.message)
+        if refusal is not None:
+            return await self.refused(session_id, refusal, "send that to the session")
+        record = await clicks.get(session_id)
+        if record is not None and not record.done and record.ts is not None:
+            self.follow(record)  # e.g. its follower stopped on an error: watch it again
+        return None
+
+    @contextlib.asynccontextmanager
+    async def _sending_click(self, session_id: str) -> AsyncIterator[None]:
+        self._sending[session_id] += 1
+        try:
+            yield
         finally:
             self._sending[session_id] -= 1
             if not self._sending[session_id]:
@@ -151,10 +165,6 @@ class SessionBot:
             async with self._sent:
                 self._sent.notify_all()
             self._changed(session_id)
-        record = await clicks.get(session_id)
-        if record is not None and not record.done and record.ts is not None:
-            self.follow(record)  # e.g. its follower stopped on an error: watch it again
-        return None
 
     async def clicks_settled(self, session_id: str) -> None:
         """Until no click of the session is being sent: whether GenFlow took it decides

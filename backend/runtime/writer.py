@@ -233,6 +233,7 @@ class EventWriter:
         if stored is None:
             self.lost = True
         else:
-            self.last_seq = (stored[-1].seq if stored else None) or self.last_seq
+            if stored:
+                self.last_seq = stored[-1].seq or self.last_seq
             if entries:
                 self.bus.publish(in_order(entries, stored))
