@@ -17,6 +17,8 @@ import asyncio
 import hashlib
 import threading
 from collections import Counter
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from backend.domain import Artifact, utcnow
@@ -150,23 +152,17 @@ class NodeContext:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        runs: list[tuple[int | None, list[str]]] = []  # one event per run of one item's text
-        for item, text in pending:
-            if runs and runs[-1][0] == item:
-                runs[-1][1].append(text)
-            else:
-                runs.append((item, [text]))
         now, progress = utcnow(), self.writer.progress or 0
         self.writer.append_live(
-            [
+            [  # one event per run of one item's text
                 Event(
                     job_id=self.job_id,
                     type=EventType.LLM_DELTA,
-                    data=_delta(self.node, item, "".join(texts)),
+                    data=_delta(self.node, item, "".join(text for _, text in run)),
                     ts=now,
                     progress=progress,
                 )
-                for item, texts in runs
+                for item, run in groupby(pending, key=itemgetter(0))
             ]
         )
 
