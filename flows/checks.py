@@ -252,7 +252,10 @@ class _Said:
     a clause said before: `CLAUSE` words in a row, `CLAUSE_WORDS` of them not stopwords,
     as SmolLM2 carries one clause through several otherwise different sentences ("... is
     a way of life that reflects the values of ..."). Prose does not repeat eight words
-    in a row. The window keeps a long answer linear in its length."""
+    in a row. A sentence that trails off ("...") is said again when one said before
+    starts with it (the embedded model began a paragraph "The process of how rain
+    forms..." after a sentence that did). The window keeps a long answer linear in its
+    length."""
 
     SIMILAR = 0.75
     CONTAINED = 0.9  # ... or says little that one of them did not (a cut-off retelling)
@@ -275,6 +278,7 @@ class _Said:
         words_ = set(sequence)
         again = (
             key in self.keys
+            or (sentence.rstrip().endswith(("...", "…")) and self._starts(key))
             or self._repeats_clause(sequence)
             or self._near(words_, len(words_ & self.vocabulary))
         )
@@ -288,7 +292,9 @@ class _Said:
     def started(self, sentence: str) -> bool:
         """Whether a sentence said before starts with this one (of four words or more):
         a retelling cut off, maybe mid-word."""
-        key = _key(sentence)
+        return self._starts(_key(sentence))
+
+    def _starts(self, key: str) -> bool:
         return len(key.split()) >= 4 and any(k != key and k.startswith(key) for k in self.keys)
 
     def _repeats_clause(self, sequence: list[str]) -> bool:

@@ -479,6 +479,15 @@ def test_tidy_drops_the_cut_off_start_of_a_sentence_said_before() -> None:
     assert checks.tidy(listed) == listed  # a list item or a heading is no retelling
 
 
+def test_tidy_drops_a_sentence_that_trails_off_into_the_start_of_one_said_before() -> None:
+    """The embedded model's section 'How Rainbows Work' of 'How rainbows form'."""
+    said = "The process of how rain forms is a mesmerizing dance between light and water..."
+    text = f"{said}\n\nThe process of how rain forms... The magic happens in the droplets."
+    assert checks.tidy(text) == f"{said}\n\nThe magic happens in the droplets."
+    first = "The sky was grey... It rained all day. The sky was grey and cold."
+    assert checks.tidy(first) == first  # the first one to trail off stays
+
+
 def test_tidy_drops_talk_about_the_prompt_and_headings_must_be_words() -> None:
     """What SmolLM2 wrote behind llama-cpp-python's server, inside a section."""
     text = (
